@@ -1,0 +1,475 @@
+//! Emission: the graph as straight-line Rust over nalgebra.
+//!
+//! Every node the requested outputs need becomes one `let`, in graph order (arguments first).
+//! Leaves are read through aliases bound at the top of the function: parameters
+//! (`__mg_p0 = &x`), constant `let`s (emitted as the user wrote them, then `__mg_l0 = &name`)
+//! and constant expressions (`__mg_o0 = &(..)`). Nothing here reports user errors: the input
+//! was checked before differentiation.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Ident, Literal, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use syn::Type;
+
+use crate::front::{Body, Function};
+use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::shape::{Dim, Shape, Ty};
+
+/// How the generated code names nalgebra: through matgrad's re-export, so that user code and
+/// generated code agree on one nalgebra.
+fn na() -> TokenStream {
+    quote!(::matgrad::nalgebra)
+}
+
+/// Writes the body of one generated function.
+pub struct Emitter<'a> {
+    g: &'a Graph,
+    body: &'a Body,
+    f: &'a Function,
+    /// What panics say, e.g. `least_squares_grad`.
+    fn_name: String,
+    /// How many times each node is read by the emitted nodes and outputs.
+    uses: Vec<u32>,
+    /// Transposes that are read only as the left factor of a matrix–vector product, which
+    /// `tr_mul` computes without forming the transpose.
+    folded: Vec<bool>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(g: &'a Graph, body: &'a Body, f: &'a Function, fn_name: String) -> Self {
+        Emitter { g, body, f, fn_name, uses: Vec::new(), folded: Vec::new() }
+    }
+
+    fn scalar_ty(&self) -> &Type {
+        &self.f.scalar
+    }
+
+    fn t(&self, id: NodeId) -> Ident {
+        format_ident!("__mg_t{}", id.0)
+    }
+
+    fn is_leaf_alias(&self, id: NodeId) -> bool {
+        matches!(self.g.op(id), Op::Param(_) | Op::Local(_) | Op::Opaque(_))
+    }
+
+    /// A literal of the scalar type.
+    pub fn lit(&self, v: f64) -> TokenStream {
+        let ty = self.scalar_ty();
+        let is_f32 = matches!(ty, Type::Path(p) if p.path.is_ident("f32"));
+        let is_f64 = matches!(ty, Type::Path(p) if p.path.is_ident("f64"));
+        if !v.is_finite() {
+            let name = if v.is_nan() {
+                quote!(NAN)
+            } else if v > 0.0 {
+                quote!(INFINITY)
+            } else {
+                quote!(NEG_INFINITY)
+            };
+            return if is_f32 { quote!(::core::f32::#name) } else { quote!(::core::f64::#name) };
+        }
+        if is_f32 {
+            let l = Literal::f32_suffixed(v as f32);
+            return quote!(#l);
+        }
+        let l = Literal::f64_suffixed(v);
+        if is_f64 {
+            quote!(#l)
+        } else {
+            let na = na();
+            quote!(#na::convert::<f64, #ty>(#l))
+        }
+    }
+
+    /// A matrix operand: an expression of type `&Matrix`.
+    fn m(&self, id: NodeId) -> TokenStream {
+        if self.is_leaf_alias(id) {
+            let a = self.g.leaf_alias(id);
+            return quote!(#a);
+        }
+        let t = self.t(id);
+        quote!((&#t))
+    }
+
+    /// A scalar operand: an expression of the scalar type.
+    fn s(&self, id: NodeId) -> TokenStream {
+        if let Some(v) = self.g.lit_value(id) {
+            return self.lit(v);
+        }
+        if self.is_leaf_alias(id) {
+            let a = self.g.leaf_alias(id);
+            return quote!((*#a));
+        }
+        let t = self.t(id);
+        quote!(#t)
+    }
+
+    /// An operand of either kind.
+    fn v(&self, id: NodeId) -> TokenStream {
+        if self.g.ty(id).is_matrix() {
+            self.m(id)
+        } else {
+            self.s(id)
+        }
+    }
+
+    /// The nalgebra dimension value of an axis: `Const::<N>` or `Dyn(n)`.
+    fn dim(&self, d: Dim) -> TokenStream {
+        let na = na();
+        match d {
+            Dim::Fixed(n) => quote!(#na::Const::<#n>),
+            Dim::Dyn(v) => match self.g.dims.runtime(v) {
+                Some(code) => quote!(#na::Dyn(#code)),
+                None => {
+                    let msg = format!("matgrad: no run-time size is known for {}", self.g.dims.name(v));
+                    quote!(::core::compile_error!(#msg))
+                }
+            },
+        }
+    }
+
+    fn dims(&self, s: Shape) -> (TokenStream, TokenStream) {
+        (self.dim(s.rows), self.dim(s.cols))
+    }
+
+    fn omatrix(&self) -> TokenStream {
+        let na = na();
+        let t = self.scalar_ty();
+        quote!(#na::OMatrix::<#t, _, _>)
+    }
+
+    /// The statements computing `outputs`, and each output as an owned value.
+    pub fn compute(&mut self, outputs: &[NodeId]) -> (TokenStream, Vec<TokenStream>) {
+        let g = self.g;
+        // Which nodes are needed, and how often each is read.
+        let mut needed = vec![false; g.len()];
+        for &o in outputs {
+            needed[o.index()] = true;
+        }
+        for id in (0..g.len()).rev() {
+            if needed[id] {
+                for a in g.args(NodeId(id as u32)) {
+                    needed[a.index()] = true;
+                }
+            }
+        }
+        self.uses = vec![0; g.len()];
+        for id in 0..g.len() {
+            if needed[id] {
+                for a in g.args(NodeId(id as u32)) {
+                    self.uses[a.index()] += 1;
+                }
+            }
+        }
+        for &o in outputs {
+            self.uses[o.index()] += 1;
+        }
+        self.folded = vec![false; g.len()];
+        for id in 0..g.len() {
+            let n = NodeId(id as u32);
+            if needed[id] && *g.op(n) == Op::MatMul {
+                let (a, b) = (g.args(n)[0], g.args(n)[1]);
+                let vector = g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1));
+                if vector && *g.op(a) == Op::Transpose && self.uses[a.index()] == 1 {
+                    self.folded[a.index()] = true;
+                }
+            }
+        }
+        let mut lets = TokenStream::new();
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            if !is_needed || self.folded[id] || g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros) {
+                continue;
+            }
+            let t = self.t(n);
+            let value = self.node(n);
+            lets.extend(quote!(let #t = #value;));
+        }
+        // Outputs are moved out where this is their last read, cloned otherwise.
+        let mut remaining = self.uses.clone();
+        let values = outputs
+            .iter()
+            .map(|&o| {
+                remaining[o.index()] -= 1;
+                if !g.ty(o).is_matrix() {
+                    return self.s(o);
+                }
+                if self.is_leaf_alias(o) || remaining[o.index()] > 0 {
+                    let m = self.m(o);
+                    return quote!(#m.clone());
+                }
+                let t = self.t(o);
+                quote!(#t)
+            })
+            .collect();
+        (lets, values)
+    }
+
+    /// The expression computing one node from its arguments.
+    fn node(&self, n: NodeId) -> TokenStream {
+        let g = self.g;
+        let args = g.args(n);
+        let ty = g.ty(n);
+        let is_matrix = ty.is_matrix();
+        let a = args.first().copied().unwrap_or(n);
+        let b = args.get(1).copied().unwrap_or(n);
+        let om = self.omatrix();
+        match g.op(n) {
+            Op::Param(_) | Op::Local(_) | Op::Opaque(_) => self.v(n),
+            Op::Lit(_) => self.s(n),
+            Op::Identity => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                quote!(#om::identity_generic(#r, #c))
+            }
+            Op::Ones => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let one = self.lit(1.0);
+                quote!(#om::from_element_generic(#r, #c, #one))
+            }
+            Op::Zeros => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                quote!(#om::zeros_generic(#r, #c))
+            }
+            Op::Neg => {
+                let x = self.v(a);
+                quote!(-#x)
+            }
+            Op::Add => {
+                let (x, y) = (self.v(a), self.v(b));
+                quote!(#x + #y)
+            }
+            Op::Sub => {
+                let (x, y) = (self.v(a), self.v(b));
+                quote!(#x - #y)
+            }
+            Op::Transpose => {
+                let x = self.m(a);
+                quote!(#x.transpose())
+            }
+            Op::Trace => {
+                let x = self.m(a);
+                quote!(#x.trace())
+            }
+            Op::Sum => {
+                let x = self.m(a);
+                quote!(#x.sum())
+            }
+            Op::Entry(i, j) => {
+                let x = self.m(a);
+                let (i, j) = (index(i), index(j));
+                quote!(#x[(#i, #j)])
+            }
+            Op::Scatter(i, j) => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let s = self.s(a);
+                let (i, j) = (index(i), index(j));
+                quote!({
+                    let mut __mg_m = #om::zeros_generic(#r, #c);
+                    __mg_m[(#i, #j)] = #s;
+                    __mg_m
+                })
+            }
+            Op::KronAdjLeft | Op::KronAdjRight => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let (x, y) = (self.m(a), self.m(b));
+                let f = if *g.op(n) == Op::KronAdjLeft {
+                    quote!(kron_adjoint_left)
+                } else {
+                    quote!(kron_adjoint_right)
+                };
+                quote!(::matgrad::__private::#f(#x, #y, #r, #c))
+            }
+            Op::MatMul => {
+                if self.folded[a.index()] {
+                    let x = self.m(g.args(a)[0]);
+                    let y = self.m(b);
+                    return quote!(#x.tr_mul(#y));
+                }
+                let (x, y) = (self.m(a), self.m(b));
+                quote!(#x * #y)
+            }
+            Op::Scale => {
+                let s = self.s(a);
+                match g.op(b) {
+                    Op::Ones => {
+                        let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
+                        quote!(#om::from_element_generic(#r, #c, #s))
+                    }
+                    Op::Identity => {
+                        let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
+                        quote!(#om::from_diagonal_element_generic(#r, #c, #s))
+                    }
+                    _ => {
+                        let m = self.m(b);
+                        quote!(#m * #s)
+                    }
+                }
+            }
+            Op::Mul => {
+                if is_matrix {
+                    let (x, y) = (self.m(a), self.m(b));
+                    quote!(#x.component_mul(#y))
+                } else {
+                    let (x, y) = (self.s(a), self.s(b));
+                    quote!(#x * #y)
+                }
+            }
+            Op::Kron => {
+                let (x, y) = (self.m(a), self.m(b));
+                quote!(#x.kronecker(#y))
+            }
+            Op::Dot => {
+                let (x, y) = (self.m(a), self.m(b));
+                quote!(#x.dot(#y))
+            }
+            Op::Div => match (g.ty(a).is_matrix(), g.ty(b).is_matrix()) {
+                (true, true) => {
+                    let (x, y) = (self.m(a), self.m(b));
+                    quote!(#x.component_div(#y))
+                }
+                (true, false) => {
+                    let (x, y) = (self.m(a), self.s(b));
+                    quote!(#x / #y)
+                }
+                _ => {
+                    let (x, y) = (self.s(a), self.s(b));
+                    quote!(#x / #y)
+                }
+            },
+            Op::Inverse => {
+                let x = self.m(a);
+                let msg = format!(
+                    "{}: cannot invert `{}`: the matrix is singular (`try_inverse` returned `None`)",
+                    self.fn_name,
+                    crate::pretty::node_text(g, a)
+                );
+                quote!(#x.clone_owned().try_inverse().expect(#msg))
+            }
+            Op::Det => {
+                let x = self.m(a);
+                quote!(#x.determinant())
+            }
+            Op::NormSq => {
+                let x = self.m(a);
+                quote!(#x.norm_squared())
+            }
+            Op::Norm => {
+                let x = self.m(a);
+                quote!(#x.norm())
+            }
+            Op::Elem(f) => self.unary(a, is_matrix, |v| scalar_fn(*f, v)),
+            Op::Powi(k) => self.unary(a, is_matrix, |v| quote!(#v.powi(#k))),
+            Op::Powf => {
+                let c = self.s(b);
+                let body = self.unary(a, is_matrix, |v| quote!(#v.powf(__mg_c)));
+                quote!({ let __mg_c = #c; #body })
+            }
+            Op::AddScalar => {
+                let (x, s) = (self.m(a), self.s(b));
+                quote!(#x.add_scalar(#s))
+            }
+        }
+    }
+
+    /// A scalar function of one argument: applied directly to a scalar, through `map` to a matrix.
+    fn unary(&self, a: NodeId, is_matrix: bool, f: impl Fn(TokenStream) -> TokenStream) -> TokenStream {
+        if is_matrix {
+            let x = self.m(a);
+            let body = f(quote!(__mg_v));
+            quote!(#x.map(|__mg_v| #body))
+        } else {
+            let x = self.s(a);
+            f(quote!((#x)))
+        }
+    }
+
+    /// The aliases of the parameters, the constant statements and the constant expressions
+    /// that `code` refers to.
+    pub fn prelude(&self, code: &TokenStream) -> TokenStream {
+        let mut out = TokenStream::new();
+        for (i, p) in self.f.params.iter().enumerate() {
+            let Some(name) = &p.name else { continue };
+            let alias = format_ident!("__mg_p{}", i);
+            if p.info.by_ref {
+                out.extend(quote!(let #alias = #name;));
+            } else {
+                out.extend(quote!(let #alias = &#name;));
+            }
+        }
+        for stmt in &self.body.stmts {
+            out.extend(stmt.tokens.clone());
+            if let Some((alias, name)) = &stmt.alias {
+                out.extend(quote!(let #alias = &#name;));
+            }
+        }
+        // Constant expressions are bound only if something reads them (directly or through
+        // another constant expression), so that nothing the function does not need is computed.
+        let mut used = BTreeSet::new();
+        collect_aliases(code, &mut used);
+        let opaque = &self.g.opaque;
+        for k in (0..opaque.len()).rev() {
+            if used.contains(&opaque[k].alias.to_string()) {
+                collect_aliases(&opaque[k].code, &mut used);
+            }
+        }
+        for leaf in opaque {
+            if used.contains(&leaf.alias.to_string()) {
+                let (alias, code) = (&leaf.alias, &leaf.code);
+                out.extend(quote!(let #alias = &(#code);));
+            }
+        }
+        out
+    }
+}
+
+fn unit_shape() -> Shape {
+    Shape::new(Dim::Fixed(1), Dim::Fixed(1))
+}
+
+fn index(i: &Index) -> TokenStream {
+    match i {
+        Index::Lit(n) => quote!(#n),
+        Index::Expr(s) => s.parse().unwrap_or_else(|_| quote!(::core::compile_error!("matgrad: bad index"))),
+    }
+}
+
+fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
+    match f {
+        // sign(v) with sign(0) = 0: the subgradient of |v| that is zero at the kink
+        // (`f64::signum` returns 1 at +0).
+        Func::Signum => quote!(::matgrad::__private::sign(#v)),
+        _ => {
+            let m = format_ident!("{}", f.method());
+            quote!(#v.#m())
+        }
+    }
+}
+
+fn collect_aliases(ts: &TokenStream, out: &mut BTreeSet<String>) {
+    for tt in ts.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                let s = i.to_string();
+                if s.starts_with("__mg_o") {
+                    out.insert(s);
+                }
+            }
+            TokenTree::Group(g) => collect_aliases(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a value of node type `ty` already has the type of a parameter declared as `want`.
+pub fn same_type(ty: Ty, rows: crate::front::types::Axis, cols: crate::front::types::Axis) -> bool {
+    use crate::front::types::Axis;
+    let same = |d: Dim, a: Axis| match (d, a) {
+        (Dim::Fixed(n), Axis::Fixed(m)) => n == m,
+        (Dim::Dyn(_), Axis::Dyn) => true,
+        _ => false,
+    };
+    match ty {
+        Ty::Matrix(s) => same(s.rows, rows) && same(s.cols, cols),
+        _ => false,
+    }
+}

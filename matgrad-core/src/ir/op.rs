@@ -1,0 +1,164 @@
+//! The operations of the expression graph: the single list every other phase matches on.
+//!
+//! Each phase has one arm per operation, in this order: `rules.rs` (the adjoint),
+//! `emit.rs` (nalgebra code), `pretty.rs` (the formula), `eval.rs` (the interpreter).
+
+/// A scalar function applied to a scalar, or entry by entry to a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Func {
+    Exp,
+    Ln,
+    Ln1p,
+    Sqrt,
+    Sin,
+    Cos,
+    Tanh,
+    Abs,
+    /// The derivative of `abs` (and of nothing else); its own derivative is zero.
+    Signum,
+    Recip,
+}
+
+impl Func {
+    /// The method name in Rust (`v.exp()`), also the name printed in formulas.
+    pub fn method(self) -> &'static str {
+        match self {
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Ln1p => "ln_1p",
+            Func::Sqrt => "sqrt",
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tanh => "tanh",
+            Func::Abs => "abs",
+            Func::Signum => "signum",
+            Func::Recip => "recip",
+        }
+    }
+
+    pub fn from_method(name: &str) -> Option<Func> {
+        Some(match name {
+            "exp" => Func::Exp,
+            "ln" => Func::Ln,
+            "ln_1p" => Func::Ln1p,
+            "sqrt" => Func::Sqrt,
+            "sin" => Func::Sin,
+            "cos" => Func::Cos,
+            "tanh" => Func::Tanh,
+            "abs" => Func::Abs,
+            "recip" => Func::Recip,
+            _ => return None,
+        })
+    }
+}
+
+/// A constant index into a matrix (`m[(i, j)]`, `v[i]`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Index {
+    /// An integer literal.
+    Lit(usize),
+    /// Any other expression that does not depend on a variable, kept as its source text.
+    Expr(String),
+}
+
+/// An operation. Arguments are listed per variant as `[a, b]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    // ---- leaves ----------------------------------------------------------------------------
+    /// Parameter number `n` of the user's function (a variable if it is listed in `wrt`).
+    Param(usize),
+    /// A constant `let` of the user's body, emitted as written; `n` indexes the lets.
+    Local(usize),
+    /// A constant sub-expression copied through as written; `n` indexes the opaque table.
+    Opaque(usize),
+    /// A float literal, stored by its bits so that the op can be hashed.
+    Lit(u64),
+    /// The identity matrix of the node's shape (`I`).
+    Identity,
+    /// The all-ones matrix of the node's shape (`J`).
+    Ones,
+    /// The zero matrix of the node's shape.
+    Zeros,
+
+    // ---- linear --------------------------------------------------------------------------
+    /// `[a]`: −a
+    Neg,
+    /// `[a, b]`: a + b (both scalars or both matrices of one shape)
+    Add,
+    /// `[a, b]`: a − b
+    Sub,
+    /// `[a]`: aᵀ
+    Transpose,
+    /// `[a]`: tr(a)
+    Trace,
+    /// `[a]`: the sum of the entries of a
+    Sum,
+    /// `[a]`: the entry a[(row, col)]
+    Entry(Index, Index),
+    /// `[s]`: the matrix of the node's shape that is s at (row, col) and zero elsewhere
+    Scatter(Index, Index),
+    /// `[cbar, b]`: the adjoint of a ⊗ b with respect to a: X_ij = ⟨cbar block (i, j), b⟩
+    KronAdjLeft,
+    /// `[cbar, a]`: the adjoint of a ⊗ b with respect to b: X = Σ_ij a_ij · cbar block (i, j)
+    KronAdjRight,
+
+    // ---- bilinear ------------------------------------------------------------------------
+    /// `[a, b]`: the matrix product a b
+    MatMul,
+    /// `[s, a]`: a scalar times a matrix, s a
+    Scale,
+    /// `[a, b]`: the entrywise product a ⊙ b (for scalars, the ordinary product)
+    Mul,
+    /// `[a, b]`: the Kronecker product a ⊗ b
+    Kron,
+    /// `[a, b]`: the inner product ⟨a, b⟩ = Σ a_ij b_ij (`a.dot(&b)`)
+    Dot,
+
+    // ---- nonlinear -----------------------------------------------------------------------
+    /// `[a, b]`: a ⊘ b entrywise, or a matrix divided by a scalar
+    Div,
+    /// `[a]`: a⁻¹
+    Inverse,
+    /// `[a]`: det(a)
+    Det,
+    /// `[a]`: ‖a‖² (Frobenius)
+    NormSq,
+    /// `[a]`: ‖a‖ (Frobenius)
+    Norm,
+    /// `[a]`: f(a), entrywise for matrices
+    Elem(Func),
+    /// `[a]`: a^k entrywise, k an integer
+    Powi(i32),
+    /// `[a, c]`: a^c entrywise, c a scalar
+    Powf,
+    /// `[a, s]`: a with s added to every entry (`a.add_scalar(s)`)
+    AddScalar,
+}
+
+impl Op {
+    pub fn lit(value: f64) -> Op {
+        // One zero: -0.0 and 0.0 are the same constant for our purposes.
+        let value = if value == 0.0 { 0.0 } else { value };
+        Op::Lit(value.to_bits())
+    }
+
+    pub fn lit_value(&self) -> Option<f64> {
+        match self {
+            Op::Lit(bits) => Some(f64::from_bits(*bits)),
+            _ => None,
+        }
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        matches!(
+            self,
+            Op::Param(_)
+                | Op::Local(_)
+                | Op::Opaque(_)
+                | Op::Lit(_)
+                | Op::Identity
+                | Op::Ones
+                | Op::Zeros
+        )
+    }
+}

@@ -1,0 +1,715 @@
+//! Formulas: a node of the graph, in the textbook form a person would write it.
+//!
+//! The graph is converted to a small tree, then put in a normal form: transposes are pushed
+//! onto the leaves ((A B)ᵀ = Bᵀ Aᵀ), products are flattened into a scalar coefficient, scalar
+//! factors and a chain of matrix factors, like terms are collected, and a factor common to the
+//! right (or left) end of several terms is factored out: Aᵀ W + A W becomes (A + Aᵀ) W. The
+//! formula printed is the gradient matgrad computes, rearranged only by these identities.
+
+use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::shape::{Dim, Ty};
+
+/// What a value is, for the rules that care (transposing a scalar, splicing a product).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Scalar,
+    Col,
+    Row,
+    Matrix,
+}
+
+impl Kind {
+    fn transposed(self) -> Kind {
+        match self {
+            Kind::Col => Kind::Row,
+            Kind::Row => Kind::Col,
+            k => k,
+        }
+    }
+}
+
+/// A product: coefficient × scalar factors × a chain of matrix factors (in order).
+#[derive(Clone, Debug, PartialEq)]
+struct Term {
+    coef: f64,
+    scalars: Vec<E>,
+    chain: Vec<E>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum E {
+    Name(String, Kind),
+    Num(f64),
+    /// A sum of products; never a single product with coefficient 1 and one factor.
+    Sum(Vec<Term>),
+    T(Box<E>),
+    Inv(Box<E>),
+    /// A function of its arguments: tr, det, sum, exp, …
+    Call(String, Vec<E>),
+    Had(Box<E>, Box<E>),
+    HadDiv(Box<E>, Box<E>),
+    Kron(Box<E>, Box<E>),
+    Div(Box<E>, Box<E>),
+    Pow(Box<E>, String),
+    NormSq(Box<E>),
+    Norm(Box<E>),
+    Dot(Box<E>, Box<E>),
+    Entry(Box<E>, String),
+}
+
+fn kind_of(ty: Ty) -> Kind {
+    match ty {
+        Ty::Matrix(s) if s.cols == Dim::Fixed(1) && s.rows == Dim::Fixed(1) => Kind::Scalar,
+        Ty::Matrix(s) if s.cols == Dim::Fixed(1) => Kind::Col,
+        Ty::Matrix(s) if s.rows == Dim::Fixed(1) => Kind::Row,
+        Ty::Matrix(_) => Kind::Matrix,
+        _ => Kind::Scalar,
+    }
+}
+
+impl E {
+    fn is_scalar(&self) -> bool {
+        match self {
+            E::Name(_, k) => *k == Kind::Scalar,
+            E::Num(_) | E::NormSq(_) | E::Norm(_) | E::Dot(..) | E::Entry(..) => true,
+            E::Sum(ts) => ts.iter().all(|t| t.chain.is_empty()),
+            E::Call(name, args) => {
+                matches!(name.as_str(), "tr" | "det" | "sum") || args.iter().all(E::is_scalar)
+            }
+            E::T(x) | E::Inv(x) | E::Pow(x, _) => x.is_scalar(),
+            E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) => a.is_scalar() && b.is_scalar(),
+            E::Div(a, _) => a.is_scalar(),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            _ if self.is_scalar() => Kind::Scalar,
+            E::Name(_, k) => *k,
+            E::T(x) => x.kind().transposed(),
+            E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
+            E::Inv(_) | E::Kron(..) => Kind::Matrix,
+            E::Call(_, args) => args.first().map(E::kind).unwrap_or(Kind::Matrix),
+            E::Had(a, _) | E::HadDiv(a, _) | E::Div(a, _) | E::Pow(a, _) => a.kind(),
+            _ => Kind::Matrix,
+        }
+    }
+
+    fn term(self) -> Term {
+        match self {
+            E::Num(c) => Term { coef: c, scalars: vec![], chain: vec![] },
+            E::Sum(mut ts) if ts.len() == 1 => ts.remove(0),
+            e if e.is_scalar() => Term { coef: 1.0, scalars: vec![e], chain: vec![] },
+            e => Term { coef: 1.0, scalars: vec![], chain: vec![e] },
+        }
+    }
+
+    fn count_transposes(&self) -> usize {
+        match self {
+            E::T(x) => 1 + x.count_transposes(),
+            E::Sum(ts) => ts.iter().map(Term::count_transposes).sum(),
+            E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => x.count_transposes(),
+            E::Call(_, xs) => xs.iter().map(E::count_transposes).sum(),
+            E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) | E::Div(a, b) | E::Dot(a, b) => {
+                a.count_transposes() + b.count_transposes()
+            }
+            E::Name(..) | E::Num(_) => 0,
+        }
+    }
+}
+
+impl Term {
+    fn kind(&self) -> Kind {
+        match (self.chain.first(), self.chain.last()) {
+            (Some(f), Some(l)) => match (f.kind(), l.kind()) {
+                (Kind::Row | Kind::Scalar, Kind::Col | Kind::Scalar) if self.chain.len() > 1 => Kind::Scalar,
+                (Kind::Row, _) => Kind::Row,
+                (_, Kind::Col) => Kind::Col,
+                (k, _) if self.chain.len() == 1 => k,
+                _ => Kind::Matrix,
+            },
+            _ => Kind::Scalar,
+        }
+    }
+
+    fn into_e(self) -> E {
+        if self.coef == 1.0 && self.scalars.len() + self.chain.len() == 1 {
+            return self.scalars.into_iter().chain(self.chain).next().unwrap_or(E::Num(1.0));
+        }
+        if self.scalars.is_empty() && self.chain.is_empty() {
+            return E::Num(self.coef);
+        }
+        E::Sum(vec![self])
+    }
+
+    fn count_transposes(&self) -> usize {
+        self.scalars.iter().chain(&self.chain).map(E::count_transposes).sum()
+    }
+
+    fn transposed(self) -> Term {
+        let chain = self.chain.into_iter().rev().map(transpose).collect();
+        Term { coef: self.coef, scalars: self.scalars, chain }
+    }
+}
+
+fn product(a: E, b: E) -> E {
+    let (x, y) = (a.term(), b.term());
+    let mut scalars = x.scalars;
+    scalars.extend(y.scalars);
+    let mut chain = x.chain;
+    chain.extend(y.chain);
+    Term { coef: x.coef * y.coef, scalars, chain }.into_e()
+}
+
+fn scaled(c: f64, e: E) -> E {
+    product(E::Num(c), e)
+}
+
+fn sum(a: E, b: E) -> E {
+    let mut terms = Vec::new();
+    for e in [a, b] {
+        match e {
+            E::Sum(ts) => terms.extend(ts),
+            other => terms.push(other.term()),
+        }
+    }
+    let terms = collect(terms);
+    match terms.len() {
+        0 => E::Num(0.0),
+        1 => terms.into_iter().next().map(Term::into_e).unwrap_or(E::Num(0.0)),
+        _ => E::Sum(terms),
+    }
+}
+
+/// Add the coefficients of terms that differ only in their coefficient.
+fn collect(terms: Vec<Term>) -> Vec<Term> {
+    let mut out: Vec<Term> = Vec::new();
+    for t in terms {
+        if t.coef == 0.0 {
+            continue;
+        }
+        match out.iter_mut().find(|o| o.scalars == t.scalars && o.chain == t.chain) {
+            Some(o) => o.coef += t.coef,
+            None => out.push(t),
+        }
+    }
+    out.retain(|t| t.coef != 0.0);
+    out
+}
+
+fn transpose(e: E) -> E {
+    if e.is_scalar() {
+        return match e {
+            // A 1×1 product written as a chain (aᵀ x) reads the same either way round.
+            E::Sum(ts) => E::Sum(ts.into_iter().map(Term::transposed).collect()),
+            other => other,
+        };
+    }
+    match e {
+        E::Name(ref n, _) if n == "I" || n == "J" || n == "0" => e,
+        E::Name(n, k) => E::T(Box::new(E::Name(n, k))),
+        E::T(x) => *x,
+        E::Sum(ts) => E::Sum(ts.into_iter().map(Term::transposed).collect()),
+        E::Had(a, b) => E::Had(Box::new(transpose(*a)), Box::new(transpose(*b))),
+        E::HadDiv(a, b) => E::HadDiv(Box::new(transpose(*a)), Box::new(transpose(*b))),
+        E::Kron(a, b) => E::Kron(Box::new(transpose(*a)), Box::new(transpose(*b))),
+        E::Div(a, b) => E::Div(Box::new(transpose(*a)), b),
+        E::Pow(a, k) => E::Pow(Box::new(transpose(*a)), k),
+        // Entrywise functions commute with transposition.
+        E::Call(f, args) if args.len() == 1 && !matches!(f.as_str(), "tr" | "det" | "sum") => {
+            E::Call(f, args.into_iter().map(transpose).collect())
+        }
+        other => E::T(Box::new(other)),
+    }
+}
+
+/// Builds formula trees from the graph. Shared nodes are expanded where they are used, up to a
+/// budget that keeps a formula of a deep expression from growing without bound.
+struct Builder<'g> {
+    g: &'g Graph,
+    budget: usize,
+    vars: Vec<String>,
+}
+
+const BUDGET: usize = 4000;
+
+impl Builder<'_> {
+    fn build(&mut self, n: NodeId) -> Option<E> {
+        if self.budget == 0 {
+            return None;
+        }
+        self.budget -= 1;
+        let g = self.g;
+        let args = g.args(n).to_vec();
+        let ty = g.ty(n);
+        let kind = kind_of(ty);
+        let mut arg = |i: usize, s: &mut Self| -> Option<E> { s.build(args[i]) };
+        let bx = |e: E| Box::new(e);
+        Some(match g.op(n) {
+            Op::Param(i) => E::Name(g.params[*i].clone(), kind),
+            Op::Local(k) => E::Name(g.locals[*k].text.clone(), kind),
+            Op::Opaque(k) => {
+                let t = &g.opaque[*k].text;
+                let t = if t.contains(' ') { format!("({t})") } else { t.clone() };
+                E::Name(t, kind)
+            }
+            Op::Lit(_) => E::Num(g.lit_value(n).unwrap_or(f64::NAN)),
+            Op::Identity => E::Name("I".into(), Kind::Matrix),
+            Op::Ones => E::Name("J".into(), kind),
+            Op::Zeros => E::Num(0.0),
+            Op::Neg => scaled(-1.0, arg(0, self)?),
+            Op::Add => sum(arg(0, self)?, arg(1, self)?),
+            Op::Sub => {
+                let a = arg(0, self)?;
+                let b = arg(1, self)?;
+                sum(a, scaled(-1.0, b))
+            }
+            Op::Transpose => transpose(arg(0, self)?),
+            Op::Trace => E::Call("tr".into(), vec![arg(0, self)?]),
+            Op::Sum => E::Call("sum".into(), vec![arg(0, self)?]),
+            Op::Entry(i, j) => {
+                let a = arg(0, self)?;
+                let one_by_one = g.shape(args[0]).is_some_and(|s| s.rows == Dim::Fixed(1) && s.cols == Dim::Fixed(1));
+                if one_by_one {
+                    a
+                } else {
+                    let a_is_vec = matches!(a.kind(), Kind::Col | Kind::Row);
+                    let idx = if a_is_vec && (*i == Index::Lit(0) || *j == Index::Lit(0)) {
+                        let k = if *i == Index::Lit(0) && a.kind() == Kind::Row { j } else { i };
+                        index_text(k)
+                    } else {
+                        format!("{}, {}", index_text(i), index_text(j))
+                    };
+                    E::Entry(bx(a), idx)
+                }
+            }
+            Op::Scatter(i, j) => {
+                let s = arg(0, self)?;
+                product(s, E::Name(format!("E{}{}", sub_text(i), sub_text(j)), kind))
+            }
+            Op::KronAdjLeft | Op::KronAdjRight => {
+                let name = if *g.op(n) == Op::KronAdjLeft { "kron⊤ₗ" } else { "kron⊤ᵣ" };
+                E::Call(name.into(), vec![arg(0, self)?, arg(1, self)?])
+            }
+            Op::MatMul | Op::Scale => product(arg(0, self)?, arg(1, self)?),
+            Op::Mul => {
+                let (a, b) = (arg(0, self)?, arg(1, self)?);
+                if ty.is_matrix() {
+                    E::Had(bx(a), bx(b))
+                } else {
+                    product(a, b)
+                }
+            }
+            Op::Kron => E::Kron(bx(arg(0, self)?), bx(arg(1, self)?)),
+            Op::Dot => {
+                let (a, b) = (arg(0, self)?, arg(1, self)?);
+                self.dot(a, b)
+            }
+            Op::Div => {
+                let (a, b) = (arg(0, self)?, arg(1, self)?);
+                if g.ty(args[1]).is_matrix() {
+                    E::HadDiv(bx(a), bx(b))
+                } else {
+                    E::Div(bx(a), bx(b))
+                }
+            }
+            Op::Inverse => E::Inv(bx(arg(0, self)?)),
+            Op::Det => E::Call("det".into(), vec![arg(0, self)?]),
+            Op::NormSq => E::NormSq(bx(arg(0, self)?)),
+            Op::Norm => E::Norm(bx(arg(0, self)?)),
+            Op::Elem(f) => {
+                let a = arg(0, self)?;
+                match f {
+                    Func::Recip if !ty.is_matrix() => E::Div(bx(E::Num(1.0)), bx(a)),
+                    Func::Recip => E::HadDiv(bx(E::Name("1".into(), Kind::Scalar)), bx(a)),
+                    Func::Abs => E::Call("|·|".into(), vec![a]),
+                    Func::Signum => E::Call("sign".into(), vec![a]),
+                    Func::Ln1p => E::Call("ln".into(), vec![sum(E::Num(1.0), a)]),
+                    Func::Sqrt => E::Call("√".into(), vec![a]),
+                    other => E::Call(other.method().into(), vec![a]),
+                }
+            }
+            Op::Powi(k) => E::Pow(bx(arg(0, self)?), k.to_string()),
+            Op::Powf => {
+                let (a, c) = (arg(0, self)?, arg(1, self)?);
+                E::Pow(bx(a), render(&c))
+            }
+            Op::AddScalar => sum(arg(0, self)?, arg(1, self)?),
+        })
+    }
+
+    /// ⟨a, b⟩ of two vectors reads aᵀb, with a variable on the right where there is one, so
+    /// that it lines up with the other terms of a gradient.
+    fn dot(&self, a: E, b: E) -> E {
+        let vector = |e: &E| matches!(e.kind(), Kind::Col | Kind::Row);
+        if vector(&a) && vector(&b) {
+            let names_var = |e: &E| matches!(e, E::Name(n, _) if self.vars.contains(n));
+            let (a, b) = if names_var(&a) && !names_var(&b) { (b, a) } else { (a, b) };
+            let a = if a.kind() == Kind::Col { transpose(a) } else { a };
+            let b = if b.kind() == Kind::Row { transpose(b) } else { b };
+            return E::Sum(vec![Term { coef: 1.0, scalars: vec![], chain: vec![a, b] }]);
+        }
+        E::Dot(Box::new(a), Box::new(b))
+    }
+}
+
+fn index_text(i: &Index) -> String {
+    match i {
+        Index::Lit(n) => n.to_string(),
+        Index::Expr(s) => source_text(&s.parse().unwrap_or_default()),
+    }
+}
+
+fn sub_text(i: &Index) -> String {
+    const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
+    match i {
+        Index::Lit(n) => n.to_string().chars().map(|c| SUB[c.to_digit(10).unwrap_or(0) as usize]).collect(),
+        Index::Expr(s) => format!("[{s}]"),
+    }
+}
+
+// ---- normal form ------------------------------------------------------------------------------
+
+/// Put a tree in normal form: factors first, then the sums they stand in.
+fn tidy(e: E) -> E {
+    match e {
+        E::Sum(ts) => {
+            let ts: Vec<Term> = ts.into_iter().map(tidy_term).collect();
+            let ts = collect(ts.into_iter().map(splice).collect());
+            let ts = factor(ts);
+            let mut ts = ts;
+            sort_terms(&mut ts);
+            match ts.len() {
+                0 => E::Num(0.0),
+                _ => {
+                    let single = ts.len() == 1;
+                    let e = E::Sum(ts);
+                    if single {
+                        if let E::Sum(mut v) = e {
+                            return v.remove(0).into_e();
+                        }
+                        unreachable_e()
+                    } else {
+                        e
+                    }
+                }
+            }
+        }
+        E::T(x) => transpose(tidy(*x)),
+        E::Inv(x) => E::Inv(Box::new(tidy(*x))),
+        E::Call(f, xs) => E::Call(f, xs.into_iter().map(tidy).collect()),
+        E::Had(a, b) => E::Had(Box::new(tidy(*a)), Box::new(tidy(*b))),
+        E::HadDiv(a, b) => E::HadDiv(Box::new(tidy(*a)), Box::new(tidy(*b))),
+        E::Kron(a, b) => E::Kron(Box::new(tidy(*a)), Box::new(tidy(*b))),
+        E::Div(a, b) => E::Div(Box::new(tidy(*a)), Box::new(tidy(*b))),
+        E::Pow(a, k) => E::Pow(Box::new(tidy(*a)), k),
+        E::NormSq(a) => E::NormSq(Box::new(tidy(*a))),
+        E::Norm(a) => E::Norm(Box::new(tidy(*a))),
+        E::Dot(a, b) => E::Dot(Box::new(tidy(*a)), Box::new(tidy(*b))),
+        E::Entry(a, i) => E::Entry(Box::new(tidy(*a)), i),
+        other => other,
+    }
+}
+
+fn unreachable_e() -> E {
+    E::Num(f64::NAN)
+}
+
+fn tidy_term(t: Term) -> Term {
+    let mut out = Term { coef: t.coef, scalars: vec![], chain: vec![] };
+    for s in t.scalars {
+        match tidy(s) {
+            E::Num(c) => out.coef *= c,
+            // A scalar that is a single product folds into this one.
+            E::Sum(mut ts) if ts.len() == 1 && ts[0].chain.is_empty() => {
+                let inner = ts.remove(0);
+                out.coef *= inner.coef;
+                out.scalars.extend(inner.scalars);
+            }
+            e => out.scalars.push(e),
+        }
+    }
+    for c in t.chain {
+        match tidy(c) {
+            E::Num(c) => out.coef *= c,
+            E::Sum(mut ts) if ts.len() == 1 => {
+                let inner = ts.remove(0);
+                out.coef *= inner.coef;
+                out.scalars.extend(inner.scalars);
+                out.chain.extend(inner.chain);
+            }
+            e if e.is_scalar() => out.scalars.push(e),
+            e => out.chain.push(e),
+        }
+    }
+    out
+}
+
+/// A scalar factor that is itself a product of vectors (uᵀv) moves into the chain, beside a
+/// vector it can stand next to: (bᵀx) a = a bᵀ x. This is how (a bᵀ + b aᵀ) x comes about.
+fn splice(mut t: Term) -> Term {
+    let last_col = t.chain.last().is_some_and(|e| e.kind() == Kind::Col);
+    if !last_col {
+        return t;
+    }
+    if let Some(pos) = t.scalars.iter().position(|s| matches!(s, E::Sum(ts) if ts.len() == 1 && ts[0].scalars.is_empty() && ts[0].chain.len() == 2 && ts[0].coef == 1.0)) {
+        if let E::Sum(mut ts) = t.scalars.remove(pos) {
+            let inner = ts.remove(0);
+            t.chain.extend(inner.chain);
+        }
+    }
+    t
+}
+
+/// Factor a common right (or left) end out of several terms.
+fn factor(terms: Vec<Term>) -> Vec<Term> {
+    if terms.len() < 2 {
+        return terms;
+    }
+    for from_right in [true, false] {
+        // Group terms by their end factor, keeping first-seen order.
+        let end = |t: &Term| -> Option<E> {
+            if t.chain.len() < 2 {
+                return None;
+            }
+            if from_right { t.chain.last().cloned() } else { t.chain.first().cloned() }
+        };
+        let mut groups: Vec<(E, Vec<usize>)> = Vec::new();
+        for (i, t) in terms.iter().enumerate() {
+            if let Some(e) = end(t) {
+                match groups.iter_mut().find(|(k, _)| *k == e) {
+                    Some((_, v)) => v.push(i),
+                    None => groups.push((e, vec![i])),
+                }
+            }
+        }
+        let Some((_, members)) = groups.into_iter().find(|(_, v)| v.len() >= 2) else { continue };
+        // The longest common end of the group.
+        let chains: Vec<&Vec<E>> = members.iter().map(|&i| &terms[i].chain).collect();
+        let min_len = chains.iter().map(|c| c.len()).min().unwrap_or(0);
+        let mut k = 0;
+        while k + 1 < min_len {
+            let pick = |c: &Vec<E>| if from_right { c[c.len() - 1 - k].clone() } else { c[k].clone() };
+            let first = pick(chains[0]);
+            if chains.iter().all(|c| pick(c) == first) {
+                k += 1;
+            } else {
+                break;
+            }
+        }
+        let common: Vec<E> = if from_right {
+            chains[0][chains[0].len() - k..].to_vec()
+        } else {
+            chains[0][..k].to_vec()
+        };
+        let inner: Vec<Term> = members
+            .iter()
+            .map(|&i| {
+                let t = &terms[i];
+                let rest = if from_right { t.chain[..t.chain.len() - k].to_vec() } else { t.chain[k..].to_vec() };
+                Term { coef: t.coef, scalars: t.scalars.clone(), chain: rest }
+            })
+            .collect();
+        let inner = tidy(E::Sum(inner));
+        let mut chain = Vec::new();
+        if from_right {
+            chain.push(inner);
+            chain.extend(common);
+        } else {
+            chain.extend(common);
+            chain.push(inner);
+        }
+        let factored = tidy_term(Term { coef: 1.0, scalars: vec![], chain });
+        let mut rest: Vec<Term> =
+            terms.iter().enumerate().filter(|(i, _)| !members.contains(i)).map(|(_, t)| t.clone()).collect();
+        rest.insert(0, factored);
+        return factor(rest);
+    }
+    terms
+}
+
+fn sort_terms(ts: &mut [Term]) {
+    ts.sort_by(|a, b| {
+        let key = |t: &Term| (t.coef < 0.0, t.count_transposes(), render_term_abs(t));
+        key(a).cmp(&key(b))
+    });
+}
+
+// ---- rendering ----------------------------------------------------------------------------------
+
+fn num(c: f64) -> String {
+    if c.fract() == 0.0 && c.abs() < 1e15 {
+        format!("{}", c as i64)
+    } else {
+        format!("{c}")
+    }
+}
+
+fn superscript(s: &str) -> Option<String> {
+    s.chars()
+        .map(|c| match c {
+            '0' => Some('⁰'),
+            '1' => Some('¹'),
+            '2' => Some('²'),
+            '3' => Some('³'),
+            '4' => Some('⁴'),
+            '5' => Some('⁵'),
+            '6' => Some('⁶'),
+            '7' => Some('⁷'),
+            '8' => Some('⁸'),
+            '9' => Some('⁹'),
+            '-' => Some('⁻'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a rendered factor needs parentheses to stand in a product.
+fn atomic(e: &E) -> bool {
+    match e {
+        E::Name(..) | E::Call(..) | E::NormSq(_) | E::Norm(_) | E::Entry(..) | E::Dot(..) => true,
+        E::Num(c) => *c >= 0.0,
+        E::T(x) | E::Inv(x) | E::Pow(x, _) => atomic(x),
+        E::Sum(ts) => ts.len() == 1 && ts[0].coef == 1.0 && ts[0].scalars.is_empty(),
+        _ => false,
+    }
+}
+
+fn paren(e: &E) -> String {
+    if atomic(e) {
+        render(e)
+    } else {
+        format!("({})", render(e))
+    }
+}
+
+fn render_term_abs(t: &Term) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let c = t.coef.abs();
+    if c != 1.0 || (t.scalars.is_empty() && t.chain.is_empty()) {
+        parts.push(num(c));
+    }
+    let factors: Vec<&E> = t.scalars.iter().chain(&t.chain).collect();
+    let many = factors.len() > 1 || !parts.is_empty();
+    let mut out = parts.join(" ");
+    for f in factors {
+        let s = if many { paren(f) } else { render(f) };
+        let glue = !out.is_empty() && !s.starts_with('(');
+        if glue {
+            out.push(' ');
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+fn render(e: &E) -> String {
+    match e {
+        E::Name(n, _) => n.clone(),
+        E::Num(c) => num(*c),
+        E::Sum(ts) => {
+            let mut out = String::new();
+            for (i, t) in ts.iter().enumerate() {
+                let body = render_term_abs(t);
+                match (i, t.coef < 0.0) {
+                    (0, true) => out.push_str(&format!("−{body}")),
+                    (0, false) => out.push_str(&body),
+                    (_, true) => out.push_str(&format!(" − {body}")),
+                    (_, false) => out.push_str(&format!(" + {body}")),
+                }
+            }
+            out
+        }
+        E::T(x) => match &**x {
+            E::Inv(y) => format!("{}⁻ᵀ", paren(y)),
+            y => format!("{}ᵀ", paren(y)),
+        },
+        E::Inv(x) => format!("{}⁻¹", paren(x)),
+        E::Call(f, args) => {
+            let inner: Vec<String> = args.iter().map(render).collect();
+            match f.as_str() {
+                "|·|" => format!("|{}|", inner.join(", ")),
+                "√" => format!("√{}", paren(&args[0])),
+                _ => format!("{f}({})", inner.join(", ")),
+            }
+        }
+        E::Had(a, b) => format!("{} ⊙ {}", paren(a), paren(b)),
+        E::HadDiv(a, b) => format!("{} ⊘ {}", paren(a), paren(b)),
+        E::Kron(a, b) => format!("{} ⊗ {}", paren(a), paren(b)),
+        E::Div(a, b) => format!("{} / {}", paren(a), paren(b)),
+        E::Pow(a, k) => {
+            let sup = superscript(k).unwrap_or_else(|| format!("^{k}"));
+            let elementwise = !a.is_scalar();
+            match &**a {
+                // f²(x) reads better than f(x)²
+                E::Call(f, args) if f.chars().all(char::is_alphabetic) => {
+                    let inner: Vec<String> = args.iter().map(render).collect();
+                    format!("{f}{sup}({})", inner.join(", "))
+                }
+                _ if elementwise => format!("{}^⊙{k}", paren(a)),
+                _ => format!("{}{sup}", paren(a)),
+            }
+        }
+        E::NormSq(a) => format!("‖{}‖²", render(a)),
+        E::Norm(a) => format!("‖{}‖", render(a)),
+        E::Dot(a, b) => format!("⟨{}, {}⟩", render(a), render(b)),
+        E::Entry(a, i) => format!("{}[{i}]", paren(a)),
+    }
+}
+
+/// The formula of a node, in textbook form. `vars` are the names of the variables, which read
+/// best on the right of a product.
+pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
+    let mut b = Builder { g, budget: BUDGET, vars: vars.to_vec() };
+    match b.build(n) {
+        Some(e) => render(&tidy(e)),
+        None => "(a formula too long to print)".to_string(),
+    }
+}
+
+/// A short text for a node, for messages.
+pub fn node_text(g: &Graph, n: NodeId) -> String {
+    formula(g, n, &[])
+}
+
+/// Rust source text, spaced the way people write it: `x.nrows() as f64`, not `x . nrows () as f64`.
+pub fn source_text(ts: &proc_macro2::TokenStream) -> String {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut out = String::new();
+    let mut prev_joint_punct = false;
+    let mut prev: Option<String> = None;
+    for tt in ts.clone() {
+        let (s, is_punct, joint) = match &tt {
+            TokenTree::Group(g) => {
+                let inner = source_text(&g.stream());
+                let s = match g.delimiter() {
+                    Delimiter::Parenthesis => format!("({inner})"),
+                    Delimiter::Bracket => format!("[{inner}]"),
+                    Delimiter::Brace => format!("{{ {inner} }}"),
+                    Delimiter::None => inner,
+                };
+                (s, false, false)
+            }
+            TokenTree::Punct(p) => (p.as_char().to_string(), true, p.spacing() == proc_macro2::Spacing::Joint),
+            TokenTree::Ident(i) => (i.to_string(), false, false),
+            TokenTree::Literal(l) => (l.to_string(), false, false),
+        };
+        let tight_before = matches!(s.as_str(), "." | "," | ";" | ":" | "?")
+            || (s.starts_with('(') || s.starts_with('[')) && prev.as_deref().is_some_and(|p| {
+                p.chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ')' || c == ']' || c == '>')
+            })
+            || prev.as_deref() == Some(".")
+            || prev.as_deref() == Some("&")
+            || prev.as_deref() == Some("!")
+            || (prev.as_deref() == Some("-") && out.len() == 1)
+            || prev_joint_punct;
+        let s_is_colon_path = s == ":" && prev.as_deref() == Some(":");
+        if !out.is_empty() && !tight_before && !s_is_colon_path {
+            out.push(' ');
+        }
+        out.push_str(&s);
+        prev_joint_punct = is_punct && joint;
+        prev = Some(s);
+    }
+    out.replace(" :: ", "::").replace(": :", "::").replace(":: ", "::")
+}

@@ -1,0 +1,190 @@
+//! The adjoint rules: one arm per operation, each beside the differential it comes from.
+//!
+//! For a scalar result f, the adjoint of a node C is C̄ = ∂f/∂C (the shape of C), so that
+//! df = ⟨C̄, dC⟩ = tr(C̄ᵀ dC). A rule takes C̄ and returns, for each argument A, the contribution
+//! Ā += … obtained by writing dC in terms of dA and moving dA to the right of the trace
+//! (tr(AB) = tr(BA), tr(Aᵀ) = tr(A), tr((A⊙B)ᵀC) = tr(Aᵀ(B⊙C))) — seed 000's recipe.
+//! `grad.rs` sums the contributions and skips zero ones; rules never see a zero cotangent.
+//!
+//! References "MC" are equation numbers of The Matrix Cookbook (Petersen & Pedersen, 2012).
+
+use crate::ir::{Func, Graph, NodeId, Op};
+
+/// The contributions of node `c` (whose adjoint is `cbar`) to the adjoints of its arguments,
+/// as `(argument position, contribution)`.
+pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
+    let op = g.op(c).clone();
+    let args = g.args(c).to_vec();
+    let a = args.first().copied().unwrap_or(c);
+    let b = args.get(1).copied().unwrap_or(c);
+    match op {
+        // Leaves end the walk.
+        Op::Param(_)
+        | Op::Local(_)
+        | Op::Opaque(_)
+        | Op::Lit(_)
+        | Op::Identity
+        | Op::Ones
+        | Op::Zeros => vec![],
+
+        // d(−A) = −dA  ⇒  Ā += −C̄
+        Op::Neg => vec![(0, g.neg(cbar))],
+        // d(A + B) = dA + dB  ⇒  Ā += C̄, B̄ += C̄
+        Op::Add => vec![(0, cbar), (1, cbar)],
+        // d(A − B) = dA − dB  ⇒  Ā += C̄, B̄ += −C̄
+        Op::Sub => vec![(0, cbar), (1, g.neg(cbar))],
+        // d(Aᵀ) = (dA)ᵀ  ⇒  Ā += C̄ᵀ
+        Op::Transpose => vec![(0, g.transpose(cbar))],
+        // d tr(A) = tr(dA) = tr(Iᵀ dA)  ⇒  Ā += c̄ I   (MC 100)
+        Op::Trace => {
+            let shape = g.shape(a).expect("trace of a matrix");
+            let eye = g.identity(shape);
+            vec![(0, g.scale(cbar, eye))]
+        }
+        // d sum(A) = ⟨J, dA⟩  ⇒  Ā += c̄ J
+        Op::Sum => {
+            let shape = g.shape(a).expect("sum of a matrix");
+            let ones = g.ones(shape);
+            vec![(0, g.scale(cbar, ones))]
+        }
+        // d A_ij = ⟨E_ij, dA⟩  ⇒  Ā += c̄ E_ij
+        Op::Entry(row, col) => {
+            let shape = g.shape(a).expect("entry of a matrix");
+            vec![(0, g.scatter(cbar, row, col, shape))]
+        }
+        // d(s E_ij) = ds E_ij  ⇒  s̄ += C̄_ij
+        Op::Scatter(row, col) => vec![(0, g.entry(cbar, row, col))],
+        // X = kron_adj_left(C̄, B) is linear in C̄ and in B; its adjoint map is C̄ ↦ X̄ ⊗ B,
+        // and in B it is the right adjoint: B̄ += kron_adj_right(C̄, X̄).
+        Op::KronAdjLeft => {
+            let (sc, sb) = (g.shape(a).expect("matrix"), g.shape(b).expect("matrix"));
+            vec![(0, g.kron(cbar, b, sc)), (1, g.kron_adj_right(a, cbar, sb))]
+        }
+        // Y = kron_adj_right(C̄, A): adjoint C̄ ↦ A ⊗ Ȳ, and in A, A ↦ kron_adj_left(C̄, Ȳ).
+        Op::KronAdjRight => {
+            let (sc, sa) = (g.shape(a).expect("matrix"), g.shape(b).expect("matrix"));
+            vec![(0, g.kron(b, cbar, sc)), (1, g.kron_adj_left(a, cbar, sa))]
+        }
+
+        // d(AB) = dA B + A dB  ⇒  Ā += C̄ Bᵀ, B̄ += Aᵀ C̄   (seed 000, MC 37)
+        Op::MatMul => {
+            let bt = g.transpose(b);
+            let at = g.transpose(a);
+            vec![(0, g.matmul(cbar, bt)), (1, g.matmul(at, cbar))]
+        }
+        // d(sA) = ds A + s dA  ⇒  s̄ += ⟨C̄, A⟩, Ā += s C̄
+        Op::Scale => vec![(0, g.dot(cbar, b)), (1, g.scale(a, cbar))],
+        // d(A ⊙ B) = dA ⊙ B + A ⊙ dB  ⇒  Ā += C̄ ⊙ B, B̄ += C̄ ⊙ A   (seed 000, rule 5)
+        Op::Mul => vec![(0, g.mul(cbar, b)), (1, g.mul(cbar, a))],
+        // d(A ⊗ B) = dA ⊗ B + A ⊗ dB  ⇒  Ā_ij += ⟨C̄ block (i, j), B⟩, B̄ += Σ_ij A_ij C̄ block (i, j)
+        Op::Kron => {
+            let (sa, sb) = (g.shape(a).expect("matrix"), g.shape(b).expect("matrix"));
+            vec![(0, g.kron_adj_left(cbar, b, sa)), (1, g.kron_adj_right(cbar, a, sb))]
+        }
+        // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩  ⇒  Ā += c̄ B, B̄ += c̄ A   (seed 004, inner product)
+        Op::Dot => vec![(0, g.times(cbar, b)), (1, g.times(cbar, a))],
+
+        // d(A ⊘ B) = dA ⊘ B − C ⊙ dB ⊘ B  ⇒  Ā += C̄ ⊘ B, B̄ += −⟨C̄ ⊙ C ⊘ B⟩
+        // (for a matrix over a scalar s: Ā += C̄ / s, s̄ += −⟨C̄, C⟩ / s)
+        Op::Div => {
+            let da = g.div(cbar, b);
+            let cc = if g.ty(b).is_matrix() { g.mul(cbar, c) } else { g.dot(cbar, c) };
+            let q = g.div(cc, b);
+            vec![(0, da), (1, g.neg(q))]
+        }
+        // d(A⁻¹) = −A⁻¹ dA A⁻¹  ⇒  Ā += −Cᵀ C̄ Cᵀ   (seed 000, rule 7; MC 59)
+        Op::Inverse => {
+            let ct = g.transpose(c);
+            let left = g.matmul(ct, cbar);
+            let prod = g.matmul(left, ct);
+            vec![(0, g.neg(prod))]
+        }
+        // d det(A) = det(A) tr(A⁻¹ dA)  ⇒  Ā += c̄ det(A) A⁻ᵀ   (seed 000, rule 8; MC 49)
+        Op::Det => {
+            let inv = g.inverse(a);
+            let inv_t = g.transpose(inv);
+            let factor = g.mul(cbar, c);
+            vec![(0, g.scale(factor, inv_t))]
+        }
+        // d‖A‖² = 2⟨A, dA⟩  ⇒  Ā += 2 c̄ A
+        Op::NormSq => {
+            let two = g.lit(2.0);
+            let k = g.mul(two, cbar);
+            vec![(0, g.times(k, a))]
+        }
+        // d‖A‖ = ⟨A, dA⟩ / ‖A‖  ⇒  Ā += (c̄ / ‖A‖) A
+        Op::Norm => {
+            let k = g.div(cbar, c);
+            vec![(0, g.times(k, a))]
+        }
+        // d f(A) = f′(A) ⊙ dA  ⇒  Ā += C̄ ⊙ f′(A)   (entrywise; the ordinary chain rule for scalars)
+        Op::Elem(f) => {
+            let fprime = derivative(g, f, a, c);
+            vec![(0, g.mul(cbar, fprime))]
+        }
+        // d(A^k) = k A^(k−1) ⊙ dA
+        Op::Powi(k) => {
+            let p = g.powi(a, k - 1);
+            let kk = g.lit(f64::from(k));
+            let fprime = g.times(kk, p);
+            vec![(0, g.mul(cbar, fprime))]
+        }
+        // d(A^s) = s A^(s−1) ⊙ dA + ln(A) ⊙ A^s ds  ⇒  Ā += C̄ ⊙ s A^(s−1), s̄ += ⟨C̄, C ⊙ ln A⟩
+        Op::Powf => {
+            let one = g.lit(1.0);
+            let s1 = g.sub(b, one);
+            let p = g.powf(a, s1);
+            let fprime = g.times(b, p);
+            let ln = g.elem(Func::Ln, a);
+            let cl = g.mul(c, ln);
+            vec![(0, g.mul(cbar, fprime)), (1, g.dot(cbar, cl))]
+        }
+        // d(A + s J) = dA + ds J  ⇒  Ā += C̄, s̄ += sum(C̄)
+        Op::AddScalar => vec![(0, cbar), (1, g.sum(cbar))],
+    }
+}
+
+/// f′(A) for an entrywise function, reusing C = f(A) where the derivative is a function of it.
+fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId {
+    let ty = g.ty(a);
+    match f {
+        // exp′ = exp
+        Func::Exp => c,
+        // ln′(a) = 1/a
+        Func::Ln => g.elem(Func::Recip, a),
+        // ln_1p′(a) = 1/(1 + a)
+        Func::Ln1p => {
+            let one = g.lit(1.0);
+            let shifted = g.add_scalar(a, one);
+            g.elem(Func::Recip, shifted)
+        }
+        // sqrt′(a) = 1/(2 sqrt(a))
+        Func::Sqrt => {
+            let half = g.lit(0.5);
+            let r = g.elem(Func::Recip, c);
+            g.times(half, r)
+        }
+        // sin′ = cos, cos′ = −sin
+        Func::Sin => g.elem(Func::Cos, a),
+        Func::Cos => {
+            let s = g.elem(Func::Sin, a);
+            g.neg(s)
+        }
+        // tanh′(a) = 1 − tanh²(a)
+        Func::Tanh => {
+            let sq = g.powi(c, 2);
+            let neg = g.neg(sq);
+            let one = g.lit(1.0);
+            g.add_scalar(neg, one)
+        }
+        // abs′(a) = sign(a): the subgradient, 0 at 0
+        Func::Abs => g.elem(Func::Signum, a),
+        // signum′ = 0 (almost everywhere)
+        Func::Signum => g.zero(ty),
+        // (1/a)′ = −1/a² = −C ⊙ C
+        Func::Recip => {
+            let sq = g.powi(c, 2);
+            g.neg(sq)
+        }
+    }
+}

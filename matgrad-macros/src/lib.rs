@@ -1,0 +1,11 @@
+//! The `#[gradient]` attribute. A thin shell: all the work is in `matgrad-core`.
+
+use proc_macro::TokenStream;
+
+/// Derive the gradient of a scalar function of nalgebra matrices at compile time.
+///
+/// See the `matgrad` crate for the documentation.
+#[proc_macro_attribute]
+pub fn gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
+    matgrad_core::expand_gradient(attr.into(), item.into()).into()
+}

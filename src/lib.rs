@@ -1,0 +1,136 @@
+//! # matgrad
+//!
+//! Exact gradients of matrix functions, derived symbolically at compile time.
+//!
+//! Annotate an ordinary function of nalgebra matrices with `#[gradient(wrt = x)]`; the macro
+//! reads its body, derives the gradient with the matrix differential method
+//! (d(XY) = dX·Y + X·dY, d(X⁻¹) = −X⁻¹·dX·X⁻¹, d det X = det X · tr(X⁻¹dX), and
+//! df = tr(Gᵀ dX) ⇒ ∂f/∂X = G), and emits a companion function computing it with nalgebra.
+//!
+//! ```
+//! use matgrad::gradient;
+//! use matgrad::nalgebra::{DMatrix, DVector};
+//!
+//! /// Squared residual of a linear model.
+//! #[gradient(wrt = w)]
+//! pub fn least_squares(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+//!     (x * w - y).norm_squared()
+//! }
+//!
+//! let x = DMatrix::from_row_slice(3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+//! let w = DVector::from_vec(vec![0.5, -1.0]);
+//! let y = DVector::from_vec(vec![1.0, 0.0, 2.0]);
+//!
+//! let g = least_squares_grad(&x, &w, &y);
+//! assert!((g - 2.0 * x.transpose() * (&x * &w - &y)).norm() < 1e-12);
+//!
+//! let (value, g2) = least_squares_value_and_grad(&x, &w, &y);
+//! assert_eq!(value, least_squares(&x, &w, &y));
+//! assert_eq!(LEAST_SQUARES_GRAD_FORMULA, "∂f/∂w = 2 xᵀ(x w − y)");
+//! # let _ = g2;
+//! ```
+//!
+//! The attribute keeps the function as written and adds, with the same visibility and
+//! parameters:
+//! - `<name>_grad(..)`: the gradient, with the type of the variable (a tuple for several);
+//! - `<name>_value_and_grad(..)`: the value and the gradient, computed together;
+//! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs.
+
+pub use matgrad_macros::gradient;
+pub use nalgebra;
+
+/// Support for generated code. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use nalgebra::allocator::Allocator;
+    use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, Scalar};
+
+    /// sign(v), with sign(0) = 0: the subgradient of |v| that is zero at the kink.
+    /// NaN stays NaN.
+    pub fn sign<T: RealField + Copy>(v: T) -> T {
+        if v > T::zero() {
+            T::one()
+        } else if v < T::zero() {
+            -T::one()
+        } else {
+            v * T::zero()
+        }
+    }
+
+    /// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
+    /// column as a `DVector`.
+    pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(
+        m: Matrix<T, R1, C1, S1>,
+        shape: (R, C),
+    ) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        OMatrix::from_iterator_generic(shape.0, shape.1, m.iter().cloned())
+    }
+
+    /// The adjoint of A ⊗ B with respect to A: X_ij = ⟨C̄ block (i, j), B⟩, where the blocks of
+    /// C̄ have B's shape and X has the shape (rows, cols) of A.
+    pub fn kron_adjoint_left<T, R1, C1, S1, R2, C2, S2, R, C>(
+        cbar: &Matrix<T, R1, C1, S1>,
+        b: &Matrix<T, R2, C2, S2>,
+        rows: R,
+        cols: C,
+    ) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: RawStorage<T, R1, C1>,
+        R2: Dim,
+        C2: Dim,
+        S2: RawStorage<T, R2, C2>,
+        R: Dim,
+        C: Dim,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let (p, q) = b.shape();
+        OMatrix::from_fn_generic(rows, cols, |i, j| {
+            let mut acc = T::zero();
+            for l in 0..q {
+                for k in 0..p {
+                    acc += cbar[(i * p + k, j * q + l)] * b[(k, l)];
+                }
+            }
+            acc
+        })
+    }
+
+    /// The adjoint of A ⊗ B with respect to B: Y = Σ_ij A_ij C̄ block (i, j), where Y has the
+    /// shape (rows, cols) of B.
+    pub fn kron_adjoint_right<T, R1, C1, S1, R2, C2, S2, R, C>(
+        cbar: &Matrix<T, R1, C1, S1>,
+        a: &Matrix<T, R2, C2, S2>,
+        rows: R,
+        cols: C,
+    ) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: RawStorage<T, R1, C1>,
+        R2: Dim,
+        C2: Dim,
+        S2: RawStorage<T, R2, C2>,
+        R: Dim,
+        C: Dim,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let (m, n) = a.shape();
+        let (p, q) = (rows.value(), cols.value());
+        OMatrix::from_fn_generic(rows, cols, |k, l| {
+            let mut acc = T::zero();
+            for j in 0..n {
+                for i in 0..m {
+                    acc += a[(i, j)] * cbar[(i * p + k, j * q + l)];
+                }
+            }
+            acc
+        })
+    }
+}
