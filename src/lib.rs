@@ -38,6 +38,7 @@
 
 pub use matgrad_macros::gradient;
 pub use nalgebra;
+pub mod check;
 
 /// Support for generated code. Not part of the public API.
 #[doc(hidden)]

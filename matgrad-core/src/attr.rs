@@ -17,24 +17,35 @@ pub struct Options {
     pub wrt: Vec<Ident>,
 }
 
-const USAGE: &str = "write `#[gradient(wrt = x)]`, or `#[gradient(wrt = (x, y))]` for several variables";
+const USAGE: &str =
+    "write `#[gradient(wrt = x)]`, or `#[gradient(wrt = (x, y))]` for several variables";
 
 /// Read the attribute's tokens. Problems are reported in `cx`; `None` if no variable could be read.
 pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr.clone()) {
         Ok(m) => m,
         Err(e) => {
-            cx.push(syn::Error::new(e.span(), format!("malformed #[gradient] attribute: {USAGE}")));
+            cx.push(syn::Error::new(
+                e.span(),
+                format!("malformed #[gradient] attribute: {USAGE}"),
+            ));
             return None;
         }
     };
     let mut wrt: Option<(Vec<Ident>, Span)> = None;
     for meta in &metas {
-        let name = meta.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let name = meta
+            .path()
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         if name != WRT {
             cx.error_spanned_by(
                 meta.path(),
-                format!("unknown #[gradient] option `{}`: the options are `wrt = x` and `wrt = (x, y)`", quote::quote!(#meta)),
+                format!(
+                    "unknown #[gradient] option `{}`: the options are `wrt = x` and `wrt = (x, y)`",
+                    quote::quote!(#meta)
+                ),
             );
             continue;
         }
@@ -43,7 +54,10 @@ pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
             continue;
         };
         if let Some((_, _)) = &wrt {
-            cx.error_spanned_by(meta, "duplicate #[gradient] option `wrt`: list all variables in one `wrt = (x, y)`");
+            cx.error_spanned_by(
+                meta,
+                "duplicate #[gradient] option `wrt`: list all variables in one `wrt = (x, y)`",
+            );
             continue;
         }
         if let Some(vars) = variables(&nv.value, cx) {
@@ -54,8 +68,17 @@ pub fn parse(attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
         Some((vars, _)) => Some(Options { wrt: vars }),
         None => {
             if !cx.has_errors() {
-                let span = if attr.is_empty() { Span::call_site() } else { syn::spanned::Spanned::span(&attr) };
-                cx.error_at(span, format!("#[gradient] needs the variable to differentiate with respect to: {USAGE}"));
+                let span = if attr.is_empty() {
+                    Span::call_site()
+                } else {
+                    syn::spanned::Spanned::span(&attr)
+                };
+                cx.error_at(
+                    span,
+                    format!(
+                        "#[gradient] needs the variable to differentiate with respect to: {USAGE}"
+                    ),
+                );
             }
             None
         }
@@ -78,7 +101,11 @@ fn variables(value: &Expr, cx: &mut Ctxt) -> Option<Vec<Ident>> {
     for item in items {
         match item {
             Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
-                let id = p.path.get_ident().cloned().unwrap_or_else(|| Ident::new("_", Span::call_site()));
+                let id = p
+                    .path
+                    .get_ident()
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new("_", Span::call_site()));
                 if out.contains(&id) {
                     cx.error_spanned_by(&id, format!("`{id}` is listed twice in `wrt`"));
                     ok = false;
@@ -87,7 +114,10 @@ fn variables(value: &Expr, cx: &mut Ctxt) -> Option<Vec<Ident>> {
                 }
             }
             other => {
-                cx.error_spanned_by(other, format!("expected a parameter name in `wrt`: {USAGE}"));
+                cx.error_spanned_by(
+                    other,
+                    format!("expected a parameter name in `wrt`: {USAGE}"),
+                );
                 ok = false;
             }
         }

@@ -18,7 +18,8 @@ impl Ctxt {
 
     /// An error covering the given tokens.
     pub fn error_spanned_by<T: ToTokens, M: Display>(&mut self, tokens: T, msg: M) {
-        self.errors.push(syn::Error::new_spanned(tokens.into_token_stream(), msg));
+        self.errors
+            .push(syn::Error::new_spanned(tokens.into_token_stream(), msg));
     }
 
     /// An error at one span.

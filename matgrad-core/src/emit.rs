@@ -38,7 +38,14 @@ pub struct Emitter<'a> {
 
 impl<'a> Emitter<'a> {
     pub fn new(g: &'a Graph, body: &'a Body, f: &'a Function, fn_name: String) -> Self {
-        Emitter { g, body, f, fn_name, uses: Vec::new(), folded: Vec::new() }
+        Emitter {
+            g,
+            body,
+            f,
+            fn_name,
+            uses: Vec::new(),
+            folded: Vec::new(),
+        }
     }
 
     fn scalar_ty(&self) -> &Type {
@@ -66,7 +73,11 @@ impl<'a> Emitter<'a> {
             } else {
                 quote!(NEG_INFINITY)
             };
-            return if is_f32 { quote!(::core::f32::#name) } else { quote!(::core::f64::#name) };
+            return if is_f32 {
+                quote!(::core::f32::#name)
+            } else {
+                quote!(::core::f64::#name)
+            };
         }
         if is_f32 {
             let l = Literal::f32_suffixed(v as f32);
@@ -121,7 +132,10 @@ impl<'a> Emitter<'a> {
             Dim::Dyn(v) => match self.g.dims.runtime(v) {
                 Some(code) => quote!(#na::Dyn(#code)),
                 None => {
-                    let msg = format!("matgrad: no run-time size is known for {}", self.g.dims.name(v));
+                    let msg = format!(
+                        "matgrad: no run-time size is known for {}",
+                        self.g.dims.name(v)
+                    );
                     quote!(::core::compile_error!(#msg))
                 }
             },
@@ -154,8 +168,8 @@ impl<'a> Emitter<'a> {
             }
         }
         self.uses = vec![0; g.len()];
-        for id in 0..g.len() {
-            if needed[id] {
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
                 for a in g.args(NodeId(id as u32)) {
                     self.uses[a.index()] += 1;
                 }
@@ -165,9 +179,9 @@ impl<'a> Emitter<'a> {
             self.uses[o.index()] += 1;
         }
         self.folded = vec![false; g.len()];
-        for id in 0..g.len() {
+        for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            if needed[id] && *g.op(n) == Op::MatMul {
+            if is_needed && *g.op(n) == Op::MatMul {
                 let (a, b) = (g.args(n)[0], g.args(n)[1]);
                 let vector = g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1));
                 if vector && *g.op(a) == Op::Transpose && self.uses[a.index()] == 1 {
@@ -178,7 +192,10 @@ impl<'a> Emitter<'a> {
         let mut lets = TokenStream::new();
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            if !is_needed || self.folded[id] || g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros) {
+            if !is_needed
+                || self.folded[id]
+                || g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros)
+            {
                 continue;
             }
             let t = self.t(n);
@@ -372,7 +389,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// A scalar function of one argument: applied directly to a scalar, through `map` to a matrix.
-    fn unary(&self, a: NodeId, is_matrix: bool, f: impl Fn(TokenStream) -> TokenStream) -> TokenStream {
+    fn unary(
+        &self,
+        a: NodeId,
+        is_matrix: bool,
+        f: impl Fn(TokenStream) -> TokenStream,
+    ) -> TokenStream {
         if is_matrix {
             let x = self.m(a);
             let body = f(quote!(__mg_v));
@@ -429,7 +451,9 @@ fn unit_shape() -> Shape {
 fn index(i: &Index) -> TokenStream {
     match i {
         Index::Lit(n) => quote!(#n),
-        Index::Expr(s) => s.parse().unwrap_or_else(|_| quote!(::core::compile_error!("matgrad: bad index"))),
+        Index::Expr { code, .. } => code
+            .parse()
+            .unwrap_or_else(|_| quote!(::core::compile_error!("matgrad: bad index"))),
     }
 }
 

@@ -12,12 +12,18 @@ use crate::Derivation;
 
 /// Attributes of the user's function that the generated functions should share.
 fn shared_attrs(item: &ItemFn) -> Vec<&syn::Attribute> {
-    item.attrs.iter().filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr")).collect()
+    item.attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+        .collect()
 }
 
 /// The types of the gradients: each variable's owned type.
 fn gradient_types(f: &Function) -> Vec<Type> {
-    f.variables.iter().map(|&i| f.params[i].info.owned.clone()).collect()
+    f.variables
+        .iter()
+        .map(|&i| f.params[i].info.owned.clone())
+        .collect()
 }
 
 fn tuple_type(types: &[Type]) -> TokenStream {
@@ -55,10 +61,17 @@ pub fn gradient_items(d: &Derivation) -> TokenStream {
     let const_name = format_ident!("{}_GRAD_FORMULA", name.to_string().to_uppercase());
     let names = d.variable_names();
 
-    let formula_lines: Vec<String> =
-        names.iter().zip(&d.formulas).map(|(v, fm)| format!("∂f/∂{v} = {fm}")).collect();
+    let formula_lines: Vec<String> = names
+        .iter()
+        .zip(&d.formulas)
+        .map(|(v, fm)| format!("∂f/∂{v} = {fm}"))
+        .collect();
     let formula_text = formula_lines.join("\n");
-    let wrt_list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let wrt_list = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let doc_formula = {
         let mut s = String::from("```text\n");
         s.push_str(&formula_text);

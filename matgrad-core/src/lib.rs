@@ -13,6 +13,8 @@
 pub mod attr;
 pub mod ctxt;
 pub mod emit;
+#[cfg(any(test, feature = "eval"))]
+pub mod eval;
 mod expand;
 pub mod front;
 pub mod grad;
@@ -44,25 +46,37 @@ impl Derivation {
         self.function
             .variables
             .iter()
-            .map(|&i| self.function.params[i].name.as_ref().map(|n| n.to_string()).unwrap_or_default())
+            .map(|&i| {
+                self.function.params[i]
+                    .name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            })
             .collect()
     }
 }
 
-/// Parse, check and differentiate. On error, the combined errors and, if the item was a
-/// function, the function (so that the expansion can still emit it).
-pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, (syn::Error, Option<Function>)> {
+/// What `derive` returns on error: the combined errors and, if the item was a function, the
+/// function (so that the expansion can still emit it).
+pub type Failure = Box<(syn::Error, Option<Function>)>;
+
+/// Parse, check and differentiate.
+pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failure> {
     let mut cx = Ctxt::new();
     let options = attr::parse(attr, &mut cx);
     let Some(function) = front::parse(item, options.as_ref(), &mut cx) else {
-        return Err((cx.check().err().unwrap_or_else(internal_error), None));
+        return Err(Box::new((
+            cx.check().err().unwrap_or_else(internal_error),
+            None,
+        )));
     };
     let body = front::lower(&function, &mut cx);
     if let Err(e) = cx.check() {
-        return Err((e, Some(function)));
+        return Err(Box::new((e, Some(function))));
     }
     let Some(mut body) = body else {
-        return Err((internal_error(), Some(function)));
+        return Err(Box::new((internal_error(), Some(function))));
     };
 
     let g = &mut body.graph;
@@ -77,7 +91,12 @@ pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, (syn::
     } else {
         vec![None; wrt.len()]
     };
-    let mut d = Derivation { function, body, gradients, formulas: Vec::new() };
+    let mut d = Derivation {
+        function,
+        body,
+        gradients,
+        formulas: Vec::new(),
+    };
     let names = d.variable_names();
     d.formulas = d
         .gradients
@@ -91,7 +110,10 @@ pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, (syn::
 }
 
 fn internal_error() -> syn::Error {
-    syn::Error::new(proc_macro2::Span::call_site(), "matgrad: internal error: no result and no error (please report)")
+    syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "matgrad: internal error: no result and no error (please report)",
+    )
 }
 
 /// The whole expansion of `#[gradient(attr)] item`: the function as written, plus its
@@ -100,7 +122,8 @@ fn internal_error() -> syn::Error {
 pub fn expand_gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
     match derive(attr, item.clone()) {
         Ok(d) => expand::gradient_items(&d),
-        Err((err, function)) => {
+        Err(failure) => {
+            let (err, function) = *failure;
             let mut out = err.to_compile_error();
             match &function {
                 Some(f) => {
@@ -115,3 +138,6 @@ pub fn expand_gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

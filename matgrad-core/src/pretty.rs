@@ -97,10 +97,22 @@ impl E {
 
     fn term(self) -> Term {
         match self {
-            E::Num(c) => Term { coef: c, scalars: vec![], chain: vec![] },
+            E::Num(c) => Term {
+                coef: c,
+                scalars: vec![],
+                chain: vec![],
+            },
             E::Sum(mut ts) if ts.len() == 1 => ts.remove(0),
-            e if e.is_scalar() => Term { coef: 1.0, scalars: vec![e], chain: vec![] },
-            e => Term { coef: 1.0, scalars: vec![], chain: vec![e] },
+            e if e.is_scalar() => Term {
+                coef: 1.0,
+                scalars: vec![e],
+                chain: vec![],
+            },
+            e => Term {
+                coef: 1.0,
+                scalars: vec![],
+                chain: vec![e],
+            },
         }
     }
 
@@ -108,7 +120,9 @@ impl E {
         match self {
             E::T(x) => 1 + x.count_transposes(),
             E::Sum(ts) => ts.iter().map(Term::count_transposes).sum(),
-            E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => x.count_transposes(),
+            E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => {
+                x.count_transposes()
+            }
             E::Call(_, xs) => xs.iter().map(E::count_transposes).sum(),
             E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) | E::Div(a, b) | E::Dot(a, b) => {
                 a.count_transposes() + b.count_transposes()
@@ -122,7 +136,9 @@ impl Term {
     fn kind(&self) -> Kind {
         match (self.chain.first(), self.chain.last()) {
             (Some(f), Some(l)) => match (f.kind(), l.kind()) {
-                (Kind::Row | Kind::Scalar, Kind::Col | Kind::Scalar) if self.chain.len() > 1 => Kind::Scalar,
+                (Kind::Row | Kind::Scalar, Kind::Col | Kind::Scalar) if self.chain.len() > 1 => {
+                    Kind::Scalar
+                }
                 (Kind::Row, _) => Kind::Row,
                 (_, Kind::Col) => Kind::Col,
                 (k, _) if self.chain.len() == 1 => k,
@@ -134,7 +150,12 @@ impl Term {
 
     fn into_e(self) -> E {
         if self.coef == 1.0 && self.scalars.len() + self.chain.len() == 1 {
-            return self.scalars.into_iter().chain(self.chain).next().unwrap_or(E::Num(1.0));
+            return self
+                .scalars
+                .into_iter()
+                .chain(self.chain)
+                .next()
+                .unwrap_or(E::Num(1.0));
         }
         if self.scalars.is_empty() && self.chain.is_empty() {
             return E::Num(self.coef);
@@ -143,12 +164,20 @@ impl Term {
     }
 
     fn count_transposes(&self) -> usize {
-        self.scalars.iter().chain(&self.chain).map(E::count_transposes).sum()
+        self.scalars
+            .iter()
+            .chain(&self.chain)
+            .map(E::count_transposes)
+            .sum()
     }
 
     fn transposed(self) -> Term {
         let chain = self.chain.into_iter().rev().map(transpose).collect();
-        Term { coef: self.coef, scalars: self.scalars, chain }
+        Term {
+            coef: self.coef,
+            scalars: self.scalars,
+            chain,
+        }
     }
 }
 
@@ -158,7 +187,12 @@ fn product(a: E, b: E) -> E {
     scalars.extend(y.scalars);
     let mut chain = x.chain;
     chain.extend(y.chain);
-    Term { coef: x.coef * y.coef, scalars, chain }.into_e()
+    Term {
+        coef: x.coef * y.coef,
+        scalars,
+        chain,
+    }
+    .into_e()
 }
 
 fn scaled(c: f64, e: E) -> E {
@@ -176,7 +210,11 @@ fn sum(a: E, b: E) -> E {
     let terms = collect(terms);
     match terms.len() {
         0 => E::Num(0.0),
-        1 => terms.into_iter().next().map(Term::into_e).unwrap_or(E::Num(0.0)),
+        1 => terms
+            .into_iter()
+            .next()
+            .map(Term::into_e)
+            .unwrap_or(E::Num(0.0)),
         _ => E::Sum(terms),
     }
 }
@@ -188,7 +226,10 @@ fn collect(terms: Vec<Term>) -> Vec<Term> {
         if t.coef == 0.0 {
             continue;
         }
-        match out.iter_mut().find(|o| o.scalars == t.scalars && o.chain == t.chain) {
+        match out
+            .iter_mut()
+            .find(|o| o.scalars == t.scalars && o.chain == t.chain)
+        {
             Some(o) => o.coef += t.coef,
             None => out.push(t),
         }
@@ -209,7 +250,8 @@ fn transpose(e: E) -> E {
         E::Name(ref n, _) if n == "I" || n == "J" || n == "0" => e,
         E::Name(n, k) => E::T(Box::new(E::Name(n, k))),
         E::T(x) => *x,
-        E::Sum(ts) => E::Sum(ts.into_iter().map(Term::transposed).collect()),
+        // A product transposes factor by factor; a sum of several terms reads best as (a − b)ᵀ.
+        E::Sum(ts) if ts.len() == 1 => E::Sum(ts.into_iter().map(Term::transposed).collect()),
         E::Had(a, b) => E::Had(Box::new(transpose(*a)), Box::new(transpose(*b))),
         E::HadDiv(a, b) => E::HadDiv(Box::new(transpose(*a)), Box::new(transpose(*b))),
         E::Kron(a, b) => E::Kron(Box::new(transpose(*a)), Box::new(transpose(*b))),
@@ -243,16 +285,12 @@ impl Builder<'_> {
         let args = g.args(n).to_vec();
         let ty = g.ty(n);
         let kind = kind_of(ty);
-        let mut arg = |i: usize, s: &mut Self| -> Option<E> { s.build(args[i]) };
+        let arg = |i: usize, s: &mut Self| -> Option<E> { s.build(args[i]) };
         let bx = |e: E| Box::new(e);
         Some(match g.op(n) {
             Op::Param(i) => E::Name(g.params[*i].clone(), kind),
             Op::Local(k) => E::Name(g.locals[*k].text.clone(), kind),
-            Op::Opaque(k) => {
-                let t = &g.opaque[*k].text;
-                let t = if t.contains(' ') { format!("({t})") } else { t.clone() };
-                E::Name(t, kind)
-            }
+            Op::Opaque(k) => E::Name(g.opaque[*k].text.clone(), kind),
             Op::Lit(_) => E::Num(g.lit_value(n).unwrap_or(f64::NAN)),
             Op::Identity => E::Name("I".into(), Kind::Matrix),
             Op::Ones => E::Name("J".into(), kind),
@@ -269,13 +307,19 @@ impl Builder<'_> {
             Op::Sum => E::Call("sum".into(), vec![arg(0, self)?]),
             Op::Entry(i, j) => {
                 let a = arg(0, self)?;
-                let one_by_one = g.shape(args[0]).is_some_and(|s| s.rows == Dim::Fixed(1) && s.cols == Dim::Fixed(1));
+                let one_by_one = g
+                    .shape(args[0])
+                    .is_some_and(|s| s.rows == Dim::Fixed(1) && s.cols == Dim::Fixed(1));
                 if one_by_one {
                     a
                 } else {
                     let a_is_vec = matches!(a.kind(), Kind::Col | Kind::Row);
                     let idx = if a_is_vec && (*i == Index::Lit(0) || *j == Index::Lit(0)) {
-                        let k = if *i == Index::Lit(0) && a.kind() == Kind::Row { j } else { i };
+                        let k = if *i == Index::Lit(0) && a.kind() == Kind::Row {
+                            j
+                        } else {
+                            i
+                        };
                         index_text(k)
                     } else {
                         format!("{}, {}", index_text(i), index_text(j))
@@ -285,10 +329,20 @@ impl Builder<'_> {
             }
             Op::Scatter(i, j) => {
                 let s = arg(0, self)?;
-                product(s, E::Name(format!("E{}{}", sub_text(i), sub_text(j)), kind))
+                // The unit vector eₖ or the unit matrix Eᵢⱼ.
+                let name = match kind {
+                    Kind::Col => format!("e{}", sub_text(i)),
+                    Kind::Row => format!("e{}ᵀ", sub_text(j)),
+                    _ => format!("E{}{}", sub_text(i), sub_text(j)),
+                };
+                product(s, E::Name(name, kind))
             }
             Op::KronAdjLeft | Op::KronAdjRight => {
-                let name = if *g.op(n) == Op::KronAdjLeft { "kron⊤ₗ" } else { "kron⊤ᵣ" };
+                let name = if *g.op(n) == Op::KronAdjLeft {
+                    "kron⊤ₗ"
+                } else {
+                    "kron⊤ᵣ"
+                };
                 E::Call(name.into(), vec![arg(0, self)?, arg(1, self)?])
             }
             Op::MatMul | Op::Scale => product(arg(0, self)?, arg(1, self)?),
@@ -313,7 +367,10 @@ impl Builder<'_> {
                     E::Div(bx(a), bx(b))
                 }
             }
-            Op::Inverse => E::Inv(bx(arg(0, self)?)),
+            Op::Inverse => match arg(0, self)? {
+                E::Inv(x) => *x,
+                a => E::Inv(bx(a)),
+            },
             Op::Det => E::Call("det".into(), vec![arg(0, self)?]),
             Op::NormSq => E::NormSq(bx(arg(0, self)?)),
             Op::Norm => E::Norm(bx(arg(0, self)?)),
@@ -344,10 +401,26 @@ impl Builder<'_> {
         let vector = |e: &E| matches!(e.kind(), Kind::Col | Kind::Row);
         if vector(&a) && vector(&b) {
             let names_var = |e: &E| matches!(e, E::Name(n, _) if self.vars.contains(n));
-            let (a, b) = if names_var(&a) && !names_var(&b) { (b, a) } else { (a, b) };
-            let a = if a.kind() == Kind::Col { transpose(a) } else { a };
-            let b = if b.kind() == Kind::Row { transpose(b) } else { b };
-            return E::Sum(vec![Term { coef: 1.0, scalars: vec![], chain: vec![a, b] }]);
+            let (a, b) = if names_var(&a) && !names_var(&b) {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            let a = if a.kind() == Kind::Col {
+                transpose(a)
+            } else {
+                a
+            };
+            let b = if b.kind() == Kind::Row {
+                transpose(b)
+            } else {
+                b
+            };
+            return E::Sum(vec![Term {
+                coef: 1.0,
+                scalars: vec![],
+                chain: vec![a, b],
+            }]);
         }
         E::Dot(Box::new(a), Box::new(b))
     }
@@ -356,27 +429,34 @@ impl Builder<'_> {
 fn index_text(i: &Index) -> String {
     match i {
         Index::Lit(n) => n.to_string(),
-        Index::Expr(s) => source_text(&s.parse().unwrap_or_default()),
+        Index::Expr { text, .. } => text.clone(),
     }
 }
 
 fn sub_text(i: &Index) -> String {
     const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
     match i {
-        Index::Lit(n) => n.to_string().chars().map(|c| SUB[c.to_digit(10).unwrap_or(0) as usize]).collect(),
-        Index::Expr(s) => format!("[{s}]"),
+        Index::Lit(n) => n
+            .to_string()
+            .chars()
+            .map(|c| SUB[c.to_digit(10).unwrap_or(0) as usize])
+            .collect(),
+        Index::Expr { text, .. } if text.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+            text.clone()
+        }
+        Index::Expr { text, .. } => format!("[{text}]"),
     }
 }
 
 // ---- normal form ------------------------------------------------------------------------------
 
 /// Put a tree in normal form: factors first, then the sums they stand in.
-fn tidy(e: E) -> E {
+fn tidy(e: E, v: &[String]) -> E {
     match e {
         E::Sum(ts) => {
-            let ts: Vec<Term> = ts.into_iter().map(tidy_term).collect();
-            let ts = collect(ts.into_iter().map(splice).collect());
-            let ts = factor(ts);
+            let ts: Vec<Term> = ts.into_iter().map(|t| tidy_term(t, v)).collect();
+            let ts = collect(ts.into_iter().map(|t| splice(t, v)).collect());
+            let ts = factor(ts, v);
             let mut ts = ts;
             sort_terms(&mut ts);
             match ts.len() {
@@ -395,18 +475,18 @@ fn tidy(e: E) -> E {
                 }
             }
         }
-        E::T(x) => transpose(tidy(*x)),
-        E::Inv(x) => E::Inv(Box::new(tidy(*x))),
-        E::Call(f, xs) => E::Call(f, xs.into_iter().map(tidy).collect()),
-        E::Had(a, b) => E::Had(Box::new(tidy(*a)), Box::new(tidy(*b))),
-        E::HadDiv(a, b) => E::HadDiv(Box::new(tidy(*a)), Box::new(tidy(*b))),
-        E::Kron(a, b) => E::Kron(Box::new(tidy(*a)), Box::new(tidy(*b))),
-        E::Div(a, b) => E::Div(Box::new(tidy(*a)), Box::new(tidy(*b))),
-        E::Pow(a, k) => E::Pow(Box::new(tidy(*a)), k),
-        E::NormSq(a) => E::NormSq(Box::new(tidy(*a))),
-        E::Norm(a) => E::Norm(Box::new(tidy(*a))),
-        E::Dot(a, b) => E::Dot(Box::new(tidy(*a)), Box::new(tidy(*b))),
-        E::Entry(a, i) => E::Entry(Box::new(tidy(*a)), i),
+        E::T(x) => transpose(tidy(*x, v)),
+        E::Inv(x) => E::Inv(Box::new(tidy(*x, v))),
+        E::Call(f, xs) => E::Call(f, xs.into_iter().map(|x| tidy(x, v)).collect()),
+        E::Had(a, b) => E::Had(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::HadDiv(a, b) => E::HadDiv(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Kron(a, b) => E::Kron(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Div(a, b) => E::Div(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Pow(a, k) => E::Pow(Box::new(tidy(*a, v)), k),
+        E::NormSq(a) => E::NormSq(Box::new(tidy(*a, v))),
+        E::Norm(a) => E::Norm(Box::new(tidy(*a, v))),
+        E::Dot(a, b) => E::Dot(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Entry(a, i) => E::Entry(Box::new(tidy(*a, v)), i),
         other => other,
     }
 }
@@ -415,10 +495,14 @@ fn unreachable_e() -> E {
     E::Num(f64::NAN)
 }
 
-fn tidy_term(t: Term) -> Term {
-    let mut out = Term { coef: t.coef, scalars: vec![], chain: vec![] };
+fn tidy_term(t: Term, v: &[String]) -> Term {
+    let mut out = Term {
+        coef: t.coef,
+        scalars: vec![],
+        chain: vec![],
+    };
     for s in t.scalars {
-        match tidy(s) {
+        match tidy(s, v) {
             E::Num(c) => out.coef *= c,
             // A scalar that is a single product folds into this one.
             E::Sum(mut ts) if ts.len() == 1 && ts[0].chain.is_empty() => {
@@ -430,7 +514,15 @@ fn tidy_term(t: Term) -> Term {
         }
     }
     for c in t.chain {
-        match tidy(c) {
+        let c = match tidy(c, v) {
+            // (A / s) in a product is A times the scalar 1/s, shown at the end: aᵀ(a x − b) / ‖a x − b‖
+            E::Div(a, d) if d.is_scalar() && !a.is_scalar() => {
+                out.scalars.push(E::Div(Box::new(E::Num(1.0)), d));
+                *a
+            }
+            other => other,
+        };
+        match c {
             E::Num(c) => out.coef *= c,
             E::Sum(mut ts) if ts.len() == 1 => {
                 let inner = ts.remove(0);
@@ -445,24 +537,47 @@ fn tidy_term(t: Term) -> Term {
     out
 }
 
-/// A scalar factor that is itself a product of vectors (uᵀv) moves into the chain, beside a
-/// vector it can stand next to: (bᵀx) a = a bᵀ x. This is how (a bᵀ + b aᵀ) x comes about.
-fn splice(mut t: Term) -> Term {
-    let last_col = t.chain.last().is_some_and(|e| e.kind() == Kind::Col);
-    if !last_col {
-        return t;
+/// A scalar that is a product of vectors (uᵀv, 1×1) commutes with everything, so it moves
+/// beside a column vector it can stand next to: (bᵀx) a = a bᵀ x, and (aᵀx) b = b aᵀ x. Its
+/// own orientation puts a variable on the right: xᵀb = bᵀx. This is how (a bᵀ + b aᵀ) x comes
+/// about.
+fn splice(mut t: Term, v: &[String]) -> Term {
+    let is_var = |e: &E| matches!(e, E::Name(n, _) if v.contains(n));
+    let orient = |seg: Vec<E>| -> Vec<E> {
+        let first_var = seg
+            .first()
+            .is_some_and(|e| is_var(e) || matches!(e, E::T(x) if is_var(x)));
+        let last_var = seg.last().is_some_and(is_var);
+        if first_var && !last_var {
+            seg.into_iter().rev().map(transpose).collect()
+        } else {
+            seg
+        }
+    };
+    // A scalar factor uᵀv after a chain that ends in a column vector.
+    if t.chain.last().is_some_and(|e| e.kind() == Kind::Col) {
+        let is_outer = |s: &E| matches!(s, E::Sum(ts) if ts.len() == 1 && ts[0].scalars.is_empty() && ts[0].chain.len() >= 2 && ts[0].coef == 1.0 && ts[0].chain[0].kind() == Kind::Row);
+        if let Some(pos) = t.scalars.iter().position(is_outer) {
+            if let E::Sum(mut ts) = t.scalars.remove(pos) {
+                let inner = ts.remove(0);
+                t.chain.extend(orient(inner.chain));
+            }
+        }
     }
-    if let Some(pos) = t.scalars.iter().position(|s| matches!(s, E::Sum(ts) if ts.len() == 1 && ts[0].scalars.is_empty() && ts[0].chain.len() == 2 && ts[0].coef == 1.0)) {
-        if let E::Sum(mut ts) = t.scalars.remove(pos) {
-            let inner = ts.remove(0);
-            t.chain.extend(inner.chain);
+    // A chain that starts with a 1×1 product, rᵀ … c, followed by a column vector.
+    if t.chain.len() >= 3 && t.chain[0].kind() == Kind::Row {
+        if let Some(end) = (1..t.chain.len() - 1).find(|&i| t.chain[i].kind() == Kind::Col) {
+            if t.chain[end + 1].kind() == Kind::Col && t.chain.len() == end + 2 {
+                let seg: Vec<E> = t.chain.drain(..=end).collect();
+                t.chain.extend(orient(seg));
+            }
         }
     }
     t
 }
 
 /// Factor a common right (or left) end out of several terms.
-fn factor(terms: Vec<Term>) -> Vec<Term> {
+fn factor(terms: Vec<Term>, v: &[String]) -> Vec<Term> {
     if terms.len() < 2 {
         return terms;
     }
@@ -472,7 +587,11 @@ fn factor(terms: Vec<Term>) -> Vec<Term> {
             if t.chain.len() < 2 {
                 return None;
             }
-            if from_right { t.chain.last().cloned() } else { t.chain.first().cloned() }
+            if from_right {
+                t.chain.last().cloned()
+            } else {
+                t.chain.first().cloned()
+            }
         };
         let mut groups: Vec<(E, Vec<usize>)> = Vec::new();
         for (i, t) in terms.iter().enumerate() {
@@ -483,13 +602,21 @@ fn factor(terms: Vec<Term>) -> Vec<Term> {
                 }
             }
         }
-        let Some((_, members)) = groups.into_iter().find(|(_, v)| v.len() >= 2) else { continue };
+        let Some((_, members)) = groups.into_iter().find(|(_, v)| v.len() >= 2) else {
+            continue;
+        };
         // The longest common end of the group.
         let chains: Vec<&Vec<E>> = members.iter().map(|&i| &terms[i].chain).collect();
         let min_len = chains.iter().map(|c| c.len()).min().unwrap_or(0);
         let mut k = 0;
         while k + 1 < min_len {
-            let pick = |c: &Vec<E>| if from_right { c[c.len() - 1 - k].clone() } else { c[k].clone() };
+            let pick = |c: &Vec<E>| {
+                if from_right {
+                    c[c.len() - 1 - k].clone()
+                } else {
+                    c[k].clone()
+                }
+            };
             let first = pick(chains[0]);
             if chains.iter().all(|c| pick(c) == first) {
                 k += 1;
@@ -506,11 +633,19 @@ fn factor(terms: Vec<Term>) -> Vec<Term> {
             .iter()
             .map(|&i| {
                 let t = &terms[i];
-                let rest = if from_right { t.chain[..t.chain.len() - k].to_vec() } else { t.chain[k..].to_vec() };
-                Term { coef: t.coef, scalars: t.scalars.clone(), chain: rest }
+                let rest = if from_right {
+                    t.chain[..t.chain.len() - k].to_vec()
+                } else {
+                    t.chain[k..].to_vec()
+                };
+                Term {
+                    coef: t.coef,
+                    scalars: t.scalars.clone(),
+                    chain: rest,
+                }
             })
             .collect();
-        let inner = tidy(E::Sum(inner));
+        let inner = tidy(E::Sum(inner), v);
         let mut chain = Vec::new();
         if from_right {
             chain.push(inner);
@@ -519,11 +654,22 @@ fn factor(terms: Vec<Term>) -> Vec<Term> {
             chain.extend(common);
             chain.push(inner);
         }
-        let factored = tidy_term(Term { coef: 1.0, scalars: vec![], chain });
-        let mut rest: Vec<Term> =
-            terms.iter().enumerate().filter(|(i, _)| !members.contains(i)).map(|(_, t)| t.clone()).collect();
+        let factored = tidy_term(
+            Term {
+                coef: 1.0,
+                scalars: vec![],
+                chain,
+            },
+            v,
+        );
+        let mut rest: Vec<Term> = terms
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !members.contains(i))
+            .map(|(_, t)| t.clone())
+            .collect();
         rest.insert(0, factored);
-        return factor(rest);
+        return factor(rest, v);
     }
     terms
 }
@@ -564,17 +710,20 @@ fn superscript(s: &str) -> Option<String> {
         .collect()
 }
 
-/// Whether a rendered factor needs parentheses to stand in a product.
+/// Whether a rendered expression can take a postfix (ᵀ, ⁻¹, a power) without parentheses.
 fn atomic(e: &E) -> bool {
     match e {
-        E::Name(..) | E::Call(..) | E::NormSq(_) | E::Norm(_) | E::Entry(..) | E::Dot(..) => true,
+        E::Name(n, _) => !n.contains(' ') || n.starts_with('(') && n.ends_with(')'),
+        E::Call(..) | E::NormSq(_) | E::Norm(_) | E::Entry(..) | E::Dot(..) => true,
         E::Num(c) => *c >= 0.0,
-        E::T(x) | E::Inv(x) | E::Pow(x, _) => atomic(x),
-        E::Sum(ts) => ts.len() == 1 && ts[0].coef == 1.0 && ts[0].scalars.is_empty(),
+        // A postfix renders its own parentheses.
+        E::T(_) | E::Inv(_) => true,
+        E::Pow(x, _) => atomic(x),
         _ => false,
     }
 }
 
+/// An expression as an operand of a postfix or an infix operator.
 fn paren(e: &E) -> String {
     if atomic(e) {
         render(e)
@@ -583,22 +732,41 @@ fn paren(e: &E) -> String {
     }
 }
 
+/// An expression as a factor of a product: products need no parentheses there.
+fn factor_text(e: &E) -> String {
+    match e {
+        E::Sum(ts) if ts.len() == 1 && ts[0].coef == 1.0 => render(e),
+        _ => paren(e),
+    }
+}
+
 fn render_term_abs(t: &Term) -> String {
     let mut parts: Vec<String> = Vec::new();
     let c = t.coef.abs();
-    if c != 1.0 || (t.scalars.is_empty() && t.chain.is_empty()) {
+    // Scalar factors 1/d are shown as a division of the whole product: x / ‖x‖.
+    let is_recip = |e: &&E| matches!(e, E::Div(n, _) if **n == E::Num(1.0));
+    let denominators: Vec<&E> = t.scalars.iter().filter(is_recip).collect();
+    let scalars: Vec<&E> = t.scalars.iter().filter(|e| !is_recip(e)).collect();
+    let no_factors = scalars.is_empty() && t.chain.is_empty();
+    if c != 1.0 || no_factors {
         parts.push(num(c));
     }
-    let factors: Vec<&E> = t.scalars.iter().chain(&t.chain).collect();
+    let factors: Vec<&E> = scalars.into_iter().chain(&t.chain).collect();
     let many = factors.len() > 1 || !parts.is_empty();
     let mut out = parts.join(" ");
     for f in factors {
-        let s = if many { paren(f) } else { render(f) };
+        let s = if many { factor_text(f) } else { render(f) };
         let glue = !out.is_empty() && !s.starts_with('(');
         if glue {
             out.push(' ');
         }
         out.push_str(&s);
+    }
+    for d in denominators {
+        if let E::Div(_, d) = d {
+            out.push_str(" / ");
+            out.push_str(&paren(d));
+        }
     }
     out
 }
@@ -638,7 +806,12 @@ fn render(e: &E) -> String {
         E::Kron(a, b) => format!("{} ⊗ {}", paren(a), paren(b)),
         E::Div(a, b) => format!("{} / {}", paren(a), paren(b)),
         E::Pow(a, k) => {
-            let sup = superscript(k).unwrap_or_else(|| format!("^{k}"));
+            let k = if k.contains(' ') {
+                format!("({k})")
+            } else {
+                k.clone()
+            };
+            let sup = superscript(&k).unwrap_or_else(|| format!("^{k}"));
             let elementwise = !a.is_scalar();
             match &**a {
                 // f²(x) reads better than f(x)²
@@ -660,9 +833,13 @@ fn render(e: &E) -> String {
 /// The formula of a node, in textbook form. `vars` are the names of the variables, which read
 /// best on the right of a product.
 pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
-    let mut b = Builder { g, budget: BUDGET, vars: vars.to_vec() };
+    let mut b = Builder {
+        g,
+        budget: BUDGET,
+        vars: vars.to_vec(),
+    };
     match b.build(n) {
-        Some(e) => render(&tidy(e)),
+        Some(e) => render(&tidy(e, vars)),
         None => "(a formula too long to print)".to_string(),
     }
 }
@@ -690,14 +867,21 @@ pub fn source_text(ts: &proc_macro2::TokenStream) -> String {
                 };
                 (s, false, false)
             }
-            TokenTree::Punct(p) => (p.as_char().to_string(), true, p.spacing() == proc_macro2::Spacing::Joint),
+            TokenTree::Punct(p) => (
+                p.as_char().to_string(),
+                true,
+                p.spacing() == proc_macro2::Spacing::Joint,
+            ),
             TokenTree::Ident(i) => (i.to_string(), false, false),
             TokenTree::Literal(l) => (l.to_string(), false, false),
         };
         let tight_before = matches!(s.as_str(), "." | "," | ";" | ":" | "?")
-            || (s.starts_with('(') || s.starts_with('[')) && prev.as_deref().is_some_and(|p| {
-                p.chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ')' || c == ']' || c == '>')
-            })
+            || (s.starts_with('(') || s.starts_with('['))
+                && prev.as_deref().is_some_and(|p| {
+                    p.chars().last().is_some_and(|c| {
+                        c.is_alphanumeric() || c == '_' || c == ')' || c == ']' || c == '>'
+                    })
+                })
             || prev.as_deref() == Some(".")
             || prev.as_deref() == Some("&")
             || prev.as_deref() == Some("!")
@@ -711,5 +895,7 @@ pub fn source_text(ts: &proc_macro2::TokenStream) -> String {
         prev_joint_punct = is_punct && joint;
         prev = Some(s);
     }
-    out.replace(" :: ", "::").replace(": :", "::").replace(":: ", "::")
+    out.replace(" :: ", "::")
+        .replace(": :", "::")
+        .replace(":: ", "::")
 }

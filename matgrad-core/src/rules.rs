@@ -79,7 +79,10 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         // d(A ⊗ B) = dA ⊗ B + A ⊗ dB  ⇒  Ā_ij += ⟨C̄ block (i, j), B⟩, B̄ += Σ_ij A_ij C̄ block (i, j)
         Op::Kron => {
             let (sa, sb) = (g.shape(a).expect("matrix"), g.shape(b).expect("matrix"));
-            vec![(0, g.kron_adj_left(cbar, b, sa)), (1, g.kron_adj_right(cbar, a, sb))]
+            vec![
+                (0, g.kron_adj_left(cbar, b, sa)),
+                (1, g.kron_adj_right(cbar, a, sb)),
+            ]
         }
         // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩  ⇒  Ā += c̄ B, B̄ += c̄ A   (seed 004, inner product)
         Op::Dot => vec![(0, g.times(cbar, b)), (1, g.times(cbar, a))],
@@ -88,7 +91,11 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         // (for a matrix over a scalar s: Ā += C̄ / s, s̄ += −⟨C̄, C⟩ / s)
         Op::Div => {
             let da = g.div(cbar, b);
-            let cc = if g.ty(b).is_matrix() { g.mul(cbar, c) } else { g.dot(cbar, c) };
+            let cc = if g.ty(b).is_matrix() {
+                g.mul(cbar, c)
+            } else {
+                g.dot(cbar, c)
+            };
             let q = g.div(cc, b);
             vec![(0, da), (1, g.neg(q))]
         }
@@ -117,6 +124,8 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
             let k = g.div(cbar, c);
             vec![(0, g.times(k, a))]
         }
+        // d ln(A) = dA ⊘ A  ⇒  Ā += C̄ ⊘ A
+        Op::Elem(Func::Ln) => vec![(0, g.div(cbar, a))],
         // d f(A) = f′(A) ⊙ dA  ⇒  Ā += C̄ ⊙ f′(A)   (entrywise; the ordinary chain rule for scalars)
         Op::Elem(f) => {
             let fprime = derivative(g, f, a, c);

@@ -89,6 +89,8 @@ pub struct Dims {
     fixed: Vec<Option<usize>>,
     names: Vec<String>,
     sources: Vec<Vec<DimSource>>,
+    /// For a dimension that is the product of two others (a Kronecker product's), its factors.
+    products: Vec<Option<(Dim, Dim)>>,
 }
 
 /// Two dimensions that were required to be equal but cannot be.
@@ -105,7 +107,46 @@ impl Dims {
         self.fixed.push(None);
         self.names.push(name.into());
         self.sources.push(Vec::new());
+        self.products.push(None);
         DimVar(id)
+    }
+
+    /// A dimension that is the product of two others.
+    pub fn fresh_product(&mut self, name: impl Into<String>, a: Dim, b: Dim) -> DimVar {
+        let v = self.fresh(name);
+        self.products[v.0 as usize] = Some((a, b));
+        v
+    }
+
+    /// The size of a dimension, given the sizes of the dimension variables that are bound
+    /// (e.g. to the parameters' sizes at run time); for interpreting the graph.
+    pub fn resolve(&self, d: Dim, bound: &dyn Fn(DimVar) -> Option<usize>) -> Option<usize> {
+        match d {
+            Dim::Fixed(n) => Some(n),
+            Dim::Dyn(v) => {
+                if let Some(n) = self.known(d) {
+                    return Some(n);
+                }
+                let root = self.find(v);
+                // Any variable of the class that is bound, or a product whose factors resolve.
+                for (i, _) in self.parent.iter().enumerate() {
+                    let w = DimVar(i as u32);
+                    if self.find(w) != root {
+                        continue;
+                    }
+                    if let Some(n) = bound(w) {
+                        return Some(n);
+                    }
+                    if let Some((a, b)) = self.products[i] {
+                        if let (Some(x), Some(y)) = (self.resolve(a, bound), self.resolve(b, bound))
+                        {
+                            return Some(x * y);
+                        }
+                    }
+                }
+                None
+            }
+        }
     }
 
     pub fn find(&self, v: DimVar) -> DimVar {

@@ -263,6 +263,11 @@ impl Graph {
         if self.is_zero(s) || self.is_zero(a) {
             return self.zero(ty);
         }
+        // scale-reciprocal: (1/d) a = a / d
+        if matches!(self.op(s), Op::Div) && self.is_lit(self.args(s)[0], 1.0) {
+            let d = self.args(s)[1];
+            return self.div(a, d);
+        }
         match self.op(a).clone() {
             // scale-scale: s (t a) = (s t) a
             Op::Scale => {
@@ -315,8 +320,67 @@ impl Graph {
         if self.is_lit(b, -1.0) {
             return self.neg(a);
         }
+        for (p, q) in [(a, b), (b, a)] {
+            match self.op(p).clone() {
+                // mul-ones-scaled: A ⊙ (s J) = s A
+                Op::Scale if matches!(self.op(self.args(p)[1]), Op::Ones) && ty.is_matrix() => {
+                    let s = self.args(p)[0];
+                    return self.scale(s, q);
+                }
+                // mul-ones-divided: A ⊙ (J / s) = A / s
+                Op::Div
+                    if matches!(self.op(self.args(p)[0]), Op::Ones)
+                        && !self.ty(self.args(p)[1]).is_matrix() =>
+                {
+                    let s = self.args(p)[1];
+                    return self.div(q, s);
+                }
+                // mul-recip: a ⊙ (1 ⊘ b) = a ⊘ b
+                Op::Elem(crate::ir::Func::Recip) => {
+                    let d = self.args(p)[0];
+                    return self.div(q, d);
+                }
+                // mul-sign: sign(a) ⊙ a = |a|
+                Op::Elem(crate::ir::Func::Signum) if self.args(p)[0] == q => {
+                    return self.elem(crate::ir::Func::Abs, q);
+                }
+                _ => {}
+            }
+        }
+        // mul-div: (p / q) r = (p r) / q when p r simplifies (sign(d)/|d| · d = 1)
+        for (p, r) in [(a, b), (b, a)] {
+            if matches!(self.op(p), Op::Div) && !ty.is_matrix() {
+                let (num, den) = (self.args(p)[0], self.args(p)[1]);
+                let before = self.len();
+                let pr = self.mul(num, r);
+                let simplified = pr.index() < before || !matches!(self.op(pr), Op::Mul);
+                if simplified {
+                    return self.div(pr, den);
+                }
+            }
+        }
+        // mul-div-cancel: (x / a) a = x, the derivative of ln a times a
+        for (p, q) in [(a, b), (b, a)] {
+            if matches!(self.op(p), Op::Div) && self.args(p)[1] == q && self.ty(p) == self.ty(q) {
+                return self.args(p)[0];
+            }
+        }
+        // mul-reciprocal: (1/d) b = b / d
+        for (p, q) in [(a, b), (b, a)] {
+            if matches!(self.op(p), Op::Div)
+                && self.is_lit(self.args(p)[0], 1.0)
+                && !self.ty(q).is_matrix()
+            {
+                let d = self.args(p)[1];
+                return self.div(q, d);
+            }
+        }
         // mul-lit-first: keep a literal factor on the left, where formulas show it
-        let (a, b) = if self.lit_value(b).is_some() { (b, a) } else { (a, b) };
+        let (a, b) = if self.lit_value(b).is_some() {
+            (b, a)
+        } else {
+            (a, b)
+        };
         // mul-lit-lit: c (d x) = (c d) x
         if let (Some(c), Op::Mul) = (self.lit_value(a), self.op(b).clone()) {
             let (d, x) = (self.args(b)[0], self.args(b)[1]);
@@ -326,7 +390,11 @@ impl Graph {
             }
         }
         // The operands are ordered by id, so a ⊙ b and b ⊙ a are one node.
-        let (a, b) = if self.lit_value(a).is_none() && b < a { (b, a) } else { (a, b) };
+        let (a, b) = if self.lit_value(a).is_none() && b < a {
+            (b, a)
+        } else {
+            (a, b)
+        };
         self.node(Op::Mul, vec![a, b], ty)
     }
 
@@ -334,6 +402,10 @@ impl Graph {
         let ty = self.ty(a);
         if self.is_lit(b, 1.0) {
             return a;
+        }
+        // div-self: a / a = 1 (a scalar: the derivative of a logarithm times its argument)
+        if a == b && !ty.is_matrix() {
+            return self.lit(1.0);
         }
         if self.is_zero(a) {
             return a;
@@ -351,6 +423,16 @@ impl Graph {
         }
         if self.is_zero(a) || self.is_zero(b) {
             return self.lit(0.0);
+        }
+        // dot-self: ⟨a, a⟩ = ‖a‖²
+        if a == b {
+            return self.node(Op::NormSq, vec![a], Ty::Scalar);
+        }
+        // dot-identity: ⟨I, B⟩ = tr(B)
+        for (x, y) in [(a, b), (b, a)] {
+            if self.is_square_identity(x) {
+                return self.trace(y);
+            }
         }
         // dot-ones: ⟨J, b⟩ = sum(b)
         if matches!(self.op(a), Op::Ones) {
@@ -415,6 +497,10 @@ impl Graph {
     }
 
     pub fn inverse(&mut self, a: NodeId) -> NodeId {
+        // inverse-inverse: (A⁻¹)⁻¹ = A
+        if matches!(self.op(a), Op::Inverse) {
+            return self.args(a)[0];
+        }
         let ty = self.ty(a);
         self.node(Op::Inverse, vec![a], ty)
     }

@@ -1,4 +1,8 @@
 //! Integration tests, gathered in one crate so that nalgebra is linked once.
 
-mod support;
+mod check;
+mod cookbook;
+mod seeds;
 mod smoke;
+mod support;
+mod ui;

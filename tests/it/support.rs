@@ -75,5 +75,8 @@ pub fn assert_close<R: nalgebra::Dim, C: nalgebra::Dim, S1, S2>(
 #[track_caller]
 pub fn assert_close_scalar(got: f64, want: f64, tol: f64) {
     let err = (got - want).abs() / want.abs().max(1.0);
-    assert!(err <= tol, "got {got}, want {want} (relative error {err:.2e} > {tol:.0e})");
+    assert!(
+        err <= tol,
+        "got {got}, want {want} (relative error {err:.2e} > {tol:.0e})"
+    );
 }

@@ -41,8 +41,7 @@ pub struct Stmt {
 
 const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, map, add_scalar";
 const SCALAR_METHODS: &str = "exp, ln, ln_1p, sqrt, powi, powf, sin, cos, tanh, abs, recip";
-const CONSTANTS_NOTE: &str =
-    "parts of the body that do not depend on a variable may use anything";
+const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable may use anything";
 
 #[derive(Clone, Copy)]
 struct Bound {
@@ -64,7 +63,11 @@ struct Lowerer<'a> {
 /// Lower the function's body. Errors are reported in `cx`; `None` if no result could be built.
 pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
     let mut g = Graph::default();
-    g.params = f.params.iter().map(|p| p.name.as_ref().map(|n| n.to_string()).unwrap_or_default()).collect();
+    g.params = f
+        .params
+        .iter()
+        .map(|p| p.name.as_ref().map(|n| n.to_string()).unwrap_or_default())
+        .collect();
     g.variables = f.params.iter().map(|p| p.is_variable).collect();
     let mut lw = Lowerer {
         f,
@@ -80,12 +83,19 @@ pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
     let mut g = lw.g;
     g.primal_len = g.len();
     let output = output?;
-    Some(Body { graph: g, output, param_nodes, stmts: lw.stmts })
+    Some(Body {
+        graph: g,
+        output,
+        param_nodes,
+        stmts: lw.stmts,
+    })
 }
 
-/// The identifiers an expression mentions (as paths or inside macro tokens).
+/// The identifiers an expression mentions (as paths or inside macro tokens), and those it
+/// mentions only to ask their size (`x.len()`), which does not depend on their values.
 struct Mentions<'s> {
     names: &'s mut Vec<String>,
+    sizes: &'s mut Vec<String>,
 }
 
 impl<'ast> Visit<'ast> for Mentions<'_> {
@@ -94,6 +104,20 @@ impl<'ast> Visit<'ast> for Mentions<'_> {
             self.names.push(id.to_string());
         }
         syn::visit::visit_expr_path(self, p);
+    }
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        let size_query = m.args.is_empty()
+            && matches!(
+                m.method.to_string().as_str(),
+                "len" | "nrows" | "ncols" | "shape"
+            );
+        if let (true, Expr::Path(p)) = (size_query, strip(&m.receiver)) {
+            if let Some(id) = p.path.get_ident() {
+                self.sizes.push(id.to_string());
+                return;
+            }
+        }
+        syn::visit::visit_expr_method_call(self, m);
     }
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
         collect_idents(m.tokens.clone(), self.names);
@@ -116,7 +140,9 @@ fn text_of<T: ToTokens>(t: &T) -> String {
 
 fn int_literal(e: &Expr) -> Option<i64> {
     match e {
-        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse().ok(),
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => int_literal(&u.expr).map(|v| -v),
         Expr::Paren(p) => int_literal(&p.expr),
         Expr::Group(g) => int_literal(&g.expr),
@@ -156,14 +182,26 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Whether copying these tokens into generated code would copy a dependence on a variable,
+    /// or a name that generated code does not have (a `let` matgrad computes itself).
     fn mentions_active(&self, tokens: &impl ToTokens) -> bool {
-        let mut names = Vec::new();
+        let (mut names, mut sizes) = (Vec::new(), Vec::new());
         let ts = tokens.to_token_stream();
         match syn::parse2::<Expr>(ts.clone()) {
-            Ok(e) => Mentions { names: &mut names }.visit_expr(&e),
+            Ok(e) => Mentions {
+                names: &mut names,
+                sizes: &mut sizes,
+            }
+            .visit_expr(&e),
             Err(_) => collect_idents(ts, &mut names),
         }
-        names.iter().any(|n| self.lookup(n).is_some_and(|b| self.g.is_active(b.node)))
+        let active = |n: &String| self.lookup(n).is_some_and(|b| self.g.is_active(b.node));
+        let unnamed = |n: &String| {
+            self.lookup(n).is_some_and(|b| {
+                self.g.is_active(b.node) && !matches!(self.g.op(b.node), Op::Param(_))
+            })
+        };
+        names.iter().any(active) || sizes.iter().any(unnamed)
     }
 
     fn bind_params(&mut self) -> Vec<Option<NodeId>> {
@@ -178,8 +216,16 @@ impl Lowerer<'_> {
                 TypeKind::Scalar => Ty::Scalar,
                 TypeKind::Matrix { rows, cols } => {
                     let alias = format_ident!("__mg_p{}", i);
-                    let rows = self.axis(rows, format!("the rows of `{name}`"), quote!(#alias.nrows()));
-                    let cols = self.axis(cols, format!("the columns of `{name}`"), quote!(#alias.ncols()));
+                    let rows = self.axis(
+                        rows,
+                        format!("the rows of `{name}`"),
+                        quote!(#alias.nrows()),
+                    );
+                    let cols = self.axis(
+                        cols,
+                        format!("the columns of `{name}`"),
+                        quote!(#alias.ncols()),
+                    );
                     Ty::Matrix(Shape::new(rows, cols))
                 }
                 TypeKind::Other => Ty::Unknown,
@@ -205,8 +251,16 @@ impl Lowerer<'_> {
 
     /// A fresh matrix shape for a constant whose shape is only known at run time.
     fn fresh_shape(&mut self, text: &str, rows: Axis, cols: Axis, alias: &Ident) -> Shape {
-        let r = self.axis(rows, format!("the rows of `{text}`"), quote!(#alias.nrows()));
-        let c = self.axis(cols, format!("the columns of `{text}`"), quote!(#alias.ncols()));
+        let r = self.axis(
+            rows,
+            format!("the rows of `{text}`"),
+            quote!(#alias.nrows()),
+        );
+        let c = self.axis(
+            cols,
+            format!("the columns of `{text}`"),
+            quote!(#alias.ncols()),
+        );
         Shape::new(r, c)
     }
 
@@ -235,7 +289,11 @@ impl Lowerer<'_> {
         }
         let k = self.g.opaque.len();
         let alias = format_ident!("__mg_o{}", k);
-        self.g.opaque.push(Leaf { code, text: text.clone(), alias: alias.clone() });
+        self.g.opaque.push(Leaf {
+            code,
+            text: text.clone(),
+            alias: alias.clone(),
+        });
         let ty = match ty {
             Ty::Matrix(_) => Ty::Matrix(self.fresh_shape(&text, Axis::Dyn, Axis::Dyn, &alias)),
             t => t,
@@ -252,8 +310,16 @@ impl Lowerer<'_> {
                 Ty::Matrix(s) => {
                     let alias = self.g.leaf_alias(n);
                     let text = format!("{alias}");
-                    let rows = if s.rows == Dim::Fixed(1) { Axis::Fixed(1) } else { Axis::Dyn };
-                    let cols = if s.cols == Dim::Fixed(1) { Axis::Fixed(1) } else { Axis::Dyn };
+                    let rows = if s.rows == Dim::Fixed(1) {
+                        Axis::Fixed(1)
+                    } else {
+                        Axis::Dyn
+                    };
+                    let cols = if s.cols == Dim::Fixed(1) {
+                        Axis::Fixed(1)
+                    } else {
+                        Axis::Dyn
+                    };
                     let fresh = self.fresh_shape(&text, rows, cols, &alias);
                     let _ = self.g.dims.unify(fresh.rows, s.rows);
                     let _ = self.g.dims.unify(fresh.cols, s.cols);
@@ -280,7 +346,13 @@ impl Lowerer<'_> {
         None
     }
 
-    fn unify(&mut self, a: Dim, b: Dim, at: &impl ToTokens, msg: impl FnOnce(&Graph) -> String) -> bool {
+    fn unify(
+        &mut self,
+        a: Dim,
+        b: Dim,
+        at: &impl ToTokens,
+        msg: impl FnOnce(&Graph) -> String,
+    ) -> bool {
         if self.g.dims.unify(a, b).is_ok() {
             return true;
         }
@@ -290,23 +362,43 @@ impl Lowerer<'_> {
     }
 
     fn shape_text(&self, s: Shape) -> String {
-        format!("{}×{}", describe_dim(&self.g, s.rows), describe_dim(&self.g, s.cols))
+        format!(
+            "{}×{}",
+            describe_dim(&self.g, s.rows),
+            describe_dim(&self.g, s.cols)
+        )
     }
 
-    fn same_shape(&mut self, a: NodeId, b: NodeId, at: &impl ToTokens, what: &str, le: &Expr, re: &Expr) -> Option<Shape> {
-        let (Some(sa), Some(sb)) = (self.g.shape(a), self.g.shape(b)) else { return None };
+    fn same_shape(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        at: &impl ToTokens,
+        what: &str,
+        le: &Expr,
+        re: &Expr,
+    ) -> Option<Shape> {
+        let (Some(sa), Some(sb)) = (self.g.shape(a), self.g.shape(b)) else {
+            return None;
+        };
         let (ta, tb) = (self.shape_text(sa), self.shape_text(sb));
         let (la, lb) = (text_of(le), text_of(re));
-        let msg = |_: &Graph| format!("cannot {what} `{la}` ({ta}) and `{lb}` ({tb}): their shapes differ");
-        let ok = self.unify(sa.rows, sb.rows, at, msg.clone()) && self.unify(sa.cols, sb.cols, at, msg);
+        let msg = |_: &Graph| {
+            format!("cannot {what} `{la}` ({ta}) and `{lb}` ({tb}): their shapes differ")
+        };
+        let ok = self.unify(sa.rows, sb.rows, at, msg) && self.unify(sa.cols, sb.cols, at, msg);
         ok.then(|| representative(sa, sb))
     }
 
     fn require_square(&mut self, a: NodeId, what: &str, recv: &Expr, at: &impl ToTokens) -> bool {
-        let Some(s) = self.g.shape(a) else { return false };
+        let Some(s) = self.g.shape(a) else {
+            return false;
+        };
         let t = self.shape_text(s);
         let r = text_of(recv);
-        self.unify(s.rows, s.cols, at, |_| format!("`{what}` needs a square matrix, but `{r}` is {t}"))
+        self.unify(s.rows, s.cols, at, |_| {
+            format!("`{what}` needs a square matrix, but `{r}` is {t}")
+        })
     }
 
     // ---- statements -------------------------------------------------------------------------
@@ -322,7 +414,9 @@ impl Lowerer<'_> {
                 syn::Stmt::Expr(e, None) if last => value = self.expr(e),
                 syn::Stmt::Expr(Expr::Return(r), _) if last => match &r.expr {
                     Some(e) => value = self.expr(e),
-                    None => self.cx.error_spanned_by(r, "the function must return its value"),
+                    None => self
+                        .cx
+                        .error_spanned_by(r, "the function must return its value"),
                 },
                 syn::Stmt::Local(local) => self.local(local),
                 other => {
@@ -337,7 +431,8 @@ impl Lowerer<'_> {
             }
         }
         if n == 0 {
-            self.cx.error_spanned_by(block, "the body must end with the value of the function");
+            self.cx
+                .error_spanned_by(block, "the body must end with the value of the function");
         }
         self.scopes.pop();
         value
@@ -354,11 +449,17 @@ impl Lowerer<'_> {
         };
         let init = local.init.as_ref();
         let active_init = init.is_some_and(|i| {
-            self.mentions_active(&i.expr) || i.diverge.as_ref().is_some_and(|d| self.mentions_active(&d.1))
+            self.mentions_active(&i.expr)
+                || i.diverge
+                    .as_ref()
+                    .is_some_and(|d| self.mentions_active(&d.1))
         });
         if let (Some(ident), Some(init), true) = (ident, init, active_init) {
             if init.diverge.is_some() {
-                self.cx.error_spanned_by(local, "`let .. else` is not supported on a path from a variable");
+                self.cx.error_spanned_by(
+                    local,
+                    "`let .. else` is not supported on a path from a variable",
+                );
                 return;
             }
             let Some(node) = self.expr(&init.expr) else {
@@ -374,7 +475,10 @@ impl Lowerer<'_> {
             return self.constant_local(local, Some(ident), annotated, Some(node));
         }
         if active_init || (ident.is_none() && init.is_some_and(|i| self.mentions_active(&i.expr))) {
-            self.cx.error_spanned_by(&local.pat, "destructuring is not supported on a path from a variable: bind one name");
+            self.cx.error_spanned_by(
+                &local.pat,
+                "destructuring is not supported on a path from a variable: bind one name",
+            );
             return;
         }
         // Lower it only to learn its type; the statement itself is emitted as written.
@@ -382,8 +486,17 @@ impl Lowerer<'_> {
         self.constant_local(local, ident, annotated, lowered);
     }
 
-    fn constant_local(&mut self, local: &syn::Local, ident: Option<&Ident>, annotated: Option<&syn::Type>, lowered: Option<NodeId>) {
-        self.stmts.push(Stmt { tokens: local.to_token_stream(), alias: None });
+    fn constant_local(
+        &mut self,
+        local: &syn::Local,
+        ident: Option<&Ident>,
+        annotated: Option<&syn::Type>,
+        lowered: Option<NodeId>,
+    ) {
+        self.stmts.push(Stmt {
+            tokens: local.to_token_stream(),
+            alias: None,
+        });
         let Some(ident) = ident else {
             // Other patterns bind names matgrad does not track; uses of them are constants.
             let mut names = Vec::new();
@@ -397,18 +510,32 @@ impl Lowerer<'_> {
         let k = self.g.locals.len();
         let alias = format_ident!("__mg_l{}", k);
         let text = ident.to_string();
-        self.g.locals.push(Leaf { code: quote!(#ident), text: text.clone(), alias: alias.clone() });
+        self.g.locals.push(Leaf {
+            code: quote!(#ident),
+            text: text.clone(),
+            alias: alias.clone(),
+        });
         if let Some(last) = self.stmts.last_mut() {
             last.alias = Some((alias.clone(), ident.clone()));
         }
         let ty = match annotated.map(classify).map(|i| i.kind) {
             Some(TypeKind::Scalar) => Ty::Scalar,
-            Some(TypeKind::Matrix { rows, cols }) => Ty::Matrix(self.fresh_shape(&text, rows, cols, &alias)),
+            Some(TypeKind::Matrix { rows, cols }) => {
+                Ty::Matrix(self.fresh_shape(&text, rows, cols, &alias))
+            }
             Some(TypeKind::Other) => Ty::Unknown,
             None => match lowered.map(|n| self.ty(n)) {
                 Some(Ty::Matrix(s)) => {
-                    let rows = if matches!(s.rows, Dim::Fixed(_)) { Axis::Fixed(1) } else { Axis::Dyn };
-                    let cols = if matches!(s.cols, Dim::Fixed(_)) { Axis::Fixed(1) } else { Axis::Dyn };
+                    let rows = if matches!(s.rows, Dim::Fixed(_)) {
+                        Axis::Fixed(1)
+                    } else {
+                        Axis::Dyn
+                    };
+                    let cols = if matches!(s.cols, Dim::Fixed(_)) {
+                        Axis::Fixed(1)
+                    } else {
+                        Axis::Dyn
+                    };
                     let mut fresh = self.fresh_shape(&text, rows, cols, &alias);
                     // Keep the type's fixed sizes as they are.
                     if let Dim::Fixed(n) = s.rows {
@@ -437,7 +564,10 @@ impl Lowerer<'_> {
 
     fn statement(&mut self, stmt: &syn::Stmt) {
         match stmt {
-            syn::Stmt::Item(_) => self.stmts.push(Stmt { tokens: stmt.to_token_stream(), alias: None }),
+            syn::Stmt::Item(_) => self.stmts.push(Stmt {
+                tokens: stmt.to_token_stream(),
+                alias: None,
+            }),
             syn::Stmt::Expr(e, _) => {
                 if let Some(msg) = mutation(e) {
                     if self.mentions_active(e) {
@@ -450,13 +580,18 @@ impl Lowerer<'_> {
                     return;
                 }
                 if self.mentions_active(e) {
-                    self.cx.error_spanned_by(
-                        e,
-                        "matgrad cannot differentiate through a statement that uses a variable; statements may only use constants",
-                    );
+                    let msg = match e {
+                        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => "matgrad cannot differentiate a loop: write the computation as matrix operations (a sum over entries is `.sum()`, a sum of products is a matrix product)",
+                        Expr::If(_) | Expr::Match(_) => "matgrad cannot differentiate a branch (`if` or `match`): the gradient would depend on which branch runs",
+                        _ => "matgrad cannot differentiate through a statement that uses a variable: statements other than `let` may only use constants",
+                    };
+                    self.cx.error_spanned_by(e, msg);
                     return;
                 }
-                self.stmts.push(Stmt { tokens: stmt.to_token_stream(), alias: None });
+                self.stmts.push(Stmt {
+                    tokens: stmt.to_token_stream(),
+                    alias: None,
+                });
             }
             syn::Stmt::Macro(m) => {
                 if self.mentions_active(&m.mac.tokens) {
@@ -466,7 +601,10 @@ impl Lowerer<'_> {
                     );
                     return;
                 }
-                self.stmts.push(Stmt { tokens: stmt.to_token_stream(), alias: None });
+                self.stmts.push(Stmt {
+                    tokens: stmt.to_token_stream(),
+                    alias: None,
+                });
             }
             syn::Stmt::Local(l) => self.local(l),
         }
@@ -536,10 +674,19 @@ impl Lowerer<'_> {
         let op = &b.op;
         match op {
             BinOp::Add(_) | BinOp::Sub(_) | BinOp::Mul(_) | BinOp::Div(_) => {}
-            BinOp::AddAssign(_) | BinOp::SubAssign(_) | BinOp::MulAssign(_) | BinOp::DivAssign(_) => {
+            BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_) => {
                 return self.fallback(whole, &format!("`{}`", quote!(#op)), "mutation is not supported on a path from a variable; bind a new name with `let`");
             }
-            _ => return self.fallback(whole, &format!("the operator `{}`", quote!(#op)), "the supported operators are `+ - * /` and unary `-`"),
+            _ => {
+                return self.fallback(
+                    whole,
+                    &format!("the operator `{}`", quote!(#op)),
+                    "the supported operators are `+ - * /` and unary `-`",
+                )
+            }
         }
         let l = self.expr(&b.left);
         let r = self.expr(&b.right);
@@ -576,20 +723,36 @@ impl Lowerer<'_> {
             BinOp::Add(_) | BinOp::Sub(_) => {
                 let sub = matches!(op, BinOp::Sub(_));
                 match (tl, tr) {
-                    (Ty::Scalar, Ty::Scalar) => {
-                        Some(self.mk(if sub { Op::Sub } else { Op::Add }, vec![l, r], Ty::Scalar, span))
-                    }
+                    (Ty::Scalar, Ty::Scalar) => Some(self.mk(
+                        if sub { Op::Sub } else { Op::Add },
+                        vec![l, r],
+                        Ty::Scalar,
+                        span,
+                    )),
                     (Ty::Matrix(_), Ty::Matrix(_)) => {
                         let verb = if sub { "subtract" } else { "add" };
                         let s = self.same_shape(l, r, op, verb, le, re)?;
-                        Some(self.mk(if sub { Op::Sub } else { Op::Add }, vec![l, r], Ty::Matrix(s), span))
+                        Some(self.mk(
+                            if sub { Op::Sub } else { Op::Add },
+                            vec![l, r],
+                            Ty::Matrix(s),
+                            span,
+                        ))
                     }
                     (Ty::Matrix(_), Ty::Scalar) if ew => {
-                        let s = if sub { self.mk(Op::Neg, vec![r], Ty::Scalar, span) } else { r };
+                        let s = if sub {
+                            self.mk(Op::Neg, vec![r], Ty::Scalar, span)
+                        } else {
+                            r
+                        };
                         Some(self.mk(Op::AddScalar, vec![l, s], tl, span))
                     }
                     (Ty::Scalar, Ty::Matrix(_)) if ew => {
-                        let m = if sub { self.mk(Op::Neg, vec![r], tr, span) } else { r };
+                        let m = if sub {
+                            self.mk(Op::Neg, vec![r], tr, span)
+                        } else {
+                            r
+                        };
                         Some(self.mk(Op::AddScalar, vec![m, l], tr, span))
                     }
                     _ => {
@@ -617,12 +780,21 @@ impl Lowerer<'_> {
                             describe_dim(g, sb.rows)
                         )
                     });
-                    ok.then(|| self.mk(Op::MatMul, vec![l, r], Ty::Matrix(Shape::new(sa.rows, sb.cols)), span))
+                    ok.then(|| {
+                        self.mk(
+                            Op::MatMul,
+                            vec![l, r],
+                            Ty::Matrix(Shape::new(sa.rows, sb.cols)),
+                            span,
+                        )
+                    })
                 }
                 _ => None,
             },
             BinOp::Div(_) => match (tl, tr) {
-                (Ty::Scalar, Ty::Scalar) | (Ty::Matrix(_), Ty::Scalar) => Some(self.mk(Op::Div, vec![l, r], tl, span)),
+                (Ty::Scalar, Ty::Scalar) | (Ty::Matrix(_), Ty::Scalar) => {
+                    Some(self.mk(Op::Div, vec![l, r], tl, span))
+                }
                 (Ty::Scalar, Ty::Matrix(_)) if ew => {
                     let rec = self.mk(Op::Elem(Func::Recip), vec![r], tr, span);
                     Some(self.mk(Op::Scale, vec![l, rec], tr, span))
@@ -649,7 +821,15 @@ impl Lowerer<'_> {
             if let Expr::MethodCall(inner) = strip(&m.receiver) {
                 if inner.method == "try_inverse" && inner.args.is_empty() {
                     let a = self.expr(&inner.receiver)?;
-                    return self.matrix_unary(a, Op::Inverse, "try_inverse", &inner.receiver, whole, span, None);
+                    return self.matrix_unary(
+                        a,
+                        Op::Inverse,
+                        "try_inverse",
+                        &inner.receiver,
+                        whole,
+                        span,
+                        None,
+                    );
                 }
             }
         }
@@ -675,10 +855,26 @@ impl Lowerer<'_> {
                 return Some(self.mk(Op::Transpose, vec![recv], Ty::Matrix(s.transposed()), span));
             }
             ("trace", 0) if is_matrix => {
-                return self.matrix_unary(recv, Op::Trace, "trace", &m.receiver, whole, span, Some(Ty::Scalar))
+                return self.matrix_unary(
+                    recv,
+                    Op::Trace,
+                    "trace",
+                    &m.receiver,
+                    whole,
+                    span,
+                    Some(Ty::Scalar),
+                )
             }
             ("determinant", 0) if is_matrix => {
-                return self.matrix_unary(recv, Op::Det, "determinant", &m.receiver, whole, span, Some(Ty::Scalar))
+                return self.matrix_unary(
+                    recv,
+                    Op::Det,
+                    "determinant",
+                    &m.receiver,
+                    whole,
+                    span,
+                    Some(Ty::Scalar),
+                )
             }
             ("norm_squared", 0) if is_matrix => Some((Op::NormSq, Ty::Scalar)),
             ("norm", 0) if is_matrix => Some((Op::Norm, Ty::Scalar)),
@@ -686,7 +882,11 @@ impl Lowerer<'_> {
             ("map", 1) if is_matrix => return self.map(recv, args[0], whole),
             ("component_mul" | "component_div" | "dot", 1) if is_matrix => {
                 let b = self.matrix_arg(args[0], &name)?;
-                let verb = if name == "dot" { "take the dot product of" } else { "combine entrywise" };
+                let verb = if name == "dot" {
+                    "take the dot product of"
+                } else {
+                    "combine entrywise"
+                };
                 let s = self.same_shape(recv, b, &m.method, verb, &m.receiver, args[0])?;
                 let (op, ty) = match name.as_str() {
                     "component_mul" => (Op::Mul, Ty::Matrix(s)),
@@ -707,14 +907,24 @@ impl Lowerer<'_> {
                     return None;
                 }
                 let t = self.mk(Op::Transpose, vec![recv], Ty::Matrix(sa.transposed()), span);
-                return Some(self.mk(Op::MatMul, vec![t, b], Ty::Matrix(Shape::new(sa.cols, sb.cols)), span));
+                return Some(self.mk(
+                    Op::MatMul,
+                    vec![t, b],
+                    Ty::Matrix(Shape::new(sa.cols, sb.cols)),
+                    span,
+                ));
             }
             ("kronecker", 1) if is_matrix => {
                 let b = self.matrix_arg(args[0], &name)?;
                 let (sa, sb) = (self.g.shape(recv)?, self.g.shape(b)?);
                 let rows = self.dim_product(sa.rows, sb.rows, "rows of a Kronecker product");
                 let cols = self.dim_product(sa.cols, sb.cols, "columns of a Kronecker product");
-                return Some(self.mk(Op::Kron, vec![recv, b], Ty::Matrix(Shape::new(rows, cols)), span));
+                return Some(self.mk(
+                    Op::Kron,
+                    vec![recv, b],
+                    Ty::Matrix(Shape::new(rows, cols)),
+                    span,
+                ));
             }
             ("add_scalar", 1) if is_matrix => {
                 let s = self.expr(args[0])?;
@@ -737,12 +947,15 @@ impl Lowerer<'_> {
                 let c = self.expr(args[0])?;
                 self.settle(c, Ty::Scalar);
                 if self.ty(c) != Ty::Scalar {
-                    self.cx.error_spanned_by(args[0], "the exponent of `powf` must be a scalar");
+                    self.cx
+                        .error_spanned_by(args[0], "the exponent of `powf` must be a scalar");
                     return None;
                 }
                 return Some(self.mk(Op::Powf, vec![recv, c], ty, span));
             }
-            (f, 0) if Func::from_method(f).is_some() && (!is_matrix || self.elementwise.is_some()) => {
+            (f, 0)
+                if Func::from_method(f).is_some() && (!is_matrix || self.elementwise.is_some()) =>
+            {
                 Func::from_method(f).map(|func| (Op::Elem(func), ty))
             }
             _ => None,
@@ -753,24 +966,40 @@ impl Lowerer<'_> {
         if !active {
             return Some(self.opaque(whole, guess_ty(whole)));
         }
+        let call = if nargs == 0 {
+            format!(".{name}()")
+        } else {
+            format!(".{name}(..)")
+        };
+        let is_matrix = is_matrix && self.elementwise.is_none();
         let msg = if is_matrix && Func::from_method(&name).is_some() {
             format!("`.{name}()` on a matrix is not entrywise in nalgebra, and matgrad does not differentiate it: for the entrywise function write `.map(|v| v.{name}())`")
         } else if is_matrix {
-            format!("matgrad cannot differentiate `.{name}(..)` on a path from a variable; the supported matrix methods are {MATRIX_METHODS} ({CONSTANTS_NOTE})")
+            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported matrix methods are {MATRIX_METHODS} ({CONSTANTS_NOTE})")
         } else {
-            format!("matgrad cannot differentiate `.{name}(..)` on a path from a variable; the supported scalar functions are {SCALAR_METHODS} ({CONSTANTS_NOTE})")
+            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported scalar functions are {SCALAR_METHODS} ({CONSTANTS_NOTE})")
         };
         self.cx.error_spanned_by(&m.method, msg);
         None
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn matrix_unary(&mut self, a: NodeId, op: Op, what: &str, recv: &Expr, whole: &Expr, span: Span, ty: Option<Ty>) -> Option<NodeId> {
+    fn matrix_unary(
+        &mut self,
+        a: NodeId,
+        op: Op,
+        what: &str,
+        recv: &Expr,
+        whole: &Expr,
+        span: Span,
+        ty: Option<Ty>,
+    ) -> Option<NodeId> {
         if !self.ty(a).is_matrix() {
             if !self.g.is_active(a) {
                 return Some(self.opaque(whole, ty.unwrap_or(Ty::Unknown)));
             }
-            self.cx.error_spanned_by(recv, format!("`{what}` needs a matrix"));
+            self.cx
+                .error_spanned_by(recv, format!("`{what}` needs a matrix"));
             return None;
         }
         if !self.require_square(a, what, recv, whole) {
@@ -788,7 +1017,10 @@ impl Lowerer<'_> {
             return None;
         }
         if !self.ty(n).is_matrix() {
-            self.cx.error_spanned_by(e, format!("the argument of `{method}` must be a matrix or vector"));
+            self.cx.error_spanned_by(
+                e,
+                format!("the argument of `{method}` must be a matrix or vector"),
+            );
             return None;
         }
         Some(n)
@@ -798,10 +1030,12 @@ impl Lowerer<'_> {
         match (a, b) {
             (Dim::Fixed(x), Dim::Fixed(y)) => Dim::Fixed(x * y),
             _ => {
-                let v = self.g.dims.fresh(name);
+                let v = self.g.dims.fresh_product(name, a, b);
                 let (ca, cb) = (self.dim_code(a), self.dim_code(b));
                 if let (Some(ca), Some(cb)) = (ca, cb) {
-                    self.g.dims.add_source(v, DimSource::Expr(quote!((#ca * #cb))));
+                    self.g
+                        .dims
+                        .add_source(v, DimSource::Expr(quote!((#ca * #cb))));
                 }
                 if let (Some(x), Some(y)) = (self.g.dims.known(a), self.g.dims.known(b)) {
                     let _ = self.g.dims.unify(Dim::Dyn(v), Dim::Fixed(x * y));
@@ -840,10 +1074,17 @@ impl Lowerer<'_> {
     fn map(&mut self, recv: NodeId, closure: &Expr, whole: &Expr) -> Option<NodeId> {
         let shape = self.g.shape(recv)?;
         let Expr::Closure(c) = strip(closure) else {
-            return self.fallback(whole, "`map` with a function that is not a closure", "write the function as a closure, `.map(|v| ..)`");
+            return self.fallback(
+                whole,
+                "`map` with a function that is not a closure",
+                "write the function as a closure, `.map(|v| ..)`",
+            );
         };
         if c.inputs.len() != 1 {
-            self.cx.error_spanned_by(&c.inputs, "the closure of `map` takes one argument, the entry");
+            self.cx.error_spanned_by(
+                &c.inputs,
+                "the closure of `map` takes one argument, the entry",
+            );
             return None;
         }
         let name = match &c.inputs[0] {
@@ -854,7 +1095,10 @@ impl Lowerer<'_> {
             },
             Pat::Wild(_) => None,
             other => {
-                self.cx.error_spanned_by(other, "the closure of `map` must take its argument by a plain name, `|v| ..`");
+                self.cx.error_spanned_by(
+                    other,
+                    "the closure of `map` must take its argument by a plain name, `|v| ..`",
+                );
                 return None;
             }
         };
@@ -886,17 +1130,34 @@ impl Lowerer<'_> {
             Expr::Path(p) => Some(&p.path),
             _ => None,
         };
-        let segs: Vec<String> = path.map(|p| p.segments.iter().map(|s| s.ident.to_string()).collect()).unwrap_or_default();
+        let segs: Vec<String> = path
+            .map(|p| p.segments.iter().map(|s| s.ident.to_string()).collect())
+            .unwrap_or_default();
         let last = segs.last().map(String::as_str).unwrap_or("");
-        let owner = if segs.len() >= 2 { segs[segs.len() - 2].as_str() } else { "" };
+        let owner = if segs.len() >= 2 {
+            segs[segs.len() - 2].as_str()
+        } else {
+            ""
+        };
         // `DMatrix::identity(r, c)`, `DMatrix::<f64>::identity(r, c)`
-        if last == "identity" && c.args.len() == 2 && matches!(owner, "DMatrix" | "OMatrix" | "Matrix") {
+        if last == "identity"
+            && c.args.len() == 2
+            && matches!(owner, "DMatrix" | "OMatrix" | "Matrix")
+        {
             let r = self.dim_arg(&c.args[0])?;
             let cc = self.dim_arg(&c.args[1])?;
-            return Some(self.mk(Op::Identity, vec![], Ty::Matrix(Shape::new(r, cc)), whole.span()));
+            return Some(self.mk(
+                Op::Identity,
+                vec![],
+                Ty::Matrix(Shape::new(r, cc)),
+                whole.span(),
+            ));
         }
         // `f64::exp(x)` is `x.exp()`.
-        if matches!(owner, "f64" | "f32") && c.args.len() == 1 && (Func::from_method(last).is_some()) {
+        if matches!(owner, "f64" | "f32")
+            && c.args.len() == 1
+            && (Func::from_method(last).is_some())
+        {
             let a = self.expr(&c.args[0])?;
             if self.ty(a) == Ty::Scalar || self.elementwise.is_some() {
                 let f = Func::from_method(last)?;
@@ -915,7 +1176,9 @@ impl Lowerer<'_> {
     /// A size argument (`x.nrows()`, a literal, a constant `usize`).
     fn dim_arg(&mut self, e: &Expr) -> Option<Dim> {
         if let Expr::MethodCall(m) = strip(e) {
-            if m.args.is_empty() && matches!(m.method.to_string().as_str(), "nrows" | "ncols" | "len") {
+            if m.args.is_empty()
+                && matches!(m.method.to_string().as_str(), "nrows" | "ncols" | "len")
+            {
                 let recv = self.expr(&m.receiver)?;
                 if let Some(s) = self.g.shape(recv) {
                     match m.method.to_string().as_str() {
@@ -938,7 +1201,8 @@ impl Lowerer<'_> {
         }
         let n = self.expr(e)?;
         if self.g.is_active(n) {
-            self.cx.error_spanned_by(e, "a size cannot depend on a variable");
+            self.cx
+                .error_spanned_by(e, "a size cannot depend on a variable");
             return None;
         }
         let code = self.g.leaf_value_code(n).unwrap_or_else(|| quote!(#e));
@@ -955,7 +1219,9 @@ impl Lowerer<'_> {
             return self.fallback(whole, "indexing into this value", "");
         };
         let (row, col) = match strip(&i.index) {
-            Expr::Tuple(t) if t.elems.len() == 2 => (self.index_part(&t.elems[0])?, self.index_part(&t.elems[1])?),
+            Expr::Tuple(t) if t.elems.len() == 2 => {
+                (self.index_part(&t.elems[0])?, self.index_part(&t.elems[1])?)
+            }
             single => {
                 let k = self.index_part(single)?;
                 if shape.cols == Dim::Fixed(1) {
@@ -963,11 +1229,20 @@ impl Lowerer<'_> {
                 } else if shape.rows == Dim::Fixed(1) {
                     (Index::Lit(0), k)
                 } else {
-                    return self.fallback(whole, "a linear index into a matrix", "write the entry as `m[(i, j)]`");
+                    return self.fallback(
+                        whole,
+                        "a linear index into a matrix",
+                        "write the entry as `m[(i, j)]`",
+                    );
                 }
             }
         };
-        Some(self.mk(Op::Entry(row, col), vec![a], Ty::Scalar, i.bracket_token.span.join()))
+        Some(self.mk(
+            Op::Entry(row, col),
+            vec![a],
+            Ty::Scalar,
+            i.bracket_token.span.join(),
+        ))
     }
 
     fn index_part(&mut self, e: &Expr) -> Option<Index> {
@@ -977,12 +1252,16 @@ impl Lowerer<'_> {
             }
         }
         if self.mentions_active(e) {
-            self.cx.error_spanned_by(e, "an index cannot depend on a variable");
+            self.cx
+                .error_spanned_by(e, "an index cannot depend on a variable");
             return None;
         }
         let n = self.expr(e)?;
         let code = self.g.leaf_value_code(n).unwrap_or_else(|| quote!((#e)));
-        Some(Index::Expr(code.to_string()))
+        Some(Index::Expr {
+            code: code.to_string(),
+            text: text_of(e),
+        })
     }
 
     fn cast(&mut self, c: &syn::ExprCast, whole: &Expr) -> Option<NodeId> {
@@ -992,7 +1271,9 @@ impl Lowerer<'_> {
             let ty = if to_scalar { Ty::Scalar } else { Ty::Unknown };
             let target = &c.ty;
             return Some(match self.g.leaf_value_code(inner) {
-                Some(code) => self.opaque_code(quote!((#code as #target)), text_of(whole), ty, whole.span()),
+                Some(code) => {
+                    self.opaque_code(quote!((#code as #target)), text_of(whole), ty, whole.span())
+                }
                 None => self.opaque(whole, ty),
             });
         }
@@ -1034,11 +1315,14 @@ fn mutation(e: &Expr) -> Option<&'static str> {
 fn guess_ty(e: &Expr) -> Ty {
     match e {
         Expr::Paren(p) => guess_ty(&p.expr),
-        Expr::Lit(syn::ExprLit { lit: Lit::Float(_), .. }) => Ty::Scalar,
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(_), ..
+        }) => Ty::Scalar,
         Expr::Cast(c) if super::types::is_scalar_type(&c.ty) => Ty::Scalar,
         Expr::MethodCall(m) => match m.method.to_string().as_str() {
-            "norm" | "norm_squared" | "sum" | "trace" | "determinant" | "dot" | "mean" | "max" | "min" | "amax"
-            | "amin" | "product" | "variance" | "exp" | "ln" | "sqrt" | "powi" | "powf" => Ty::Scalar,
+            "norm" | "norm_squared" | "sum" | "trace" | "determinant" | "dot" | "mean" | "max"
+            | "min" | "amax" | "amin" | "product" | "variance" | "exp" | "ln" | "sqrt" | "powi"
+            | "powf" => Ty::Scalar,
             _ => Ty::Unknown,
         },
         _ => Ty::Unknown,

@@ -64,7 +64,12 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
                     Pat::Ident(pi) if pi.subpat.is_none() => Some(pi.ident.clone()),
                     _ => None,
                 };
-                params.push(Param { name, ty: (*pt.ty).clone(), info: classify(&pt.ty), is_variable: false });
+                params.push(Param {
+                    name,
+                    ty: (*pt.ty).clone(),
+                    info: classify(&pt.ty),
+                    is_variable: false,
+                });
             }
         }
     }
@@ -74,21 +79,35 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
         for var in &options.wrt {
             match params.iter().position(|p| p.name.as_ref() == Some(var)) {
                 Some(i) => {
-                    params[i].is_variable = true;
                     variables.push(i);
-                    let p = &params[i];
+                    let p = &mut params[i];
                     if p.info.kind == TypeKind::Other {
+                        // Reported here; the body is then read as if it were a constant, so
+                        // that this one mistake does not cause a cascade of others.
                         let ty = &p.ty;
+                        let text = crate::pretty::source_text(&quote::quote!(#ty))
+                            .replace(" < ", "<")
+                            .replace(" <", "<")
+                            .replace("< ", "<")
+                            .replace(" >", ">");
                         cx.error_spanned_by(
                             ty,
-                            format!("matgrad cannot differentiate with respect to `{var}` of type `{}`: {VARIABLE_TYPES}", quote::quote!(#ty)),
+                            format!("matgrad cannot differentiate with respect to `{var}` of type `{text}`: {VARIABLE_TYPES}"),
                         );
+                    } else {
+                        p.is_variable = true;
                     }
                 }
                 None => {
-                    let names: Vec<String> =
-                        params.iter().filter_map(|p| p.name.as_ref().map(|n| format!("`{n}`"))).collect();
-                    let list = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+                    let names: Vec<String> = params
+                        .iter()
+                        .filter_map(|p| p.name.as_ref().map(|n| format!("`{n}`")))
+                        .collect();
+                    let list = if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    };
                     cx.error_spanned_by(
                         var,
                         format!("`{var}` is not a parameter of `{}`: `wrt` must name parameters (here: {list})", item.sig.ident),
@@ -115,5 +134,10 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
             syn::parse_quote!(f64)
         }
     };
-    Some(Function { item, params, variables, scalar })
+    Some(Function {
+        item,
+        params,
+        variables,
+        scalar,
+    })
 }

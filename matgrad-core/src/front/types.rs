@@ -69,7 +69,10 @@ fn const_arg(arg: &GenericArgument) -> Option<usize> {
         _ => return None,
     };
     match expr {
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse().ok(),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse().ok(),
         syn::Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
             syn::Stmt::Expr(e, None) => const_arg(&GenericArgument::Const(e.clone())),
             _ => None,
@@ -94,7 +97,10 @@ fn matrix_axes(name: &str, ty: &Type) -> Option<(Axis, Axis)> {
         "DMatrix" => (Dyn, Dyn),
         "DVector" => (Dyn, Fixed(1)),
         "RowDVector" => (Fixed(1), Dyn),
-        "SMatrix" => (Fixed(const_arg(args.get(1)?)?), Fixed(const_arg(args.get(2)?)?)),
+        "SMatrix" => (
+            Fixed(const_arg(args.get(1)?)?),
+            Fixed(const_arg(args.get(2)?)?),
+        ),
         "SVector" => (Fixed(const_arg(args.get(1)?)?), Fixed(1)),
         "SRowVector" => (Fixed(1), Fixed(const_arg(args.get(1)?)?)),
         _ => {
@@ -122,7 +128,10 @@ pub fn classify(ty: &Type) -> TypeInfo {
     match ty {
         Type::Reference(r) if r.mutability.is_none() => {
             let inner = classify(&r.elem);
-            TypeInfo { by_ref: true, ..inner }
+            TypeInfo {
+                by_ref: true,
+                ..inner
+            }
         }
         Type::Paren(p) => classify(&p.elem),
         Type::Group(g) => classify(&g.elem),
@@ -144,7 +153,12 @@ pub fn classify(ty: &Type) -> TypeInfo {
                 TypeKind::Matrix { .. } => first_type_arg(ty),
                 _ => None,
             };
-            TypeInfo { kind, by_ref: false, owned, scalar }
+            TypeInfo {
+                kind,
+                by_ref: false,
+                owned,
+                scalar,
+            }
         }
     }
 }

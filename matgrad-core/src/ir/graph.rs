@@ -43,7 +43,8 @@ pub struct Leaf {
 #[derive(Default, Debug)]
 pub struct Graph {
     pub nodes: Vec<Node>,
-    index: HashMap<(Op, Vec<NodeId>), NodeId>,
+    /// The type is part of the key: a leaf such as `Identity` is one node per shape.
+    index: HashMap<(Op, Vec<NodeId>, Ty), NodeId>,
     /// Where in the user's code a node came from, for messages.
     pub spans: Vec<Option<Span>>,
     /// Whether each node depends on a variable.
@@ -65,7 +66,7 @@ pub struct Graph {
 impl Graph {
     /// The node for `op(args)`, created if it does not exist yet. No simplification.
     pub fn node(&mut self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
-        let key = (op, args);
+        let key = (op, args, ty);
         if let Some(&id) = self.index.get(&key) {
             return id;
         }
@@ -74,7 +75,11 @@ impl Graph {
             Op::Param(p) => self.variables.get(p).copied().unwrap_or(false),
             _ => key.1.iter().any(|a| self.active[a.index()]),
         };
-        self.nodes.push(Node { op: key.0.clone(), args: key.1.clone(), ty });
+        self.nodes.push(Node {
+            op: key.0.clone(),
+            args: key.1.clone(),
+            ty,
+        });
         self.spans.push(None);
         self.active.push(active);
         self.index.insert(key, id);

@@ -57,8 +57,9 @@ impl Func {
 pub enum Index {
     /// An integer literal.
     Lit(usize),
-    /// Any other expression that does not depend on a variable, kept as its source text.
-    Expr(String),
+    /// Any other expression that does not depend on a variable: the code generated functions
+    /// evaluate, and the text formulas show.
+    Expr { code: String, text: String },
 }
 
 /// An operation. Arguments are listed per variant as `[a, b]`.

@@ -1,0 +1,222 @@
+//! An interpreter for the expression graph over nalgebra, for testing: every derived node can be
+//! evaluated and compared with finite differences of the function, without compiling user code.
+
+use nalgebra::DMatrix;
+
+use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::shape::{Dim, DimVar, Ty};
+
+/// A value: a scalar or a matrix (vectors are matrices with one column or row).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Matrix(DMatrix<f64>),
+}
+
+impl Value {
+    pub fn scalar(&self) -> f64 {
+        match self {
+            Value::Scalar(s) => *s,
+            Value::Matrix(m) if m.len() == 1 => m[0],
+            Value::Matrix(_) => f64::NAN,
+        }
+    }
+    pub fn matrix(&self) -> DMatrix<f64> {
+        match self {
+            Value::Scalar(s) => DMatrix::from_element(1, 1, *s),
+            Value::Matrix(m) => m.clone(),
+        }
+    }
+    /// The entries, column-major.
+    pub fn entries(&self) -> Vec<f64> {
+        match self {
+            Value::Scalar(s) => vec![*s],
+            Value::Matrix(m) => m.iter().copied().collect(),
+        }
+    }
+    pub fn with_entry(&self, k: usize, v: f64) -> Value {
+        match self {
+            Value::Scalar(_) => Value::Scalar(v),
+            Value::Matrix(m) => {
+                let mut m = m.clone();
+                m[k] = v;
+                Value::Matrix(m)
+            }
+        }
+    }
+}
+
+/// Why a graph could not be evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalError {
+    /// A leaf the interpreter has no value for (user code copied through).
+    Unsupported(NodeId),
+    /// A size that no parameter determines.
+    UnknownSize(NodeId),
+    /// A singular matrix was inverted.
+    Singular(NodeId),
+}
+
+fn index(i: &Index) -> usize {
+    match i {
+        Index::Lit(n) => *n,
+        Index::Expr { .. } => usize::MAX,
+    }
+}
+
+fn sign(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v * 0.0
+    }
+}
+
+fn apply(f: Func, v: f64) -> f64 {
+    match f {
+        Func::Exp => v.exp(),
+        Func::Ln => v.ln(),
+        Func::Ln1p => v.ln_1p(),
+        Func::Sqrt => v.sqrt(),
+        Func::Sin => v.sin(),
+        Func::Cos => v.cos(),
+        Func::Tanh => v.tanh(),
+        Func::Abs => v.abs(),
+        Func::Signum => sign(v),
+        Func::Recip => v.recip(),
+    }
+}
+
+/// Evaluate every node up to and including `upto`, given the parameters' values (by position).
+pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, EvalError> {
+    // Bind each parameter's dimension variables to its actual size.
+    let mut bound: Vec<(DimVar, usize)> = Vec::new();
+    for id in 0..g.len() {
+        let n = NodeId(id as u32);
+        if let (Op::Param(p), Ty::Matrix(s)) = (g.op(n), g.ty(n)) {
+            if let Some(Value::Matrix(m)) = params.get(*p) {
+                if let Dim::Dyn(v) = s.rows {
+                    bound.push((v, m.nrows()));
+                }
+                if let Dim::Dyn(v) = s.cols {
+                    bound.push((v, m.ncols()));
+                }
+            }
+        }
+    }
+    let lookup = |v: DimVar| bound.iter().find(|(w, _)| *w == v).map(|(_, n)| *n);
+    let size = |n: NodeId, d: Dim| g.dims.resolve(d, &lookup).ok_or(EvalError::UnknownSize(n));
+
+    let mut vals: Vec<Value> = Vec::with_capacity(upto.index() + 1);
+    for id in 0..=upto.index() {
+        let n = NodeId(id as u32);
+        let args = g.args(n);
+        let m = |i: usize| vals[args[i].index()].matrix();
+        let s = |i: usize| vals[args[i].index()].scalar();
+        let is_matrix = g.ty(n).is_matrix();
+        let shape = || -> Result<(usize, usize), EvalError> {
+            let sh = g.shape(n).ok_or(EvalError::UnknownSize(n))?;
+            Ok((size(n, sh.rows)?, size(n, sh.cols)?))
+        };
+        // Entrywise operations on either kind.
+        let map1 = |f: &dyn Fn(f64) -> f64| -> Value {
+            match &vals[args[0].index()] {
+                Value::Scalar(x) => Value::Scalar(f(*x)),
+                Value::Matrix(x) => Value::Matrix(x.map(f)),
+            }
+        };
+        let zip = |f: &dyn Fn(f64, f64) -> f64| -> Value {
+            match (&vals[args[0].index()], &vals[args[1].index()]) {
+                (Value::Scalar(x), Value::Scalar(y)) => Value::Scalar(f(*x, *y)),
+                (x, y) => Value::Matrix(x.matrix().zip_map(&y.matrix(), f)),
+            }
+        };
+        let v = match g.op(n) {
+            Op::Param(p) => params.get(*p).cloned().ok_or(EvalError::Unsupported(n))?,
+            Op::Local(_) | Op::Opaque(_) => return Err(EvalError::Unsupported(n)),
+            Op::Lit(_) => Value::Scalar(g.lit_value(n).unwrap_or(f64::NAN)),
+            Op::Identity => {
+                let (r, c) = shape()?;
+                Value::Matrix(DMatrix::identity(r, c))
+            }
+            Op::Ones => {
+                let (r, c) = shape()?;
+                Value::Matrix(DMatrix::from_element(r, c, 1.0))
+            }
+            Op::Zeros => {
+                let (r, c) = shape()?;
+                Value::Matrix(DMatrix::zeros(r, c))
+            }
+            Op::Neg => map1(&|x| -x),
+            Op::Add => zip(&|x, y| x + y),
+            Op::Sub => zip(&|x, y| x - y),
+            Op::Transpose => Value::Matrix(m(0).transpose()),
+            Op::Trace => Value::Scalar(m(0).trace()),
+            Op::Sum => Value::Scalar(m(0).sum()),
+            Op::Entry(i, j) => Value::Scalar(m(0)[(index(i), index(j))]),
+            Op::Scatter(i, j) => {
+                let (r, c) = shape()?;
+                let mut out = DMatrix::zeros(r, c);
+                out[(index(i), index(j))] = s(0);
+                Value::Matrix(out)
+            }
+            Op::KronAdjLeft => {
+                let (c, b) = (m(0), m(1));
+                let (rows, cols) = shape()?;
+                let (p, q) = b.shape();
+                Value::Matrix(DMatrix::from_fn(rows, cols, |i, j| {
+                    (0..p)
+                        .flat_map(|k| (0..q).map(move |l| (k, l)))
+                        .map(|(k, l)| c[(i * p + k, j * q + l)] * b[(k, l)])
+                        .sum()
+                }))
+            }
+            Op::KronAdjRight => {
+                let (c, a) = (m(0), m(1));
+                let (p, q) = shape()?;
+                let (mm, nn) = a.shape();
+                Value::Matrix(DMatrix::from_fn(p, q, |k, l| {
+                    (0..mm)
+                        .flat_map(|i| (0..nn).map(move |j| (i, j)))
+                        .map(|(i, j)| a[(i, j)] * c[(i * p + k, j * q + l)])
+                        .sum()
+                }))
+            }
+            Op::MatMul => Value::Matrix(m(0) * m(1)),
+            Op::Scale => Value::Matrix(m(1) * s(0)),
+            Op::Mul => zip(&|x, y| x * y),
+            Op::Kron => Value::Matrix(m(0).kronecker(&m(1))),
+            Op::Dot => Value::Scalar(m(0).dot(&m(1))),
+            Op::Div => {
+                if g.ty(args[1]).is_matrix() || !is_matrix {
+                    zip(&|x, y| x / y)
+                } else {
+                    Value::Matrix(m(0) / s(1))
+                }
+            }
+            Op::Inverse => Value::Matrix(m(0).try_inverse().ok_or(EvalError::Singular(n))?),
+            Op::Det => Value::Scalar(m(0).determinant()),
+            Op::NormSq => Value::Scalar(m(0).norm_squared()),
+            Op::Norm => Value::Scalar(m(0).norm()),
+            Op::Elem(f) => map1(&|x| apply(*f, x)),
+            Op::Powi(k) => map1(&|x| x.powi(*k)),
+            Op::Powf => {
+                let c = s(1);
+                map1(&|x| x.powf(c))
+            }
+            Op::AddScalar => {
+                let c = s(1);
+                map1(&|x| x + c)
+            }
+        };
+        vals.push(v);
+    }
+    Ok(vals)
+}
+
+/// The value of one node.
+pub fn eval_node(g: &Graph, params: &[Value], n: NodeId) -> Result<Value, EvalError> {
+    eval(g, params, n).map(|mut v| v.pop().unwrap_or(Value::Scalar(f64::NAN)))
+}

@@ -1,0 +1,59 @@
+//! Golden tests of the engine, run without compiling any user code: a function's source in,
+//! the derived formula (or the error message) out.
+
+use proc_macro2::TokenStream;
+
+fn derive(attr: &str, item: &str) -> Result<Vec<String>, String> {
+    let attr: TokenStream = attr.parse().map_err(|e| format!("{e:?}"))?;
+    let item: TokenStream = item.parse().map_err(|e| format!("{e:?}"))?;
+    crate::derive(attr, item)
+        .map(|d| d.formulas)
+        .map_err(|failure| {
+            let (e, _) = *failure;
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+}
+
+/// `formula!(params => body, wrt => "∂f/∂wrt")`: one line per identity.
+macro_rules! formula {
+    ($name:ident, $params:literal, $body:literal, $wrt:literal => $want:literal) => {
+        #[test]
+        fn $name() {
+            let item = format!("fn f({}) -> f64 {{ {} }}", $params, $body);
+            let got = derive(concat!("wrt = ", $wrt), &item).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got.join("\n"), $want);
+        }
+    };
+}
+
+const MAT: &str = "";
+
+// Seed 000
+formula!(seed000_a_x_b, "a: &DVector<f64>, x: &DMatrix<f64>, b: &DVector<f64>", "(a.transpose() * x * b)[(0, 0)]", "x" => "a bᵀ");
+formula!(seed000_least_squares, "x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>", "(x * w - y).norm_squared()", "w" => "2 xᵀ(x w − y)");
+formula!(seed000_trace_wt_a_w, "w: &DMatrix<f64>, a: &DMatrix<f64>", "(w.transpose() * a * w).trace()", "w" => "(a + aᵀ) w");
+formula!(seed000_trace_bxcxb, "b: &DMatrix<f64>, x: &DMatrix<f64>, c: &DMatrix<f64>", "(b.transpose() * x.transpose() * c * x * b).trace()", "x" => "(c + cᵀ) x b bᵀ");
+formula!(seed000_det, "a: &DMatrix<f64>", "a.determinant()", "a" => "det(a) a⁻ᵀ");
+// Seed 003
+formula!(seed003_xax, "x: &DVector<f64>, a: &DMatrix<f64>", "(x.transpose() * a * x)[(0, 0)]", "x" => "(a + aᵀ) x");
+formula!(seed003_axxb, "a: &DVector<f64>, x: &DVector<f64>, b: &DVector<f64>", "a.dot(x) * x.dot(b)", "x" => "(a bᵀ + b aᵀ) x");
+// Rules
+formula!(rule_inverse, "a: &DVector<f64>, x: &DMatrix<f64>, b: &DVector<f64>", "(a.transpose() * x.clone().try_inverse().unwrap() * b)[(0, 0)]", "x" => "−x⁻ᵀ a bᵀ x⁻ᵀ");
+formula!(rule_log_det, "x: &DMatrix<f64>", "x.determinant().ln()", "x" => "x⁻ᵀ");
+formula!(rule_hadamard, "x: &DMatrix<f64>, a: &DMatrix<f64>", "x.component_mul(a).sum()", "x" => "a");
+formula!(rule_exp, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).map(|v| v.exp()).sum()", "w" => "xᵀ exp(x w)");
+formula!(rule_tanh, "w: &DMatrix<f64>, x: &DVector<f64>", "(w * x).map(|v| v.tanh()).sum()", "x" => "wᵀ(1 − tanh²(w x))");
+formula!(rule_norm, "x: &DVector<f64>", "x.norm()", "x" => "x / ‖x‖");
+formula!(rule_scalar_var, "x: &DMatrix<f64>, s: f64", "(x * s).norm_squared()", "s" => "2 s ‖x‖²");
+formula!(rule_trace_power, "x: &DMatrix<f64>", "(x * x * x).trace()", "x" => "3 xᵀ xᵀ");
+
+#[test]
+fn print_expansion() {
+    let _ = MAT;
+    let item: TokenStream = "pub fn least_squares(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 { let r = x * w - y; r.norm_squared() + 0.5 * w.norm_squared() }".parse().unwrap();
+    let out = crate::expand_gradient("wrt = w".parse().unwrap(), item);
+    println!("{out}");
+}

@@ -1,0 +1,571 @@
+//! Randomized testing of the engine: random well-shaped expressions over the whole operation set
+//! (rectangular shapes, several variables, shared sub-expressions, depth up to 8), derived with
+//! the same engine the macro uses, interpreted, and compared with finite differences of the
+//! interpreted function along random directions. The same harness checks that the simplifying
+//! constructors preserve values. Seeded and reproducible: a failure prints its seed and formula.
+
+use crate::eval::{eval, Value};
+use crate::grad;
+use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::pretty::formula;
+use crate::shape::{Dim, Shape, Ty};
+
+/// xorshift64*: small, deterministic, good enough for test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.unit() + 1.0) / 2.0 < p
+    }
+}
+
+/// One random function: its graph, its variables and its parameters' values.
+struct Case {
+    g: Graph,
+    rng: Rng,
+    dims: Vec<(Dim, usize)>,
+    vars: Vec<NodeId>,
+    values: Vec<Value>,
+    pool: Vec<NodeId>,
+}
+
+impl Case {
+    fn new(seed: u64) -> Case {
+        let mut rng = Rng::new(seed);
+        let mut g = Graph::default();
+        let mut dims = Vec::new();
+        let mut sizes = vec![2usize, 3, 4, 5];
+        for name in ["m", "n", "p"] {
+            let size = sizes.remove(rng.below(sizes.len()));
+            dims.push((Dim::Dyn(g.dims.fresh(name)), size));
+        }
+        dims.push((Dim::Fixed(1), 1));
+        let mut case = Case {
+            g,
+            rng,
+            dims,
+            vars: Vec::new(),
+            values: Vec::new(),
+            pool: Vec::new(),
+        };
+        // The variables: X (m×n), Y (n×p), v (m-vector) and a scalar s.
+        let (m, n, p) = (case.dims[0], case.dims[1], case.dims[2]);
+        let one = case.dims[3];
+        for (name, ty) in [
+            ("X", Some((m, n))),
+            ("Y", Some((n, p))),
+            ("v", Some((m, one))),
+            ("s", None),
+        ] {
+            let id = case.param(name, ty, true);
+            case.vars.push(id);
+        }
+        case
+    }
+
+    fn param(
+        &mut self,
+        name: &str,
+        shape: Option<((Dim, usize), (Dim, usize))>,
+        variable: bool,
+    ) -> NodeId {
+        let k = self.g.params.len();
+        self.g.params.push(name.to_string());
+        self.g.variables.push(variable);
+        let (ty, value) = match shape {
+            Some(((r, rs), (c, cs))) => {
+                let m = nalgebra::DMatrix::from_fn(rs, cs, |_, _| self.rng.unit());
+                (Ty::Matrix(Shape::new(r, c)), Value::Matrix(m))
+            }
+            None => (Ty::Scalar, Value::Scalar(self.rng.unit())),
+        };
+        self.values.push(value);
+        self.g.node(Op::Param(k), vec![], ty)
+    }
+
+    #[allow(dead_code)]
+    fn size(&self, d: Dim) -> usize {
+        self.dims
+            .iter()
+            .find(|(x, _)| *x == d)
+            .map(|(_, s)| *s)
+            .unwrap_or(1)
+    }
+
+    fn dim(&mut self) -> (Dim, usize) {
+        self.dims[self.rng.below(self.dims.len())]
+    }
+
+    fn lit(&mut self, v: f64) -> NodeId {
+        self.g.node(Op::lit(v), vec![], Ty::Scalar)
+    }
+
+    fn raw(&mut self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let id = self.g.node(op, args, ty);
+        self.pool.push(id);
+        id
+    }
+
+    fn reuse(&mut self, ty: Ty) -> Option<NodeId> {
+        let fits: Vec<NodeId> = self
+            .pool
+            .iter()
+            .copied()
+            .filter(|&n| self.g.ty(n) == ty)
+            .collect();
+        (!fits.is_empty()).then(|| fits[self.rng.below(fits.len())])
+    }
+
+    fn leaf_matrix(&mut self, r: (Dim, usize), c: (Dim, usize)) -> NodeId {
+        let ty = Ty::Matrix(Shape::new(r.0, c.0));
+        let var = self.vars.iter().copied().find(|&v| self.g.ty(v) == ty);
+        match var {
+            Some(v) if self.rng.chance(0.7) => v,
+            _ => self.param("C", Some((r, c)), false),
+        }
+    }
+
+    fn leaf_scalar(&mut self) -> NodeId {
+        match self.rng.below(3) {
+            0 => self.vars[3],
+            1 => self.param("c", None, false),
+            _ => {
+                let v = (self.rng.unit() * 4.0).round() / 2.0 + 0.5;
+                self.lit(v)
+            }
+        }
+    }
+
+    /// 1 + a², entrywise: positive, for divisions, logarithms and roots.
+    fn positive(&mut self, a: NodeId) -> NodeId {
+        let ty = self.g.ty(a);
+        let sq = self.raw(Op::Powi(2), vec![a], ty);
+        let one = self.lit(1.0);
+        if ty.is_matrix() {
+            self.raw(Op::AddScalar, vec![sq, one], ty)
+        } else {
+            self.raw(Op::Add, vec![sq, one], ty)
+        }
+    }
+
+    /// 3I + 0.3 tanh(M): diagonally dominant with a positive diagonal, so invertible with a
+    /// positive determinant.
+    fn well_conditioned(&mut self, k: (Dim, usize), depth: u32) -> NodeId {
+        let ty = Ty::Matrix(Shape::new(k.0, k.0));
+        let m = self.matrix(k, k, depth);
+        let t = self.raw(Op::Elem(Func::Tanh), vec![m], ty);
+        let small = self.lit(0.3);
+        let t = self.raw(Op::Scale, vec![small, t], ty);
+        let eye = self.g.node(Op::Identity, vec![], ty);
+        let three = self.lit(3.0);
+        let d = self.raw(Op::Scale, vec![three, eye], ty);
+        self.raw(Op::Add, vec![d, t], ty)
+    }
+
+    fn matrix(&mut self, r: (Dim, usize), c: (Dim, usize), depth: u32) -> NodeId {
+        let ty = Ty::Matrix(Shape::new(r.0, c.0));
+        if depth == 0 || self.rng.chance(0.2) {
+            return self.leaf_matrix(r, c);
+        }
+        if self.rng.chance(0.15) {
+            if let Some(n) = self.reuse(ty) {
+                return n;
+            }
+        }
+        let d = depth - 1;
+        match self.rng.below(16) {
+            0 => {
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                self.raw(Op::Add, vec![a, b], ty)
+            }
+            1 => {
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                self.raw(Op::Sub, vec![a, b], ty)
+            }
+            2 | 3 => {
+                let k = self.dim();
+                let (a, b) = (self.matrix(r, k, d), self.matrix(k, c, d));
+                self.raw(Op::MatMul, vec![a, b], ty)
+            }
+            4 => {
+                let (s, a) = (self.scalar(d), self.matrix(r, c, d));
+                self.raw(Op::Scale, vec![s, a], ty)
+            }
+            5 => {
+                let a = self.matrix(c, r, d);
+                self.raw(Op::Transpose, vec![a], ty)
+            }
+            6 => {
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                self.raw(Op::Mul, vec![a, b], ty)
+            }
+            7 => {
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                let b = self.positive(b);
+                self.raw(Op::Div, vec![a, b], ty)
+            }
+            8 => {
+                let a = self.matrix(r, c, d);
+                let f = [Func::Tanh, Func::Sin, Func::Cos][self.rng.below(3)];
+                self.raw(Op::Elem(f), vec![a], ty)
+            }
+            9 => {
+                let a = self.matrix(r, c, d);
+                let t = self.raw(Op::Elem(Func::Tanh), vec![a], ty);
+                self.raw(Op::Elem(Func::Exp), vec![t], ty)
+            }
+            10 if r == c => {
+                let w = self.well_conditioned(r, d);
+                self.raw(Op::Inverse, vec![w], ty)
+            }
+            11 => {
+                let (a, s) = (self.matrix(r, c, d), self.scalar(d));
+                let s = self.positive(s);
+                self.raw(Op::Div, vec![a, s], ty)
+            }
+            12 => {
+                let (a, s) = (self.matrix(r, c, d), self.scalar(d));
+                self.raw(Op::AddScalar, vec![a, s], ty)
+            }
+            13 => {
+                let a = self.matrix(r, c, d);
+                let k = 2 + self.rng.below(2) as i32;
+                self.raw(Op::Powi(k), vec![a], ty)
+            }
+            14 => {
+                let a = self.matrix(r, c, d);
+                let p = self.positive(a);
+                let f = [Func::Ln, Func::Sqrt, Func::Recip][self.rng.below(3)];
+                self.raw(Op::Elem(f), vec![p], ty)
+            }
+            15 => {
+                let a = self.matrix(r, c, d);
+                self.raw(Op::Neg, vec![a], ty)
+            }
+            _ => self.leaf_matrix(r, c),
+        }
+    }
+
+    fn scalar(&mut self, depth: u32) -> NodeId {
+        let ty = Ty::Scalar;
+        if depth == 0 || self.rng.chance(0.2) {
+            return self.leaf_scalar();
+        }
+        if self.rng.chance(0.15) {
+            if let Some(n) = self.reuse(ty) {
+                return n;
+            }
+        }
+        let d = depth - 1;
+        match self.rng.below(17) {
+            0 => {
+                let k = self.dim();
+                let a = self.matrix(k, k, d);
+                self.raw(Op::Trace, vec![a], ty)
+            }
+            1 => {
+                let (r, c) = (self.dim(), self.dim());
+                let a = self.matrix(r, c, d);
+                self.raw(Op::Sum, vec![a], ty)
+            }
+            2 => {
+                let (r, c) = (self.dim(), self.dim());
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                self.raw(Op::Dot, vec![a, b], ty)
+            }
+            3 => {
+                let (r, c) = (self.dim(), self.dim());
+                let a = self.matrix(r, c, d);
+                self.raw(Op::NormSq, vec![a], ty)
+            }
+            4 => {
+                let (r, c) = (self.dim(), self.dim());
+                let a = self.matrix(r, c, d);
+                let one = self.lit(1.0);
+                let a = self.raw(
+                    Op::AddScalar,
+                    vec![a, one],
+                    Ty::Matrix(Shape::new(r.0, c.0)),
+                );
+                self.raw(Op::Norm, vec![a], ty)
+            }
+            5 => {
+                let k = self.dim();
+                let w = self.well_conditioned(k, d);
+                self.raw(Op::Det, vec![w], ty)
+            }
+            6 => {
+                let k = self.dim();
+                let w = self.well_conditioned(k, d);
+                let det = self.raw(Op::Det, vec![w], ty);
+                self.raw(Op::Elem(Func::Ln), vec![det], ty)
+            }
+            7 => {
+                let (r, c) = (self.dim(), self.dim());
+                let a = self.matrix(r, c, d);
+                let (i, j) = (self.rng.below(r.1), self.rng.below(c.1));
+                self.raw(Op::Entry(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+            }
+            8 => {
+                let (a, b) = (self.scalar(d), self.scalar(d));
+                self.raw(Op::Mul, vec![a, b], ty)
+            }
+            9 => {
+                let (a, b) = (self.scalar(d), self.scalar(d));
+                let op = if self.rng.chance(0.5) {
+                    Op::Add
+                } else {
+                    Op::Sub
+                };
+                self.raw(op, vec![a, b], ty)
+            }
+            10 => {
+                let (a, b) = (self.scalar(d), self.scalar(d));
+                let b = self.positive(b);
+                self.raw(Op::Div, vec![a, b], ty)
+            }
+            11 => {
+                let a = self.scalar(d);
+                let f = [Func::Tanh, Func::Sin, Func::Cos][self.rng.below(3)];
+                self.raw(Op::Elem(f), vec![a], ty)
+            }
+            12 => {
+                let a = self.scalar(d);
+                let p = self.positive(a);
+                let f = [Func::Ln, Func::Sqrt, Func::Recip, Func::Ln1p][self.rng.below(4)];
+                self.raw(Op::Elem(f), vec![p], ty)
+            }
+            13 => {
+                let (a, c) = (self.scalar(d), self.scalar(d));
+                let p = self.positive(a);
+                let c = self.raw(Op::Elem(Func::Tanh), vec![c], ty);
+                self.raw(Op::Powf, vec![p, c], ty)
+            }
+            14 => {
+                // ⟨A ⊗ B, K⟩ for a constant K of the product's shape.
+                let (r1, c1, r2, c2) = (self.dim(), self.dim(), self.dim(), self.dim());
+                let (a, b) = (self.matrix(r1, c1, d), self.matrix(r2, c2, d));
+                let rows = self.product(r1, r2);
+                let cols = self.product(c1, c2);
+                let kty = Ty::Matrix(Shape::new(rows.0, cols.0));
+                let k = self.raw(Op::Kron, vec![a, b], kty);
+                let w = self.param("K", Some((rows, cols)), false);
+                self.raw(Op::Dot, vec![k, w], ty)
+            }
+            15 => {
+                let a = self.scalar(d);
+                self.raw(Op::Powi(3), vec![a], ty)
+            }
+            _ => {
+                let a = self.scalar(d);
+                let t = self.raw(Op::Elem(Func::Tanh), vec![a], ty);
+                self.raw(Op::Elem(Func::Exp), vec![t], ty)
+            }
+        }
+    }
+
+    fn product(&mut self, a: (Dim, usize), b: (Dim, usize)) -> (Dim, usize) {
+        match (a.0, b.0) {
+            (Dim::Fixed(x), Dim::Fixed(y)) => (Dim::Fixed(x * y), a.1 * b.1),
+            _ => (
+                Dim::Dyn(self.g.dims.fresh_product("kron", a.0, b.0)),
+                a.1 * b.1,
+            ),
+        }
+    }
+}
+
+/// The same expression rebuilt through the simplifying constructors.
+fn rebuild(g: &mut Graph, n: NodeId, memo: &mut Vec<Option<NodeId>>) -> NodeId {
+    if let Some(Some(m)) = memo.get(n.index()) {
+        return *m;
+    }
+    let args: Vec<NodeId> = g
+        .args(n)
+        .to_vec()
+        .into_iter()
+        .map(|a| rebuild(g, a, memo))
+        .collect();
+    let ty = g.ty(n);
+    let a = args.first().copied().unwrap_or(n);
+    let b = args.get(1).copied().unwrap_or(n);
+    let out = match g.op(n).clone() {
+        Op::Neg => g.neg(a),
+        Op::Add => g.add(a, b),
+        Op::Sub => g.sub(a, b),
+        Op::Transpose => g.transpose(a),
+        Op::Trace => g.trace(a),
+        Op::Sum => g.sum(a),
+        Op::MatMul => g.matmul(a, b),
+        Op::Scale => g.scale(a, b),
+        Op::Mul => g.mul(a, b),
+        Op::Dot => g.dot(a, b),
+        Op::Div => g.div(a, b),
+        Op::Inverse => g.inverse(a),
+        Op::Det => g.det(a),
+        Op::Elem(f) => g.elem(f, a),
+        Op::Powi(k) => g.powi(a, k),
+        Op::Powf => g.powf(a, b),
+        Op::AddScalar => g.add_scalar(a, b),
+        Op::Kron => g.kron(a, b, ty.shape().expect("matrix")),
+        op => g.node(op, args, ty),
+    };
+    memo[n.index()] = Some(out);
+    out
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Check one random function. `Err` describes the failure.
+fn check(seed: u64) -> Result<(), String> {
+    let mut case = Case::new(seed);
+    let depth = 2 + (seed % 7) as u32;
+    let mut f = case.scalar(depth);
+    if !case.g.is_active(f) {
+        // Make it depend on every variable.
+        let x = case.vars[0];
+        let w = case.param("W", Some((case.dims[0], case.dims[1])), false);
+        let t = case.raw(Op::Dot, vec![x, w], Ty::Scalar);
+        f = case.raw(Op::Add, vec![f, t], Ty::Scalar);
+    }
+    let g = &mut case.g;
+    g.primal_len = g.len();
+    let names: Vec<String> = ["X", "Y", "v", "s"].iter().map(|s| s.to_string()).collect();
+    let text = formula(g, f, &names);
+
+    // Simplification preserves values.
+    let mut memo = vec![None; g.len()];
+    let simplified = rebuild(g, f, &mut memo);
+
+    let seed_node = g.lit(1.0);
+    let grads = grad::reverse(g, f, seed_node, &case.vars);
+    for gr in grads.iter().flatten() {
+        let _ = formula(g, *gr, &names);
+    }
+    let last = NodeId(g.len() as u32 - 1);
+    let vals = eval(g, &case.values, last)
+        .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nf = {text}"))?;
+    let fv = vals[f.index()].scalar();
+    if !fv.is_finite() {
+        return Ok(());
+    }
+    let sv = vals[simplified.index()].scalar();
+    if !close(fv, sv, 1e-10) {
+        return Err(format!(
+            "seed {seed}: simplification changed the value: {fv} vs {sv}\nf = {text}"
+        ));
+    }
+
+    // ⟨∇f, d⟩ against a central difference along two random directions.
+    let mut rng = Rng::new(seed ^ 0xD1B5_4A32_D192_ED03);
+    for _ in 0..2 {
+        let dirs: Vec<Value> = case
+            .vars
+            .iter()
+            .map(|&v| {
+                let x = &case.values[match g.op(v) {
+                    Op::Param(p) => *p,
+                    _ => 0,
+                }];
+                let e = x.entries();
+                let mut out = x.clone();
+                for (k, _) in e.iter().enumerate() {
+                    out = out.with_entry(k, rng.unit());
+                }
+                out
+            })
+            .collect();
+        let mut predicted = 0.0;
+        for (i, gr) in grads.iter().enumerate() {
+            if let Some(gr) = gr {
+                let gv = vals[gr.index()].entries();
+                let dv = dirs[i].entries();
+                if gv.len() != dv.len() {
+                    return Err(format!(
+                        "seed {seed}: gradient of {} has {} entries, variable {}\nf = {text}",
+                        names[i],
+                        gv.len(),
+                        dv.len()
+                    ));
+                }
+                predicted += gv.iter().zip(&dv).map(|(a, b)| a * b).sum::<f64>();
+            }
+        }
+        let h = 1e-6;
+        let shifted = |sign: f64| -> Result<f64, String> {
+            let mut params = case.values.clone();
+            for (i, &v) in case.vars.iter().enumerate() {
+                if let Op::Param(p) = g.op(v) {
+                    let x = params[*p].entries();
+                    let d = dirs[i].entries();
+                    let mut nv = params[*p].clone();
+                    for k in 0..x.len() {
+                        nv = nv.with_entry(k, x[k] + sign * h * d[k]);
+                    }
+                    params[*p] = nv;
+                }
+            }
+            crate::eval::eval_node(g, &params, f)
+                .map(|v| v.scalar())
+                .map_err(|e| format!("{e:?}"))
+        };
+        let numeric = (shifted(1.0)? - shifted(-1.0)?) / (2.0 * h);
+        // Rounding in f itself limits a central difference to about ε|f|/h.
+        let slack = 1e-8 * fv.abs();
+        if (predicted - numeric).abs() > 2e-5 * predicted.abs().max(numeric.abs()).max(1.0) + slack
+        {
+            let grads_text: Vec<String> = grads
+                .iter()
+                .zip(&names)
+                .map(|(gr, n)| {
+                    format!(
+                        "∂f/∂{n} = {}",
+                        gr.map(|g2| formula(g, g2, &names)).unwrap_or("0".into())
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "seed {seed}: directional derivative {predicted} but finite differences give {numeric}\nf = {text}\n{}",
+                grads_text.join("\n")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_expressions_match_finite_differences() {
+    let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let mut failures = Vec::new();
+    for seed in 0..cases {
+        if let Err(e) = check(seed) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} random cases failed; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}

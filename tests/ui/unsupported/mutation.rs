@@ -1,0 +1,11 @@
+use matgrad::gradient;
+use matgrad::nalgebra::DVector;
+
+#[gradient(wrt = w)]
+fn f(w: &DVector<f64>) -> f64 {
+    let mut r = w * 2.0;
+    r += w;
+    r.norm_squared()
+}
+
+fn main() {}
