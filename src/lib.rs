@@ -39,6 +39,9 @@
 pub use matgrad_macros::gradient;
 pub use nalgebra;
 pub mod check;
+mod shape_error;
+
+pub use shape_error::ShapeError;
 
 /// Support for generated code. Not part of the public API.
 #[doc(hidden)]

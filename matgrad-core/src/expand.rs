@@ -8,6 +8,7 @@ use syn::{ItemFn, ReturnType, Type};
 use crate::emit::{same_type, Emitter};
 use crate::front::types::TypeKind;
 use crate::front::Function;
+use crate::shape::{Dim, Ty};
 use crate::Derivation;
 
 /// Attributes of the user's function that the generated functions should share.
@@ -93,6 +94,47 @@ pub fn gradient_items(d: &Derivation) -> TokenStream {
 
     let grad_body = body(d, &grad_name.to_string(), false);
     let vg_body = body(d, &vg_name.to_string(), true);
+    let grad_checks = shape_checks(d, &grad_name.to_string());
+    let vg_checks = shape_checks(d, &vg_name.to_string());
+
+    // The `try_` variants return the shape error instead of panicking.
+    let try_grad_name = format_ident!("try_{}", grad_name);
+    let try_vg_name = format_ident!("try_{}", vg_name);
+    let try_grad_sig = signature(
+        f,
+        &try_grad_name,
+        quote!(::core::result::Result<#grad_ty, ::matgrad::ShapeError>),
+    );
+    let try_vg_sig = signature(
+        f,
+        &try_vg_name,
+        quote!(::core::result::Result<(#scalar, #grad_ty), ::matgrad::ShapeError>),
+    );
+    let try_doc = |of: &syn::Ident| {
+        format!("[`{of}`], with arguments whose shapes do not fit together reported as a [`ShapeError`](::matgrad::ShapeError) instead of a panic.")
+    };
+    let (try_grad_doc, try_vg_doc) = (try_doc(&grad_name), try_doc(&vg_name));
+    let names_of_params: Option<Vec<&syn::Ident>> =
+        f.params.iter().map(|p| p.name.as_ref()).collect();
+    let (try_grad_body, try_vg_body) = match names_of_params {
+        // Forward to the panicking versions once the shapes are known to fit.
+        Some(args) => (
+            quote!(#grad_checks?; ::core::result::Result::Ok(#grad_name(#(#args),*))),
+            quote!(#vg_checks?; ::core::result::Result::Ok(#vg_name(#(#args),*))),
+        ),
+        None => (
+            quote!(#grad_checks?; ::core::result::Result::Ok({ #grad_body })),
+            quote!(#vg_checks?; ::core::result::Result::Ok({ #vg_body })),
+        ),
+    };
+    let panic_on = |checks: &TokenStream| {
+        quote! {
+            if let ::core::result::Result::Err(e) = #checks {
+                ::core::panic!("{}", e);
+            }
+        }
+    };
+    let (grad_panic, vg_panic) = (panic_on(&grad_checks), panic_on(&vg_checks));
 
     quote! {
         #item
@@ -105,6 +147,7 @@ pub fn gradient_items(d: &Derivation) -> TokenStream {
         #[doc = #grad_doc]
         #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #grad_sig {
+            #grad_panic
             #grad_body
         }
 
@@ -112,7 +155,22 @@ pub fn gradient_items(d: &Derivation) -> TokenStream {
         #[doc = #vg_doc]
         #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #vg_sig {
+            #vg_panic
             #vg_body
+        }
+
+        #(#attrs)*
+        #[doc = #try_grad_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #vis #try_grad_sig {
+            #try_grad_body
+        }
+
+        #(#attrs)*
+        #[doc = #try_vg_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #vis #try_vg_sig {
+            #try_vg_body
         }
     }
 }
@@ -166,6 +224,62 @@ fn body(d: &Derivation, fn_name: &str, with_value: bool) -> TokenStream {
     quote!(#prelude #code)
 }
 
+/// The dimension equalities the body requires of the parameters (inferred while lowering it),
+/// checked on entry: an expression of type `Result<(), ::matgrad::ShapeError>`.
+fn shape_checks(d: &Derivation, fn_name: &str) -> TokenStream {
+    let f = &d.function;
+    let g = &d.body.graph;
+    // Each dynamic axis of a matrix parameter, with the class of dimensions it belongs to.
+    let mut axes = Vec::new();
+    for (i, p) in f.params.iter().enumerate() {
+        let (Some(name), Some(node)) = (&p.name, d.body.param_nodes[i]) else {
+            continue;
+        };
+        let Ty::Matrix(shape) = g.ty(node) else {
+            continue;
+        };
+        for (dim, axis, method) in [
+            (shape.rows, "row", quote!(nrows)),
+            (shape.cols, "column", quote!(ncols)),
+        ] {
+            if let Dim::Dyn(v) = dim {
+                axes.push((
+                    g.dims.find(v),
+                    name.to_string(),
+                    axis,
+                    quote!(#name.#method()),
+                ));
+            }
+        }
+    }
+    let mut checks = TokenStream::new();
+    for (k, (class, name, axis, size)) in axes.iter().enumerate() {
+        let a = quote!((#name, #size, #axis));
+        if let Some(n) = g.dims.known(Dim::Dyn(*class)) {
+            checks.extend(quote! {
+                if #size != #n {
+                    break 'check ::core::result::Result::Err(::matgrad::ShapeError::fixed(#fn_name, #a, #n));
+                }
+            });
+            continue;
+        }
+        // Compare with the first axis of the same class.
+        if let Some((_, first, first_axis, first_size)) = axes[..k].iter().find(|x| x.0 == *class) {
+            let b = quote!((#first, #first_size, #first_axis));
+            checks.extend(quote! {
+                if #size != #first_size {
+                    break 'check ::core::result::Result::Err(::matgrad::ShapeError::mismatch(#fn_name, #b, #a));
+                }
+            });
+        }
+    }
+    quote!({
+        let __mg_shapes: ::core::result::Result<(), ::matgrad::ShapeError> =
+            'check: { #checks ::core::result::Result::Ok(()) };
+        __mg_shapes
+    })
+}
+
 /// Gradient functions with the right signatures and no body, emitted beside the errors of a
 /// function that could not be differentiated, so that its callers compile and the user sees
 /// only the errors that matter.
@@ -183,7 +297,21 @@ pub fn stand_ins(f: &Function) -> TokenStream {
     let grad_ty = tuple_type(&gradient_types(f));
     let grad_sig = signature(f, &grad_name, grad_ty.clone());
     let vg_sig = signature(f, &vg_name, quote!((#scalar, #grad_ty)));
+    let try_grad_sig = signature(
+        f,
+        &format_ident!("try_{}", grad_name),
+        quote!(::core::result::Result<#grad_ty, ::matgrad::ShapeError>),
+    );
+    let try_vg_sig = signature(
+        f,
+        &format_ident!("try_{}", vg_name),
+        quote!(::core::result::Result<(#scalar, #grad_ty), ::matgrad::ShapeError>),
+    );
     quote! {
+        #[allow(unused_variables, clippy::all)]
+        #vis #try_grad_sig { ::core::unreachable!() }
+        #[allow(unused_variables, clippy::all)]
+        #vis #try_vg_sig { ::core::unreachable!() }
         #vis const #const_name: &str = "";
         #[allow(unused_variables, clippy::all)]
         #vis #grad_sig { ::core::unreachable!() }

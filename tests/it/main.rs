@@ -5,4 +5,5 @@ mod cookbook;
 mod seeds;
 mod smoke;
 mod support;
+mod types;
 mod ui;

@@ -80,3 +80,14 @@ pub fn assert_close_scalar(got: f64, want: f64, tol: f64) {
         "got {got}, want {want} (relative error {err:.2e} > {tol:.0e})"
     );
 }
+
+/// A uniform number in [-1, 1), for filling static matrices.
+pub trait RandomUnit {
+    fn random_unit(&mut self) -> f64;
+}
+
+impl RandomUnit for StdRng {
+    fn random_unit(&mut self) -> f64 {
+        self.random_range(-1.0..1.0)
+    }
+}

@@ -518,7 +518,10 @@ impl Lowerer<'_> {
         if let Some(last) = self.stmts.last_mut() {
             last.alias = Some((alias.clone(), ident.clone()));
         }
-        let ty = match annotated.map(classify).map(|i| i.kind) {
+        let ty = match annotated
+            .map(|t| classify(t, &self.f.scalars))
+            .map(|i| i.kind)
+        {
             Some(TypeKind::Scalar) => Ty::Scalar,
             Some(TypeKind::Matrix { rows, cols }) => {
                 Ty::Matrix(self.fresh_shape(&text, rows, cols, &alias))
@@ -697,6 +700,14 @@ impl Lowerer<'_> {
             return Some(self.opaque(whole, Ty::Unknown));
         }
         let is_sum = matches!(op, BinOp::Add(_) | BinOp::Sub(_));
+        // Inside a `map` closure every value other than the entry is a scalar.
+        if self.elementwise.is_some() {
+            for n in [l, r] {
+                if self.ty(n) == Ty::Unknown {
+                    self.settle(n, Ty::Scalar);
+                }
+            }
+        }
         if is_sum {
             if tl == Ty::Unknown {
                 self.settle(l, tr);
@@ -1153,6 +1164,20 @@ impl Lowerer<'_> {
                 whole.span(),
             ));
         }
+        // `nalgebra::convert::<f64, T>(0.5)`: a constant of the scalar type.
+        if last == "convert" && c.args.len() == 1 {
+            if let Expr::Lit(syn::ExprLit {
+                lit: Lit::Float(f), ..
+            }) = strip(&c.args[0])
+            {
+                if let Ok(v) = f.base10_parse::<f64>() {
+                    return Some(self.mk(Op::lit(v), vec![], Ty::Scalar, f.span()));
+                }
+            }
+            if !self.mentions_active(whole) {
+                return Some(self.opaque(whole, Ty::Scalar));
+            }
+        }
         // `f64::exp(x)` is `x.exp()`.
         if matches!(owner, "f64" | "f32")
             && c.args.len() == 1
@@ -1265,7 +1290,7 @@ impl Lowerer<'_> {
     }
 
     fn cast(&mut self, c: &syn::ExprCast, whole: &Expr) -> Option<NodeId> {
-        let to_scalar = super::types::is_scalar_type(&c.ty);
+        let to_scalar = self.f.scalars.is_scalar(&c.ty);
         let inner = self.expr(&c.expr)?;
         if !self.g.is_active(inner) {
             let ty = if to_scalar { Ty::Scalar } else { Ty::Unknown };
@@ -1318,7 +1343,21 @@ fn guess_ty(e: &Expr) -> Ty {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(_), ..
         }) => Ty::Scalar,
-        Expr::Cast(c) if super::types::is_scalar_type(&c.ty) => Ty::Scalar,
+        Expr::Cast(c) if matches!(text_of(&c.ty).as_str(), "f64" | "f32") => Ty::Scalar,
+        // `nalgebra::convert(..)`, `T::one()`, `T::zero()`, `T::from_f64(..)`: scalars.
+        Expr::Call(c)
+            if matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                matches!(name.as_str(), "convert" | "one" | "zero" | "from_f64" | "from_f32" | "pi" | "e")
+            })) =>
+        {
+            Ty::Scalar
+        }
+        Expr::MethodCall(m)
+            if m.method == "unwrap" && matches!(guess_ty(&m.receiver), Ty::Scalar) =>
+        {
+            Ty::Scalar
+        }
         Expr::MethodCall(m) => match m.method.to_string().as_str() {
             "norm" | "norm_squared" | "sum" | "trace" | "determinant" | "dot" | "mean" | "max"
             | "min" | "amax" | "amin" | "product" | "variance" | "exp" | "ln" | "sqrt" | "powi"

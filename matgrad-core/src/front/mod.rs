@@ -10,7 +10,7 @@ use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::Options;
 use crate::ctxt::Ctxt;
-use types::{classify, TypeInfo, TypeKind};
+use types::{classify, Scalars, TypeInfo, TypeKind};
 
 /// A parameter of the user's function.
 #[derive(Clone, Debug)]
@@ -30,6 +30,8 @@ pub struct Function {
     pub variables: Vec<usize>,
     /// The scalar type of the result (`f64`).
     pub scalar: Type,
+    /// Which type names are scalars in this function.
+    pub scalars: Scalars,
 }
 
 const VARIABLE_TYPES: &str =
@@ -50,6 +52,7 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
     if let Some(a) = &item.sig.asyncness {
         cx.error_spanned_by(a, "#[gradient] cannot differentiate an `async fn`");
     }
+    let scalars = Scalars::of(&item.sig.generics);
     let mut params = Vec::new();
     for input in &item.sig.inputs {
         match input {
@@ -67,7 +70,7 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
                 params.push(Param {
                     name,
                     ty: (*pt.ty).clone(),
-                    info: classify(&pt.ty),
+                    info: classify(&pt.ty, &scalars),
                     is_variable: false,
                 });
             }
@@ -118,7 +121,7 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
     }
 
     let scalar = match &item.sig.output {
-        ReturnType::Type(_, ty) if types::is_scalar_type(ty) => (**ty).clone(),
+        ReturnType::Type(_, ty) if scalars.is_scalar(ty) => (**ty).clone(),
         ReturnType::Type(_, ty) => {
             cx.error_spanned_by(
                 ty,
@@ -139,5 +142,6 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
         params,
         variables,
         scalar,
+        scalars,
     })
 }

@@ -32,9 +32,34 @@ pub struct TypeInfo {
     pub scalar: Option<Type>,
 }
 
-/// The scalar types matgrad differentiates.
-pub fn is_scalar_type(ty: &Type) -> bool {
-    matches!(last_ident(ty).as_deref(), Some("f64") | Some("f32"))
+/// The scalar types of a function: `f64`, `f32` and its generic type parameters (a function
+/// generic over `T: RealField + Copy` computes in `T`).
+#[derive(Clone, Debug, Default)]
+pub struct Scalars {
+    generic: Vec<String>,
+}
+
+impl Scalars {
+    pub fn of(generics: &syn::Generics) -> Scalars {
+        let generic = generics
+            .type_params()
+            .map(|p| p.ident.to_string())
+            .collect();
+        Scalars { generic }
+    }
+
+    /// Whether `ty` is a scalar type.
+    pub fn is_scalar(&self, ty: &Type) -> bool {
+        match ty {
+            Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+                let name = p.path.segments[0].ident.to_string();
+                name == "f64" || name == "f32" || self.generic.contains(&name)
+            }
+            Type::Paren(p) => self.is_scalar(&p.elem),
+            Type::Group(g) => self.is_scalar(&g.elem),
+            _ => false,
+        }
+    }
 }
 
 fn last_ident(ty: &Type) -> Option<String> {
@@ -124,20 +149,20 @@ fn matrix_axes(name: &str, ty: &Type) -> Option<(Axis, Axis)> {
 }
 
 /// Read a type.
-pub fn classify(ty: &Type) -> TypeInfo {
+pub fn classify(ty: &Type, scalars: &Scalars) -> TypeInfo {
     match ty {
         Type::Reference(r) if r.mutability.is_none() => {
-            let inner = classify(&r.elem);
+            let inner = classify(&r.elem, scalars);
             TypeInfo {
                 by_ref: true,
                 ..inner
             }
         }
-        Type::Paren(p) => classify(&p.elem),
-        Type::Group(g) => classify(&g.elem),
+        Type::Paren(p) => classify(&p.elem, scalars),
+        Type::Group(g) => classify(&g.elem, scalars),
         _ => {
             let owned = ty.clone();
-            if is_scalar_type(ty) {
+            if scalars.is_scalar(ty) {
                 return TypeInfo {
                     kind: TypeKind::Scalar,
                     by_ref: false,
