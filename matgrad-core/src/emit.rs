@@ -75,8 +75,11 @@ impl<'a> Emitter<'a> {
             };
             return if is_f32 {
                 quote!(::core::f32::#name)
-            } else {
+            } else if is_f64 {
                 quote!(::core::f64::#name)
+            } else {
+                let na = na();
+                quote!(#na::convert::<f64, #ty>(::core::f64::#name))
             };
         }
         if is_f32 {
@@ -360,7 +363,16 @@ impl<'a> Emitter<'a> {
                     self.fn_name,
                     crate::pretty::node_text(g, a)
                 );
-                quote!(#x.clone_owned().try_inverse().expect(#msg))
+                if g.is_primal(n) {
+                    // The function inverts this matrix itself, and panics where it does.
+                    quote!(#x.clone_owned().try_inverse().expect(#msg))
+                } else {
+                    // An inverse only the derivative needs (det(A) A⁻ᵀ): at a singular matrix
+                    // the function is fine and its gradient is NaN rather than a panic.
+                    let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                    let nan = self.lit(f64::NAN);
+                    quote!(#x.clone_owned().try_inverse().unwrap_or_else(|| #om::from_element_generic(#r, #c, #nan)))
+                }
             }
             Op::Det => {
                 let x = self.m(a);

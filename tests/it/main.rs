@@ -2,6 +2,7 @@
 
 mod check;
 mod cookbook;
+mod edges;
 mod seeds;
 mod smoke;
 mod support;
