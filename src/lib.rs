@@ -36,7 +36,7 @@
 //! - `<name>_value_and_grad(..)`: the value and the gradient, computed together;
 //! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs.
 
-pub use matgrad_macros::gradient;
+pub use matgrad_macros::{gradient, jacobian};
 pub use nalgebra;
 pub mod check;
 mod shape_error;

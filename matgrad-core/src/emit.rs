@@ -56,7 +56,7 @@ impl<'a> Emitter<'a> {
         format_ident!("__mg_t{}", id.0)
     }
 
-    fn is_leaf_alias(&self, id: NodeId) -> bool {
+    pub fn is_leaf_alias(&self, id: NodeId) -> bool {
         matches!(self.g.op(id), Op::Param(_) | Op::Local(_) | Op::Opaque(_))
     }
 
@@ -119,7 +119,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// An operand of either kind.
-    fn v(&self, id: NodeId) -> TokenStream {
+    pub fn v(&self, id: NodeId) -> TokenStream {
         if self.g.ty(id).is_matrix() {
             self.m(id)
         } else {
@@ -145,7 +145,7 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn dims(&self, s: Shape) -> (TokenStream, TokenStream) {
+    pub fn dims(&self, s: Shape) -> (TokenStream, TokenStream) {
         (self.dim(s.rows), self.dim(s.cols))
     }
 
@@ -156,16 +156,28 @@ impl<'a> Emitter<'a> {
     }
 
     /// The statements computing `outputs`, and each output as an owned value.
-    pub fn compute(&mut self, outputs: &[NodeId]) -> (TokenStream, Vec<TokenStream>) {
+    /// The arguments the emitted code for `n` actually reads: a scaled identity or all-ones
+    /// matrix is built directly (`from_diagonal_element`, `from_element`), not from `I` or `J`.
+    fn reads(&self, n: NodeId) -> Vec<NodeId> {
         let g = self.g;
-        // Which nodes are needed, and how often each is read.
+        let args = g.args(n);
+        match g.op(n) {
+            Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
+            _ => args.to_vec(),
+        }
+    }
+
+    /// Decide which nodes `outputs` need, how often each is read, and which transposes are
+    /// folded into `tr_mul`. Returns the needed set.
+    fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
+        let g = self.g;
         let mut needed = vec![false; g.len()];
         for &o in outputs {
             needed[o.index()] = true;
         }
         for id in (0..g.len()).rev() {
             if needed[id] {
-                for a in g.args(NodeId(id as u32)) {
+                for a in self.reads(NodeId(id as u32)) {
                     needed[a.index()] = true;
                 }
             }
@@ -173,7 +185,7 @@ impl<'a> Emitter<'a> {
         self.uses = vec![0; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             if is_needed {
-                for a in g.args(NodeId(id as u32)) {
+                for a in self.reads(NodeId(id as u32)) {
                     self.uses[a.index()] += 1;
                 }
             }
@@ -192,19 +204,32 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
+        needed
+    }
+
+    /// One `let` per needed node that `select` accepts, in graph order.
+    fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
+        let g = self.g;
         let mut lets = TokenStream::new();
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            if !is_needed
-                || self.folded[id]
-                || g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros)
-            {
+            let is_user_leaf =
+                g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros);
+            if !is_needed || self.folded[id] || is_user_leaf || !select(n) {
                 continue;
             }
             let t = self.t(n);
             let value = self.node(n);
             lets.extend(quote!(let #t = #value;));
         }
+        lets
+    }
+
+    /// The statements computing `outputs`, and each output as an owned value.
+    pub fn compute(&mut self, outputs: &[NodeId]) -> (TokenStream, Vec<TokenStream>) {
+        let g = self.g;
+        let needed = self.plan(outputs);
+        let lets = self.lets(&needed, |_| true);
         // Outputs are moved out where this is their last read, cloned otherwise.
         let mut remaining = self.uses.clone();
         let values = outputs
@@ -223,6 +248,22 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         (lets, values)
+    }
+
+    /// For code that runs `outputs` in a loop over directions: the statements that do not
+    /// depend on the loop (`variant` false) go before it, the others inside. The outputs are
+    /// returned as operands (`&Matrix` or a scalar) to read inside the loop.
+    pub fn compute_looped(
+        &mut self,
+        outputs: &[NodeId],
+        variant: &[bool],
+    ) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+        let needed = self.plan(outputs);
+        let varies = |n: NodeId| variant.get(n.index()).copied().unwrap_or(false);
+        let before = self.lets(&needed, |n| !varies(n));
+        let inside = self.lets(&needed, varies);
+        let values = outputs.iter().map(|&o| self.v(o)).collect();
+        (before, inside, values)
     }
 
     /// The expression computing one node from its arguments.

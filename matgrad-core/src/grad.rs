@@ -36,3 +36,26 @@ pub fn reverse(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -> V
         .map(|x| adjoint.get(x.index()).copied().flatten())
         .collect()
 }
+
+/// Forward accumulation: the differential of every node up to `upto`, given the differentials
+/// of some nodes (the variables' directions). `None` where the differential is zero.
+pub fn forward(g: &mut Graph, upto: NodeId, seeds: &[(NodeId, NodeId)]) -> Vec<Option<NodeId>> {
+    let mut tangent: Vec<Option<NodeId>> = vec![None; upto.index() + 1];
+    for &(node, dir) in seeds {
+        if node.index() <= upto.index() {
+            tangent[node.index()] = Some(dir);
+        }
+    }
+    for id in 0..=upto.index() {
+        let node = NodeId(id as u32);
+        if tangent[id].is_some() || g.get(node).op.is_leaf() {
+            continue;
+        }
+        let d: Vec<Option<NodeId>> = g.args(node).iter().map(|a| tangent[a.index()]).collect();
+        if d.iter().all(Option::is_none) {
+            continue;
+        }
+        tangent[id] = rules::tangent(g, node, &d);
+    }
+    tangent
+}

@@ -12,6 +12,7 @@
 
 pub mod attr;
 pub mod ctxt;
+mod derive;
 pub mod emit;
 #[cfg(any(test, feature = "eval"))]
 pub mod eval;
@@ -32,12 +33,53 @@ use ir::NodeId;
 
 /// A function and its derived gradient.
 pub struct Derivation {
+    pub options: attr::Options,
     pub function: Function,
     pub body: Body,
     /// ∂f/∂x for each variable in `wrt` order; `None` where f does not depend on it.
     pub gradients: Vec<Option<NodeId>>,
     /// The gradient formulas in textbook form, one per variable (`2 xᵀ(x w − y)`).
     pub formulas: Vec<String>,
+    /// With `hessian`: the Hessian applied to a direction.
+    pub second: Option<Second>,
+    /// For `#[jacobian]`: the differentials used to build the Jacobians.
+    pub jacobian: Option<Linearized>,
+}
+
+/// A derivative that is linear in an extra input (a direction or a cotangent), as graph nodes:
+/// generated code evaluates it once for a given input, or once per basis vector to fill a
+/// matrix.
+pub struct Linear {
+    /// The input leaves (parameters the generated code binds), one per variable or one in all.
+    pub inputs: Vec<NodeId>,
+    /// The outputs, linear in the inputs; `None` where an output is zero.
+    pub outputs: Vec<Option<NodeId>>,
+    /// Which nodes depend on the inputs (and so must be recomputed per basis vector).
+    pub variant: Vec<bool>,
+}
+
+/// Second derivatives: the Hessian-vector product, forward-over-reverse.
+pub struct Second {
+    /// Directions V (one per variable) ↦ (H V) per variable.
+    pub hvp: Linear,
+    /// The name of the direction parameter of `_hvp`.
+    pub dir_name: String,
+    /// `(H v)` per variable, in textbook form.
+    pub hvp_formulas: Vec<String>,
+    /// The Hessian as a matrix formula, where it has a closed form matgrad can print.
+    pub hessian_formula: Option<String>,
+}
+
+/// First derivatives of a function with a vector or matrix value.
+pub struct Linearized {
+    /// Per variable: the direction dX ↦ dF (forward sweeps, one per entry of X).
+    pub forward: Vec<Linear>,
+    /// The cotangent F̄ ↦ X̄ for every variable (reverse sweeps, one per entry of F).
+    pub reverse: Linear,
+    /// Per variable: the Jacobian in closed form (numerator layout), where matgrad can print it.
+    pub formulas: Vec<String>,
+    /// Per variable: the differential dF in terms of dX.
+    pub differentials: Vec<String>,
 }
 
 impl Derivation {
@@ -63,9 +105,18 @@ pub type Failure = Box<(syn::Error, Option<Function>)>;
 
 /// Parse, check and differentiate.
 pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failure> {
+    derive_with(attr::Macro::Gradient, attr, item)
+}
+
+/// Parse, check and differentiate, for either attribute.
+pub fn derive_with(
+    kind: attr::Macro,
+    attr: TokenStream,
+    item: TokenStream,
+) -> Result<Derivation, Failure> {
     let mut cx = Ctxt::new();
-    let options = attr::parse(attr, &mut cx);
-    let Some(function) = front::parse(item, options.as_ref(), &mut cx) else {
+    let options = attr::parse(kind, attr, &mut cx);
+    let Some(function) = front::parse(kind, item, options.as_ref(), &mut cx) else {
         return Err(Box::new((
             cx.check().err().unwrap_or_else(internal_error),
             None,
@@ -75,37 +126,50 @@ pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failur
     if let Err(e) = cx.check() {
         return Err(Box::new((e, Some(function))));
     }
-    let Some(mut body) = body else {
+    let (Some(body), Some(options)) = (body, options) else {
         return Err(Box::new((internal_error(), Some(function))));
     };
 
-    let g = &mut body.graph;
     let wrt: Vec<NodeId> = function
         .variables
         .iter()
         .map(|&i| body.param_nodes[i].unwrap_or(body.output))
         .collect();
-    let seed = g.lit(1.0);
-    let gradients = if g.is_active(body.output) {
-        grad::reverse(g, body.output, seed, &wrt)
-    } else {
-        vec![None; wrt.len()]
-    };
     let mut d = Derivation {
+        options,
         function,
         body,
-        gradients,
+        gradients: Vec::new(),
         formulas: Vec::new(),
+        second: None,
+        jacobian: None,
     };
     let names = d.variable_names();
-    d.formulas = d
-        .gradients
-        .iter()
-        .map(|gr| match gr {
-            Some(n) => pretty::formula(&d.body.graph, *n, &names),
-            None => "0".to_string(),
-        })
-        .collect();
+    match d.options.kind {
+        attr::Macro::Gradient => {
+            let seed = d.body.graph.lit(1.0);
+            let g = &mut d.body.graph;
+            d.gradients = if g.is_active(d.body.output) {
+                grad::reverse(g, d.body.output, seed, &wrt)
+            } else {
+                vec![None; wrt.len()]
+            };
+            d.formulas = d
+                .gradients
+                .iter()
+                .map(|gr| {
+                    gr.map(|n| pretty::formula(&d.body.graph, n, &names))
+                        .unwrap_or_else(|| "0".into())
+                })
+                .collect();
+            if d.options.hessian.is_some() {
+                d.second = Some(derive::second(&mut d, &wrt));
+            }
+        }
+        attr::Macro::Jacobian => {
+            d.jacobian = Some(derive::linearize(&mut d, &wrt));
+        }
+    }
     Ok(d)
 }
 
@@ -120,8 +184,17 @@ fn internal_error() -> syn::Error {
 /// gradient functions — or, on error, the function, the errors and stand-ins for the gradient
 /// functions so that callers do not report errors of their own.
 pub fn expand_gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match derive(attr, item.clone()) {
-        Ok(d) => expand::gradient_items(&d),
+    expand_with(attr::Macro::Gradient, attr, item)
+}
+
+/// The whole expansion of `#[jacobian(attr)] item`.
+pub fn expand_jacobian(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_with(attr::Macro::Jacobian, attr, item)
+}
+
+fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> TokenStream {
+    match derive_with(kind, attr, item.clone()) {
+        Ok(d) => expand::items(&d),
         Err(failure) => {
             let (err, function) = *failure;
             let mut out = err.to_compile_error();
@@ -130,7 +203,7 @@ pub fn expand_gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
                     out.extend(quote::quote!(#[allow(clippy::all)]));
                     let item = &f.item;
                     out.extend(quote::quote!(#item));
-                    out.extend(expand::stand_ins(f));
+                    out.extend(expand::stand_ins(kind, f));
                 }
                 None => out.extend(item),
             }

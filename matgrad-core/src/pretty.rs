@@ -899,3 +899,204 @@ pub fn source_text(ts: &proc_macro2::TokenStream) -> String {
         .replace(": :", "::")
         .replace(":: ", "::")
 }
+
+// ---- linear maps ----------------------------------------------------------------------------------
+
+/// The matrix of a linear map, in numerator layout: for `n` linear in the direction leaf `dir`
+/// (dF as a function of dX), the Jacobian ∂vec(F)/∂vec(X)ᵀ, by seed 004's vec rules:
+/// vec(L dX R) = (Rᵀ ⊗ L) vec(dX), vec(dXᵀ) = K vec(dX), vec(a ⊙ dX) = diag(vec a) vec(dX).
+/// `None` where the differential has a form these rules do not cover.
+pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> Option<String> {
+    let dir_name = match g.op(dir) {
+        Op::Param(k) => g.params[*k].clone(),
+        _ => return None,
+    };
+    let dir_kind = kind_of(g.ty(dir));
+    let mut b = Builder {
+        g,
+        budget: BUDGET,
+        vars: vars.to_vec(),
+    };
+    let e = tidy(b.build(n)?, vars);
+    let j = vectorize(&e, &dir_name, dir_kind)?;
+    Some(render(&tidy(j, vars)))
+}
+
+fn mentions(e: &E, name: &str) -> bool {
+    match e {
+        E::Name(n, _) => n == name,
+        E::Num(_) => false,
+        E::Sum(ts) => ts
+            .iter()
+            .any(|t| t.scalars.iter().chain(&t.chain).any(|f| mentions(f, name))),
+        E::T(x) | E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => {
+            mentions(x, name)
+        }
+        E::Call(_, xs) => xs.iter().any(|x| mentions(x, name)),
+        E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) | E::Div(a, b) | E::Dot(a, b) => {
+            mentions(a, name) || mentions(b, name)
+        }
+    }
+}
+
+fn identity() -> E {
+    E::Name("I".into(), Kind::Matrix)
+}
+
+fn chain_of(factors: &[E]) -> Option<E> {
+    if factors.is_empty() {
+        return None;
+    }
+    Some(
+        Term {
+            coef: 1.0,
+            scalars: vec![],
+            chain: factors.to_vec(),
+        }
+        .into_e(),
+    )
+}
+
+/// A product of Jacobian factors, dropping identities.
+fn then(a: E, b: E) -> E {
+    match (a == identity(), b == identity()) {
+        (true, _) => b,
+        (_, true) => a,
+        _ => product(a, b),
+    }
+}
+
+/// The Jacobian of `e`, an expression linear in the direction `dir`.
+fn vectorize(e: &E, dir: &str, dir_kind: Kind) -> Option<E> {
+    let vector_dir = matches!(dir_kind, Kind::Col | Kind::Row | Kind::Scalar);
+    match e {
+        E::Name(n, _) if n == dir => Some(identity()),
+        // vec(dXᵀ) = K vec(dX); for a vector, vec(dxᵀ) = vec(dx).
+        E::T(x) if matches!(&**x, E::Name(n, _) if n == dir) => Some(if vector_dir {
+            identity()
+        } else {
+            E::Name("K".into(), Kind::Matrix)
+        }),
+        E::Sum(ts) => {
+            let mut acc: Option<E> = None;
+            for t in ts {
+                let j = vectorize_term(t, dir, dir_kind)?;
+                acc = Some(match acc {
+                    None => j,
+                    Some(a) => sum(a, j),
+                });
+            }
+            acc
+        }
+        // vec(a ⊙ dX) = diag(vec a) vec(dX)
+        E::Had(a, b) => {
+            let (fixed, var) = if mentions(b, dir) { (a, b) } else { (b, a) };
+            if mentions(fixed, dir) {
+                return None;
+            }
+            let jv = vectorize(var, dir, dir_kind)?;
+            Some(then(diag(fixed), jv))
+        }
+        E::HadDiv(x, a) if !mentions(a, dir) => {
+            let jx = vectorize(x, dir, dir_kind)?;
+            let recip = E::HadDiv(Box::new(E::Name("1".into(), Kind::Scalar)), a.clone());
+            Some(then(diag(&recip), jx))
+        }
+        E::Div(x, s) if !mentions(s, dir) => {
+            let jx = vectorize(x, dir, dir_kind)?;
+            Some(product(E::Div(Box::new(E::Num(1.0)), s.clone()), jx))
+        }
+        // d tr(X) = tr(dX) = vec(I)ᵀ vec(dX)
+        E::Call(f, xs) if f == "tr" && xs.len() == 1 => {
+            let jx = vectorize(&xs[0], dir, dir_kind)?;
+            Some(product(
+                E::T(Box::new(E::Call("vec".into(), vec![identity()]))),
+                jx,
+            ))
+        }
+        E::Call(f, xs) if f == "sum" && xs.len() == 1 => {
+            let jx = vectorize(&xs[0], dir, dir_kind)?;
+            Some(product(
+                E::T(Box::new(E::Call(
+                    "vec".into(),
+                    vec![E::Name("J".into(), Kind::Matrix)],
+                ))),
+                jx,
+            ))
+        }
+        // d⟨a, X⟩ = vec(a)ᵀ vec(dX)
+        E::Dot(a, x) | E::Dot(x, a) if !mentions(a, dir) && mentions(x, dir) => {
+            let jx = vectorize(x, dir, dir_kind)?;
+            Some(product(
+                E::T(Box::new(E::Call("vec".into(), vec![(**a).clone()]))),
+                jx,
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn diag(a: &E) -> E {
+    let arg = if matches!(a.kind(), Kind::Col | Kind::Row | Kind::Scalar) {
+        a.clone()
+    } else {
+        E::Call("vec".into(), vec![a.clone()])
+    };
+    E::Call("diag".into(), vec![arg])
+}
+
+fn vectorize_term(t: &Term, dir: &str, dir_kind: Kind) -> Option<E> {
+    let coef = E::Num(t.coef);
+    let in_scalars: Vec<usize> = (0..t.scalars.len())
+        .filter(|&i| mentions(&t.scalars[i], dir))
+        .collect();
+    let in_chain: Vec<usize> = (0..t.chain.len())
+        .filter(|&i| mentions(&t.chain[i], dir))
+        .collect();
+    let other_scalars: Vec<E> = t
+        .scalars
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !in_scalars.contains(i))
+        .map(|(_, s)| s.clone())
+        .collect();
+    let scale = |e: E| {
+        other_scalars
+            .iter()
+            .cloned()
+            .fold(product(coef.clone(), e), |acc, s| product(s, acc))
+    };
+    match (in_scalars.as_slice(), in_chain.as_slice()) {
+        // A scalar differential times a constant chain C: vec(C) · ds.
+        ([i], []) => {
+            let js = vectorize(&t.scalars[*i], dir, dir_kind)?;
+            let j = match chain_of(&t.chain) {
+                Some(c) if matches!(c.kind(), Kind::Col) => then(c, js),
+                Some(c) => then(E::Call("vec".into(), vec![c]), js),
+                None => js,
+            };
+            Some(scale(j))
+        }
+        // vec(L F R) = (Rᵀ ⊗ L) vec(F)
+        ([], [i]) => {
+            let f = &t.chain[*i];
+            let jf = vectorize(f, dir, dir_kind)?;
+            let (l, r) = (chain_of(&t.chain[..*i]), chain_of(&t.chain[*i + 1..]));
+            let fk = f.kind();
+            let kron = match (r, l) {
+                (None, None) => None,
+                (None, Some(l)) if fk == Kind::Col || fk == Kind::Scalar => Some(l),
+                (None, Some(l)) => Some(E::Kron(Box::new(identity()), Box::new(l))),
+                (Some(r), None) if fk == Kind::Row || fk == Kind::Scalar => Some(transpose(r)),
+                (Some(r), None) => Some(E::Kron(Box::new(transpose(r)), Box::new(identity()))),
+                (Some(r), Some(l)) => Some(E::Kron(Box::new(transpose(r)), Box::new(l))),
+            };
+            let j = match kron {
+                Some(k) => then(k, jf),
+                None => jf,
+            };
+            Some(scale(j))
+        }
+        _ => None,
+    }
+}

@@ -153,6 +153,170 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
     }
 }
 
+/// The forward differential of node `c`: dC as an expression linear in the differentials of its
+/// arguments (`None` where an argument's differential is zero), or `None` if dC is zero. These
+/// are seed 000's rules read left to right; `grad.rs` applies them to every node in order.
+pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId> {
+    let op = g.op(c).clone();
+    let args = g.args(c).to_vec();
+    let a = args.first().copied().unwrap_or(c);
+    let b = args.get(1).copied().unwrap_or(c);
+    let da = d.first().copied().flatten();
+    let db = d.get(1).copied().flatten();
+    // Σ of the terms that are not zero.
+    let sum = |g: &mut Graph, terms: Vec<Option<NodeId>>| -> Option<NodeId> {
+        terms.into_iter().flatten().reduce(|x, y| g.add(x, y))
+    };
+    let ty = g.ty(c);
+    let out = match op {
+        Op::Param(_)
+        | Op::Local(_)
+        | Op::Opaque(_)
+        | Op::Lit(_)
+        | Op::Identity
+        | Op::Ones
+        | Op::Zeros => None,
+        // d(−A) = −dA
+        Op::Neg => da.map(|x| g.neg(x)),
+        // d(A ± B) = dA ± dB
+        Op::Add => sum(g, vec![da, db]),
+        Op::Sub => {
+            let ndb = db.map(|x| g.neg(x));
+            sum(g, vec![da, ndb])
+        }
+        // d(Aᵀ) = (dA)ᵀ, d tr(A) = tr(dA), d sum(A) = sum(dA), d A_ij = (dA)_ij
+        Op::Transpose => da.map(|x| g.transpose(x)),
+        Op::Trace => da.map(|x| g.trace(x)),
+        Op::Sum => da.map(|x| g.sum(x)),
+        Op::Entry(i, j) => da.map(|x| g.entry(x, i, j)),
+        Op::Scatter(i, j) => {
+            let shape = ty.shape()?;
+            da.map(|x| g.scatter(x, i, j, shape))
+        }
+        // Linear in each argument.
+        Op::KronAdjLeft | Op::KronAdjRight => {
+            let shape = ty.shape()?;
+            let left = op == Op::KronAdjLeft;
+            let mk = |g: &mut Graph, x: NodeId, y: NodeId| {
+                if left {
+                    g.kron_adj_left(x, y, shape)
+                } else {
+                    g.kron_adj_right(x, y, shape)
+                }
+            };
+            let t1 = da.map(|x| mk(g, x, b));
+            let t2 = db.map(|y| mk(g, a, y));
+            sum(g, vec![t1, t2])
+        }
+        // d(AB) = dA B + A dB
+        Op::MatMul => {
+            let t1 = da.map(|x| g.matmul(x, b));
+            let t2 = db.map(|y| g.matmul(a, y));
+            sum(g, vec![t1, t2])
+        }
+        // d(sA) = ds A + s dA
+        Op::Scale => {
+            let t1 = da.map(|x| g.scale(x, b));
+            let t2 = db.map(|y| g.scale(a, y));
+            sum(g, vec![t1, t2])
+        }
+        // d(A ⊙ B) = dA ⊙ B + A ⊙ dB
+        Op::Mul => {
+            let t1 = da.map(|x| g.mul(x, b));
+            let t2 = db.map(|y| g.mul(a, y));
+            sum(g, vec![t1, t2])
+        }
+        // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
+        Op::Kron => {
+            let shape = ty.shape()?;
+            let t1 = da.map(|x| g.kron(x, b, shape));
+            let t2 = db.map(|y| g.kron(a, y, shape));
+            sum(g, vec![t1, t2])
+        }
+        // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩
+        Op::Dot => {
+            let t1 = da.map(|x| g.dot(x, b));
+            let t2 = db.map(|y| g.dot(a, y));
+            sum(g, vec![t1, t2])
+        }
+        // d(A ⊘ B) = dA ⊘ B − C ⊙ dB ⊘ B (B a matrix or a scalar)
+        Op::Div => {
+            let t1 = da.map(|x| g.div(x, b));
+            let t2 = db.map(|y| {
+                let cy = g.times(c, y);
+                let q = g.div(cy, b);
+                g.neg(q)
+            });
+            sum(g, vec![t1, t2])
+        }
+        // d(A⁻¹) = −A⁻¹ dA A⁻¹
+        Op::Inverse => da.map(|x| {
+            let left = g.matmul(c, x);
+            let p = g.matmul(left, c);
+            g.neg(p)
+        }),
+        // d det(A) = det(A) tr(A⁻¹ dA) = det(A) ⟨A⁻ᵀ, dA⟩
+        Op::Det => da.map(|x| {
+            let inv = g.inverse(a);
+            let inv_t = g.transpose(inv);
+            let t = g.dot(inv_t, x);
+            g.mul(c, t)
+        }),
+        // d‖A‖² = 2⟨A, dA⟩
+        Op::NormSq => da.map(|x| {
+            let two = g.lit(2.0);
+            let t = g.dot(a, x);
+            g.mul(two, t)
+        }),
+        // d‖A‖ = ⟨A, dA⟩ / ‖A‖
+        Op::Norm => da.map(|x| {
+            let t = g.dot(a, x);
+            g.div(t, c)
+        }),
+        // d ln(A) = dA ⊘ A
+        Op::Elem(Func::Ln) => da.map(|x| g.div(x, a)),
+        // d f(A) = f′(A) ⊙ dA
+        Op::Elem(f) => da.map(|x| {
+            let fp = derivative(g, f, a, c);
+            g.mul(fp, x)
+        }),
+        // d(A^k) = k A^(k−1) ⊙ dA
+        Op::Powi(k) => da.map(|x| {
+            let p = g.powi(a, k - 1);
+            let kk = g.lit(f64::from(k));
+            let fp = g.times(kk, p);
+            g.mul(fp, x)
+        }),
+        // d(A^s) = s A^(s−1) ⊙ dA + C ⊙ ln(A) ds
+        Op::Powf => {
+            let t1 = da.map(|x| {
+                let one = g.lit(1.0);
+                let s1 = g.sub(b, one);
+                let p = g.powf(a, s1);
+                let fp = g.times(b, p);
+                g.mul(fp, x)
+            });
+            let t2 = db.map(|y| {
+                let ln = g.elem(Func::Ln, a);
+                let cl = g.mul(c, ln);
+                g.times(y, cl)
+            });
+            sum(g, vec![t1, t2])
+        }
+        // d(A + s J) = dA + ds J
+        Op::AddScalar => match (da, db) {
+            (Some(x), Some(y)) => Some(g.add_scalar(x, y)),
+            (Some(x), None) => Some(x),
+            (None, Some(y)) => {
+                let ones = g.ones(ty.shape()?);
+                Some(g.scale(y, ones))
+            }
+            (None, None) => None,
+        },
+    };
+    out.filter(|&n| !g.is_zero(n))
+}
+
 /// f′(A) for an entrywise function, reusing C = f(A) where the derivative is a function of it.
 fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId {
     let ty = g.ty(a);

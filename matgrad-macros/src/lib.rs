@@ -9,3 +9,11 @@ use proc_macro::TokenStream;
 pub fn gradient(attr: TokenStream, item: TokenStream) -> TokenStream {
     matgrad_core::expand_gradient(attr.into(), item.into()).into()
 }
+
+/// Derive the Jacobian of a function of nalgebra matrices with a vector or matrix value.
+///
+/// See the `matgrad` crate for the documentation.
+#[proc_macro_attribute]
+pub fn jacobian(attr: TokenStream, item: TokenStream) -> TokenStream {
+    matgrad_core::expand_jacobian(attr.into(), item.into()).into()
+}

@@ -3,6 +3,7 @@
 mod check;
 mod cookbook;
 mod edges;
+mod second;
 mod seeds;
 mod smoke;
 mod support;

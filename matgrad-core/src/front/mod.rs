@@ -8,7 +8,7 @@ pub use lower::{lower, Body, Stmt};
 use proc_macro2::TokenStream;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::attr::Options;
+use crate::attr::{Macro, Options};
 use crate::ctxt::Ctxt;
 use types::{classify, Scalars, TypeInfo, TypeKind};
 
@@ -28,8 +28,10 @@ pub struct Function {
     pub params: Vec<Param>,
     /// The variables, as indices into `params`, in `wrt` order.
     pub variables: Vec<usize>,
-    /// The scalar type of the result (`f64`).
+    /// The scalar type the function computes in (`f64`).
     pub scalar: Type,
+    /// What the function returns (a scalar for `#[gradient]`; any matrix for `#[jacobian]`).
+    pub output: TypeInfo,
     /// Which type names are scalars in this function.
     pub scalars: Scalars,
 }
@@ -38,19 +40,25 @@ const VARIABLE_TYPES: &str =
     "a variable must be `f64`, `DMatrix<f64>`, `DVector<f64>` or `RowDVector<f64>` (or a static nalgebra matrix or vector), by value or by `&`";
 
 /// Read the item. Returns `None` only if it is not a function at all.
-pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Option<Function> {
+pub fn parse(
+    kind: Macro,
+    item: TokenStream,
+    options: Option<&Options>,
+    cx: &mut Ctxt,
+) -> Option<Function> {
+    let m = kind.name();
     let item: ItemFn = match syn::parse2(item) {
         Ok(f) => f,
         Err(e) => {
             cx.push(syn::Error::new(
                 e.span(),
-                "#[gradient] goes on a free function (`fn name(..) -> f64 { .. }`)",
+                format!("#[{m}] goes on a free function (`fn name(..) -> f64 {{ .. }}`)"),
             ));
             return None;
         }
     };
     if let Some(a) = &item.sig.asyncness {
-        cx.error_spanned_by(a, "#[gradient] cannot differentiate an `async fn`");
+        cx.error_spanned_by(a, format!("#[{m}] cannot differentiate an `async fn`"));
     }
     let scalars = Scalars::of(&item.sig.generics);
     let mut params = Vec::new();
@@ -59,7 +67,7 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
             FnArg::Receiver(r) => {
                 cx.error_spanned_by(
                     r,
-                    "#[gradient] goes on free functions, not methods: take the value as a parameter instead of `self`",
+                    format!("#[{m}] goes on free functions, not methods: take the value as a parameter instead of `self`"),
                 );
             }
             FnArg::Typed(pt) => {
@@ -120,28 +128,47 @@ pub fn parse(item: TokenStream, options: Option<&Options>, cx: &mut Ctxt) -> Opt
         }
     }
 
-    let scalar = match &item.sig.output {
-        ReturnType::Type(_, ty) if scalars.is_scalar(ty) => (**ty).clone(),
+    let f64_type: Type = syn::parse_quote!(f64);
+    let unit = TypeInfo {
+        kind: TypeKind::Scalar,
+        by_ref: false,
+        owned: f64_type.clone(),
+        scalar: None,
+    };
+    let output = match &item.sig.output {
         ReturnType::Type(_, ty) => {
-            cx.error_spanned_by(
-                ty,
-                "#[gradient] needs a function that returns a scalar (`f64`): a gradient is the derivative of a scalar",
-            );
-            syn::parse_quote!(f64)
+            let info = classify(ty, &scalars);
+            let fits = match kind {
+                Macro::Gradient => info.kind == TypeKind::Scalar,
+                Macro::Jacobian => info.kind != TypeKind::Other && !info.by_ref,
+            };
+            if !fits {
+                let msg = match kind {
+                    Macro::Gradient => "#[gradient] needs a function that returns a scalar (`f64`): a gradient is the derivative of a scalar; for a vector or matrix result use #[jacobian]".to_string(),
+                    Macro::Jacobian => "#[jacobian] needs a function that returns a scalar, or an owned nalgebra vector or matrix (`DVector<f64>`, `DMatrix<f64>`, `Vector3<f64>`, ..)".to_string(),
+                };
+                cx.error_spanned_by(ty, msg);
+            }
+            info
         }
         ReturnType::Default => {
             cx.error_spanned_by(
                 &item.sig,
-                "#[gradient] needs a function that returns a scalar: add `-> f64`",
+                format!("#[{m}] needs a function that returns its value: add `-> f64`"),
             );
-            syn::parse_quote!(f64)
+            unit
         }
+    };
+    let scalar = match output.kind {
+        TypeKind::Scalar => output.owned.clone(),
+        _ => output.scalar.clone().unwrap_or(f64_type),
     };
     Some(Function {
         item,
         params,
         variables,
         scalar,
+        output,
         scalars,
     })
 }

@@ -569,3 +569,160 @@ fn random_expressions_match_finite_differences() {
         failures[0]
     );
 }
+
+/// Forward-over-reverse: the differential of the gradient in a direction d is the Hessian
+/// applied to d. Checked against central differences of the gradient, with the forward
+/// differential of f itself checked against ⟨∇f, d⟩ on the way, and the Hessian's symmetry
+/// ⟨d₂, H d₁⟩ = ⟨d₁, H d₂⟩.
+fn check_hvp(seed: u64) -> Result<(), String> {
+    let mut case = Case::new(seed);
+    let depth = 2 + (seed % 6) as u32;
+    let f = case.scalar(depth);
+    if !case.g.is_active(f) {
+        return Ok(());
+    }
+    let names: Vec<String> = ["X", "Y", "v", "s"].iter().map(|s| s.to_string()).collect();
+    // Two directions per variable, as constant parameters of the variables' shapes.
+    let mut dirs: Vec<Vec<NodeId>> = vec![Vec::new(), Vec::new()];
+    for set in dirs.iter_mut() {
+        for &v in &case.vars.clone() {
+            let shape = match case.g.ty(v) {
+                Ty::Matrix(s) => {
+                    let (r, c) = (s.rows, s.cols);
+                    let find = |d: Dim| {
+                        case.dims
+                            .iter()
+                            .copied()
+                            .find(|x| x.0 == d)
+                            .unwrap_or((d, 1))
+                    };
+                    Some((find(r), find(c)))
+                }
+                _ => None,
+            };
+            set.push(case.param("d", shape, false));
+        }
+    }
+    let g = &mut case.g;
+    g.primal_len = g.len();
+    let text = formula(g, f, &names);
+    let one = g.lit(1.0);
+    let grads = grad::reverse(g, f, one, &case.vars);
+    let last_grad = NodeId(g.len() as u32 - 1);
+    let hvps: Vec<Vec<Option<NodeId>>> = dirs
+        .iter()
+        .map(|set| {
+            let seeds: Vec<(NodeId, NodeId)> =
+                case.vars.iter().copied().zip(set.iter().copied()).collect();
+            let t = grad::forward(g, last_grad, &seeds);
+            let df = t[f.index()];
+            let mut out: Vec<Option<NodeId>> = grads
+                .iter()
+                .map(|gr| gr.and_then(|n| t[n.index()]))
+                .collect();
+            out.push(df);
+            out
+        })
+        .collect();
+    for h in hvps.iter().flatten().flatten() {
+        let _ = formula(g, *h, &names);
+    }
+    let last = NodeId(g.len() as u32 - 1);
+    let vals = eval(g, &case.values, last)
+        .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nf = {text}"))?;
+    let fv = vals[f.index()].scalar();
+    if !fv.is_finite() {
+        return Ok(());
+    }
+    let entries = |n: Option<NodeId>, like: NodeId| -> Vec<f64> {
+        match n {
+            Some(n) => vals[n.index()].entries(),
+            None => vec![0.0; vals[like.index()].entries().len()],
+        }
+    };
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut h_d = Vec::new();
+    for (k, set) in dirs.iter().enumerate() {
+        // df(d) = ⟨∇f, d⟩
+        let df = hvps[k][4].map(|n| vals[n.index()].scalar()).unwrap_or(0.0);
+        let mut predicted = 0.0;
+        for (i, gr) in grads.iter().enumerate() {
+            predicted += dot(&entries(*gr, case.vars[i]), &vals[set[i].index()].entries());
+        }
+        if !close(df, predicted, 1e-9) {
+            return Err(format!(
+                "seed {seed}: forward differential {df} but ⟨∇f, d⟩ = {predicted}\nf = {text}"
+            ));
+        }
+        let hd: Vec<Vec<f64>> = (0..4).map(|i| entries(hvps[k][i], case.vars[i])).collect();
+        h_d.push(hd);
+    }
+    // Symmetry: ⟨d₂, H d₁⟩ = ⟨d₁, H d₂⟩.
+    let d_vals = |k: usize, i: usize| vals[dirs[k][i].index()].entries();
+    let a: f64 = (0..4).map(|i| dot(&d_vals(1, i), &h_d[0][i])).sum();
+    let b: f64 = (0..4).map(|i| dot(&d_vals(0, i), &h_d[1][i])).sum();
+    if !close(a, b, 1e-8) {
+        return Err(format!(
+            "seed {seed}: Hessian not symmetric: {a} vs {b}\nf = {text}"
+        ));
+    }
+    // H d against central differences of the gradient along d.
+    let h = 1e-5;
+    let shifted_grads = |sign: f64| -> Result<Vec<Vec<f64>>, String> {
+        let mut params = case.values.clone();
+        for (i, &v) in case.vars.iter().enumerate() {
+            if let Op::Param(p) = g.op(v) {
+                let x = params[*p].entries();
+                let d = d_vals(0, i);
+                let mut nv = params[*p].clone();
+                for k in 0..x.len() {
+                    nv = nv.with_entry(k, x[k] + sign * h * d[k]);
+                }
+                params[*p] = nv;
+            }
+        }
+        let vals = eval(g, &params, last_grad).map_err(|e| format!("{e:?}"))?;
+        Ok((0..4)
+            .map(|i| match grads[i] {
+                Some(n) => vals[n.index()].entries(),
+                None => vec![0.0; case.values[i].entries().len()],
+            })
+            .collect())
+    };
+    let (gp, gm) = (shifted_grads(1.0)?, shifted_grads(-1.0)?);
+    for i in 0..4 {
+        for k in 0..gp[i].len() {
+            let numeric = (gp[i][k] - gm[i][k]) / (2.0 * h);
+            let got = h_d[0][i][k];
+            let slack = 1e-7 * fv.abs();
+            if (got - numeric).abs() > 1e-4 * got.abs().max(numeric.abs()).max(1.0) + slack {
+                return Err(format!(
+                    "seed {seed}: (H d) for {} entry {k}: {got} but differences of the gradient give {numeric}\nf = {text}\nH d = {}",
+                    names[i],
+                    hvps[0][i].map(|n| formula(g, n, &names)).unwrap_or("0".into())
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_hessian_vector_products_match_finite_differences() {
+    let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut failures = Vec::new();
+    for seed in 0..cases {
+        if let Err(e) = check_hvp(seed) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} random cases failed; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}

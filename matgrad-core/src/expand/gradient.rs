@@ -1,0 +1,172 @@
+//! `<name>_grad`, `<name>_value_and_grad`, their `try_` variants and the formula constant.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{
+    as_variable, gradient_types, shape_checks, shared_attrs, signature, tuple_type, tuple_value,
+};
+use crate::emit::Emitter;
+use crate::Derivation;
+
+pub fn items(d: &Derivation) -> TokenStream {
+    let f = &d.function;
+    let item = &f.item;
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let attrs = shared_attrs(item);
+    let scalar = &f.scalar;
+    let grad_name = format_ident!("{}_grad", name);
+    let vg_name = format_ident!("{}_value_and_grad", name);
+    let const_name = format_ident!("{}_GRAD_FORMULA", name.to_string().to_uppercase());
+    let names = d.variable_names();
+
+    let formula_lines: Vec<String> = names
+        .iter()
+        .zip(&d.formulas)
+        .map(|(v, fm)| format!("∂f/∂{v} = {fm}"))
+        .collect();
+    let formula_text = formula_lines.join("\n");
+    let wrt_list = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let doc_formula = {
+        let mut s = String::from("```text\n");
+        s.push_str(&formula_text);
+        s.push_str("\n```");
+        s
+    };
+    let grad_doc = format!(
+        "The gradient of [`{name}`] with respect to {wrt_list}, derived by matgrad from its body, where f = `{name}(..)`:\n\n{doc_formula}\n\nEach gradient has the shape and type of its variable (denominator layout)."
+    );
+    let vg_doc = format!(
+        "The value of [`{name}`] and its gradient with respect to {wrt_list}, computed together: the gradient reuses the intermediate values of the function.\n\n{doc_formula}"
+    );
+    let const_doc = format!("The gradient formula matgrad derived for [`{name}`] (the text shown in the documentation of [`{grad_name}`]).");
+
+    let types = gradient_types(f);
+    let grad_ty = tuple_type(&types);
+    let grad_sig = signature(f, &grad_name, grad_ty.clone());
+    let vg_sig = signature(f, &vg_name, quote!((#scalar, #grad_ty)));
+
+    let grad_body = body(d, &grad_name.to_string(), false);
+    let vg_body = body(d, &vg_name.to_string(), true);
+    let grad_checks = shape_checks(d, &grad_name.to_string());
+    let vg_checks = shape_checks(d, &vg_name.to_string());
+
+    // The `try_` variants return the shape error instead of panicking.
+    let try_grad_name = format_ident!("try_{}", grad_name);
+    let try_vg_name = format_ident!("try_{}", vg_name);
+    let try_grad_sig = signature(
+        f,
+        &try_grad_name,
+        quote!(::core::result::Result<#grad_ty, ::matgrad::ShapeError>),
+    );
+    let try_vg_sig = signature(
+        f,
+        &try_vg_name,
+        quote!(::core::result::Result<(#scalar, #grad_ty), ::matgrad::ShapeError>),
+    );
+    let try_doc = |of: &syn::Ident| {
+        format!("[`{of}`], with arguments whose shapes do not fit together reported as a [`ShapeError`](::matgrad::ShapeError) instead of a panic.")
+    };
+    let (try_grad_doc, try_vg_doc) = (try_doc(&grad_name), try_doc(&vg_name));
+    let names_of_params: Option<Vec<&syn::Ident>> =
+        f.params.iter().map(|p| p.name.as_ref()).collect();
+    let (try_grad_body, try_vg_body) = match names_of_params {
+        // Forward to the panicking versions once the shapes are known to fit.
+        Some(args) => (
+            quote!(#grad_checks?; ::core::result::Result::Ok(#grad_name(#(#args),*))),
+            quote!(#vg_checks?; ::core::result::Result::Ok(#vg_name(#(#args),*))),
+        ),
+        None => (
+            quote!(#grad_checks?; ::core::result::Result::Ok({ #grad_body })),
+            quote!(#vg_checks?; ::core::result::Result::Ok({ #vg_body })),
+        ),
+    };
+    let panic_on = |checks: &TokenStream| {
+        quote! {
+            if let ::core::result::Result::Err(e) = #checks {
+                ::core::panic!("{}", e);
+            }
+        }
+    };
+    let (grad_panic, vg_panic) = (panic_on(&grad_checks), panic_on(&vg_checks));
+
+    quote! {
+        #item
+
+        #(#attrs)*
+        #[doc = #const_doc]
+        #vis const #const_name: &str = #formula_text;
+
+        #(#attrs)*
+        #[doc = #grad_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #vis #grad_sig {
+            #grad_panic
+            #grad_body
+        }
+
+        #(#attrs)*
+        #[doc = #vg_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #vis #vg_sig {
+            #vg_panic
+            #vg_body
+        }
+
+        #(#attrs)*
+        #[doc = #try_grad_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #vis #try_grad_sig {
+            #try_grad_body
+        }
+
+        #(#attrs)*
+        #[doc = #try_vg_doc]
+        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #vis #try_vg_sig {
+            #try_vg_body
+        }
+    }
+}
+
+/// The statements of a generated function, ending in its return value.
+fn body(d: &Derivation, fn_name: &str, with_value: bool) -> TokenStream {
+    let f = &d.function;
+    let g = &d.body.graph;
+    let mut outputs = Vec::new();
+    if with_value {
+        outputs.push(d.body.output);
+    }
+    outputs.extend(d.gradients.iter().flatten().copied());
+    let mut em = Emitter::new(g, &d.body, f, fn_name.to_string());
+    let (lets, values) = em.compute(&outputs);
+    let mut values = values.into_iter();
+    let value = if with_value { values.next() } else { None };
+    let grads: Vec<TokenStream> = f
+        .variables
+        .iter()
+        .zip(&d.gradients)
+        .map(|(&p, gr)| {
+            let v = if gr.is_some() {
+                values.next().unwrap_or_default()
+            } else {
+                TokenStream::new()
+            };
+            as_variable(&em, f, g, p, *gr, v)
+        })
+        .collect();
+    let grads = tuple_value(&grads);
+    let result = match value {
+        Some(v) => quote!((#v, #grads)),
+        None => grads,
+    };
+    let mut code = lets;
+    code.extend(result);
+    let prelude = em.prelude(&code);
+    quote!(#prelude #code)
+}
