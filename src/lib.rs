@@ -73,6 +73,18 @@ pub mod __private {
         OMatrix::from_iterator_generic(shape.0, shape.1, m.iter().cloned())
     }
 
+    /// A dynamic matrix as a static one of the same size (a Jacobian whose shapes are static).
+    pub fn conform_to<M, T, R, C>(m: OMatrix<T, nalgebra::Dyn, nalgebra::Dyn>) -> OMatrix<T, R, C>
+    where
+        T: Scalar,
+        R: nalgebra::DimName,
+        C: nalgebra::DimName,
+        M: Sized,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        OMatrix::from_iterator_generic(R::name(), C::name(), m.iter().cloned())
+    }
+
     /// The adjoint of A ⊗ B with respect to A: X_ij = ⟨C̄ block (i, j), B⟩, where the blocks of
     /// C̄ have B's shape and X has the shape (rows, cols) of A.
     pub fn kron_adjoint_left<T, R1, C1, S1, R2, C2, S2, R, C>(

@@ -149,6 +149,11 @@ impl<'a> Emitter<'a> {
         (self.dim(s.rows), self.dim(s.cols))
     }
 
+    /// `OMatrix::<T, _, _>`, for constructors whose dimensions are given as values.
+    pub fn omatrix_type(&self) -> TokenStream {
+        self.omatrix()
+    }
+
     fn omatrix(&self) -> TokenStream {
         let na = na();
         let t = self.scalar_ty();
@@ -169,7 +174,7 @@ impl<'a> Emitter<'a> {
 
     /// Decide which nodes `outputs` need, how often each is read, and which transposes are
     /// folded into `tr_mul`. Returns the needed set.
-    fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
+    pub fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
         let g = self.g;
         let mut needed = vec![false; g.len()];
         for &o in outputs {
@@ -208,7 +213,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// One `let` per needed node that `select` accepts, in graph order.
-    fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
+    pub fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
         let g = self.g;
         let mut lets = TokenStream::new();
         for (id, &is_needed) in needed.iter().enumerate() {

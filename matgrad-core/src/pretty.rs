@@ -433,6 +433,17 @@ fn index_text(i: &Index) -> String {
     }
 }
 
+fn subscript(s: &str) -> String {
+    const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        s.chars()
+            .map(|c| SUB[c.to_digit(10).unwrap_or(0) as usize])
+            .collect()
+    } else {
+        format!("[{s}]")
+    }
+}
+
 fn sub_text(i: &Index) -> String {
     const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
     match i {
@@ -1023,6 +1034,19 @@ fn vectorize(e: &E, dir: &str, dir_kind: Kind) -> Option<E> {
                 ))),
                 jx,
             ))
+        }
+        // d x[k] = e_kᵀ dx for a vector, d X[i, j] = vec(E_ij)ᵀ vec(dX) for a matrix
+        E::Entry(x, idx) if mentions(x, dir) => {
+            let jx = vectorize(x, dir, dir_kind)?;
+            let selector = if idx.contains(',') {
+                E::T(Box::new(E::Call(
+                    "vec".into(),
+                    vec![E::Name(format!("E[{idx}]"), Kind::Matrix)],
+                )))
+            } else {
+                E::Name(format!("e{}ᵀ", subscript(idx)), Kind::Row)
+            };
+            Some(then(selector, jx))
         }
         // d⟨a, X⟩ = vec(a)ᵀ vec(dX)
         E::Dot(a, x) | E::Dot(x, a) if !mentions(a, dir) && mentions(x, dir) => {

@@ -3,6 +3,7 @@
 mod check;
 mod cookbook;
 mod edges;
+mod jacobians;
 mod second;
 mod seeds;
 mod smoke;
