@@ -443,6 +443,11 @@ impl<'a> Emitter<'a> {
                 let (x, s) = (self.m(a), self.s(b));
                 quote!(#x.add_scalar(#s))
             }
+            Op::Stack => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let parts: Vec<TokenStream> = args.iter().map(|&p| self.s(p)).collect();
+                quote!(#om::from_column_slice_generic(#r, #c, &[#(#parts),*]))
+            }
         }
     }
 

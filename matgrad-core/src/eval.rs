@@ -210,6 +210,11 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let c = s(1);
                 map1(&|x| x + c)
             }
+            Op::Stack => Value::Matrix(DMatrix::from_iterator(
+                args.len(),
+                1,
+                (0..args.len()).map(s),
+            )),
         };
         vals.push(v);
     }

@@ -122,7 +122,12 @@ pub fn derive_with(
             None,
         )));
     };
-    let body = front::lower(&function, &mut cx);
+    // A return type that does not fit would make every use of the value an error too.
+    let body = if function.output_fits {
+        front::lower(&function, &mut cx)
+    } else {
+        None
+    };
     if let Err(e) = cx.check() {
         return Err(Box::new((e, Some(function))));
     }

@@ -74,7 +74,9 @@ impl E {
             E::Num(_) | E::NormSq(_) | E::Norm(_) | E::Dot(..) | E::Entry(..) => true,
             E::Sum(ts) => ts.iter().all(|t| t.chain.is_empty()),
             E::Call(name, args) => {
-                matches!(name.as_str(), "tr" | "det" | "sum") || args.iter().all(E::is_scalar)
+                name != "[;]"
+                    && (matches!(name.as_str(), "tr" | "det" | "sum")
+                        || args.iter().all(E::is_scalar))
             }
             E::T(x) | E::Inv(x) | E::Pow(x, _) => x.is_scalar(),
             E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) => a.is_scalar() && b.is_scalar(),
@@ -89,6 +91,7 @@ impl E {
             E::T(x) => x.kind().transposed(),
             E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
             E::Inv(_) | E::Kron(..) => Kind::Matrix,
+            E::Call(f, _) if f == "[;]" => Kind::Col,
             E::Call(_, args) => args.first().map(E::kind).unwrap_or(Kind::Matrix),
             E::Had(a, _) | E::HadDiv(a, _) | E::Div(a, _) | E::Pow(a, _) => a.kind(),
             _ => Kind::Matrix,
@@ -258,7 +261,10 @@ fn transpose(e: E) -> E {
         E::Div(a, b) => E::Div(Box::new(transpose(*a)), b),
         E::Pow(a, k) => E::Pow(Box::new(transpose(*a)), k),
         // Entrywise functions commute with transposition.
-        E::Call(f, args) if args.len() == 1 && !matches!(f.as_str(), "tr" | "det" | "sum") => {
+        E::Call(f, args)
+            if args.len() == 1
+                && !matches!(f.as_str(), "tr" | "det" | "sum" | "[;]" | "vec" | "diag") =>
+        {
             E::Call(f, args.into_iter().map(transpose).collect())
         }
         other => E::T(Box::new(other)),
@@ -392,6 +398,12 @@ impl Builder<'_> {
                 E::Pow(bx(a), render(&c))
             }
             Op::AddScalar => sum(arg(0, self)?, arg(1, self)?),
+            Op::Stack => {
+                let parts = (0..args.len())
+                    .map(|i| arg(i, self))
+                    .collect::<Option<Vec<E>>>()?;
+                E::Call("[;]".into(), parts)
+            }
         })
     }
 
@@ -809,6 +821,7 @@ fn render(e: &E) -> String {
             match f.as_str() {
                 "|·|" => format!("|{}|", inner.join(", ")),
                 "√" => format!("√{}", paren(&args[0])),
+                "[;]" => format!("[{}]", inner.join("; ")),
                 _ => format!("{f}({})", inner.join(", ")),
             }
         }
@@ -1034,6 +1047,20 @@ fn vectorize(e: &E, dir: &str, dir_kind: Kind) -> Option<E> {
                 ))),
                 jx,
             ))
+        }
+        // d[s₀; s₁; ..] stacks the rows ds₀, ds₁, ..
+        E::Call(f, parts) if f == "[;]" => {
+            let rows = parts
+                .iter()
+                .map(|p| {
+                    if mentions(p, dir) {
+                        vectorize(p, dir, dir_kind)
+                    } else {
+                        Some(E::Num(0.0))
+                    }
+                })
+                .collect::<Option<Vec<E>>>()?;
+            Some(E::Call("[;]".into(), rows))
         }
         // d x[k] = e_kᵀ dx for a vector, d X[i, j] = vec(E_ij)ᵀ vec(dX) for a matrix
         E::Entry(x, idx) if mentions(x, dir) => {

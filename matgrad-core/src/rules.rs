@@ -8,7 +8,7 @@
 //!
 //! References "MC" are equation numbers of The Matrix Cookbook (Petersen & Pedersen, 2012).
 
-use crate::ir::{Func, Graph, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op};
 
 /// The contributions of node `c` (whose adjoint is `cbar`) to the adjoints of its arguments,
 /// as `(argument position, contribution)`.
@@ -150,6 +150,10 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // d(A + s J) = dA + ds J  ⇒  Ā += C̄, s̄ += sum(C̄)
         Op::AddScalar => vec![(0, cbar), (1, g.sum(cbar))],
+        // d[s₀; s₁; ..] = [ds₀; ds₁; ..]  ⇒  s̄ᵢ += C̄ᵢ
+        Op::Stack => (0..args.len())
+            .map(|i| (i, g.entry(cbar, Index::Lit(i), Index::Lit(0))))
+            .collect(),
     }
 }
 
@@ -313,6 +317,11 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
             }
             (None, None) => None,
         },
+        // d[s₀; s₁; ..] = [ds₀; ds₁; ..]
+        Op::Stack => {
+            let parts: Vec<NodeId> = d.iter().map(|x| x.unwrap_or_else(|| g.lit(0.0))).collect();
+            Some(g.node(Op::Stack, parts, ty))
+        }
     };
     out.filter(|&n| !g.is_zero(n))
 }

@@ -252,3 +252,34 @@ fn kronecker_jacobian_of_a_x_b() {
     );
     let _ = a_x_b(&a, &x, &b);
 }
+
+/// Residuals written entry by entry (Rosenbrock), with constant indices into the variable.
+#[jacobian(wrt = p)]
+fn rosenbrock(p: &Vector2<f64>) -> Vector2<f64> {
+    Vector2::new(10.0 * (p[1] - p[0] * p[0]), 1.0 - p[0])
+}
+
+/// The same with a dynamic vector built from a `vec!`.
+#[jacobian(wrt = p)]
+fn rosenbrock_dynamic(p: &DVector<f64>) -> DVector<f64> {
+    DVector::from_vec(vec![10.0 * (p[1] - p[0] * p[0]), 1.0 - p[0], p[0] * p[1]])
+}
+
+#[test]
+fn residuals_written_entry_by_entry() {
+    let p = Vector2::new(-1.2, 1.0);
+    let j = rosenbrock_jacobian(&p);
+    let want = matgrad::nalgebra::Matrix2::new(-20.0 * p[0], 10.0, -1.0, 0.0);
+    assert_close(&j, &want, 1e-14);
+    let pd = DVector::from_vec(vec![-1.2, 1.0]);
+    let jd = rosenbrock_dynamic_jacobian(&pd);
+    assert_eq!(jd.shape(), (3, 2));
+    let fd = fd_jacobian(&as_mat(&pd), |q| {
+        as_mat(&rosenbrock_dynamic(&DVector::from_column_slice(
+            q.as_slice(),
+        )))
+    });
+    assert_close(&jd, &fd, 1e-6);
+    println!("{ROSENBROCK_JACOBIAN_FORMULA}");
+    let _ = rosenbrock(&p);
+}

@@ -669,6 +669,7 @@ impl Lowerer<'_> {
             Expr::Assign(_) => self.fallback(e, "an assignment", "mutation is not supported on a path from a variable; bind a new name with `let`"),
             Expr::Closure(_) => self.fallback(e, "a closure here", "closures are supported as the argument of `.map(..)`"),
             Expr::Try(_) => self.fallback(e, "the `?` operator", "unwrap or expect the value instead"),
+            Expr::Tuple(_) => self.fallback(e, "a tuple", "the value must be one scalar, vector or matrix"),
             _ => self.fallback(e, "this expression", ""),
         }
     }
@@ -1164,6 +1165,13 @@ impl Lowerer<'_> {
                 whole.span(),
             ));
         }
+        // Vectors built from scalars: `Vector3::new(a, b, c)`, `DVector::from_vec(vec![a, b])`,
+        // `DVector::from_column_slice(&[a, b])`.
+        if let Some(parts) = vector_parts(owner, last, c) {
+            if self.mentions_active(whole) {
+                return self.stack(&parts, owner != "DVector", whole);
+            }
+        }
         // `nalgebra::convert::<f64, T>(0.5)`: a constant of the scalar type.
         if last == "convert" && c.args.len() == 1 {
             if let Expr::Lit(syn::ExprLit {
@@ -1196,6 +1204,39 @@ impl Lowerer<'_> {
             &format!("the call of `{name}`"),
             "matgrad sees only this function's body, so calls of other functions may only take constants; inline the function here",
         )
+    }
+
+    /// The column vector of the scalars `parts`, of static length or a `DVector`.
+    fn stack(&mut self, parts: &[Expr], fixed: bool, whole: &Expr) -> Option<NodeId> {
+        let mut nodes = Vec::new();
+        for p in parts {
+            let n = self.expr(p)?;
+            self.settle(n, Ty::Scalar);
+            if self.ty(n) != Ty::Scalar {
+                self.cx
+                    .error_spanned_by(p, "the entries of a vector built here must be scalars");
+                return None;
+            }
+            nodes.push(n);
+        }
+        let k = nodes.len();
+        let rows = if fixed {
+            Dim::Fixed(k)
+        } else {
+            let v = self
+                .g
+                .dims
+                .fresh(format!("the length of `{}`", text_of(whole)));
+            let _ = self.g.dims.unify(Dim::Dyn(v), Dim::Fixed(k));
+            self.g.dims.add_source(v, DimSource::Expr(quote!(#k)));
+            Dim::Dyn(v)
+        };
+        Some(self.mk(
+            Op::Stack,
+            nodes,
+            Ty::Matrix(Shape::new(rows, Dim::Fixed(1))),
+            whole.span(),
+        ))
     }
 
     /// A size argument (`x.nrows()`, a literal, a constant `usize`).
@@ -1365,5 +1406,33 @@ fn guess_ty(e: &Expr) -> Ty {
             _ => Ty::Unknown,
         },
         _ => Ty::Unknown,
+    }
+}
+
+/// The entries of a vector constructor: `VectorN::new(..)`, `DVector::from_vec(vec![..])`,
+/// `DVector::from_column_slice(&[..])`.
+fn vector_parts(owner: &str, method: &str, c: &syn::ExprCall) -> Option<Vec<Expr>> {
+    let fixed = owner
+        .strip_prefix("Vector")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| (1..=6).contains(n));
+    if let (Some(n), "new") = (fixed, method) {
+        return (c.args.len() == n).then(|| c.args.iter().cloned().collect());
+    }
+    if owner != "DVector" || c.args.len() != 1 {
+        return None;
+    }
+    let list = |tokens: TokenStream| -> Option<Vec<Expr>> {
+        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        syn::parse::Parser::parse2(parser, tokens)
+            .ok()
+            .map(|p| p.into_iter().collect())
+    };
+    match (method, strip(&c.args[0])) {
+        ("from_vec", Expr::Macro(m)) if m.mac.path.is_ident("vec") => list(m.mac.tokens.clone()),
+        ("from_column_slice" | "from_row_slice", Expr::Array(a)) => {
+            Some(a.elems.iter().cloned().collect())
+        }
+        _ => None,
     }
 }

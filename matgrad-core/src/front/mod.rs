@@ -32,6 +32,8 @@ pub struct Function {
     pub scalar: Type,
     /// What the function returns (a scalar for `#[gradient]`; any matrix for `#[jacobian]`).
     pub output: TypeInfo,
+    /// Whether that is a type the attribute differentiates.
+    pub output_fits: bool,
     /// Which type names are scalars in this function.
     pub scalars: Scalars,
 }
@@ -135,6 +137,7 @@ pub fn parse(
         owned: f64_type.clone(),
         scalar: None,
     };
+    let mut output_fits = true;
     let output = match &item.sig.output {
         ReturnType::Type(_, ty) => {
             let info = classify(ty, &scalars);
@@ -143,6 +146,7 @@ pub fn parse(
                 Macro::Jacobian => info.kind != TypeKind::Other && !info.by_ref,
             };
             if !fits {
+                output_fits = false;
                 let msg = match kind {
                     Macro::Gradient => "#[gradient] needs a function that returns a scalar (`f64`): a gradient is the derivative of a scalar; for a vector or matrix result use #[jacobian]".to_string(),
                     Macro::Jacobian => "#[jacobian] needs a function that returns a scalar, or an owned nalgebra vector or matrix (`DVector<f64>`, `DMatrix<f64>`, `Vector3<f64>`, ..)".to_string(),
@@ -152,6 +156,7 @@ pub fn parse(
             info
         }
         ReturnType::Default => {
+            output_fits = false;
             cx.error_spanned_by(
                 &item.sig,
                 format!("#[{m}] needs a function that returns its value: add `-> f64`"),
@@ -169,6 +174,7 @@ pub fn parse(
         variables,
         scalar,
         output,
+        output_fits,
         scalars,
     })
 }

@@ -134,6 +134,8 @@ pub enum Op {
     Powf,
     /// `[a, s]`: a with s added to every entry (`a.add_scalar(s)`)
     AddScalar,
+    /// `[s₀, s₁, ..]`: the column vector of the scalars (`Vector3::new(a, b, c)`)
+    Stack,
 }
 
 impl Op {

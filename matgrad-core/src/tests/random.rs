@@ -188,7 +188,7 @@ impl Case {
             }
         }
         let d = depth - 1;
-        match self.rng.below(16) {
+        match self.rng.below(17) {
             0 => {
                 let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
                 self.raw(Op::Add, vec![a, b], ty)
@@ -256,6 +256,10 @@ impl Case {
             15 => {
                 let a = self.matrix(r, c, d);
                 self.raw(Op::Neg, vec![a], ty)
+            }
+            16 if c.0 == Dim::Fixed(1) => {
+                let parts = (0..r.1).map(|_| self.scalar(d)).collect();
+                self.raw(Op::Stack, parts, ty)
             }
             _ => self.leaf_matrix(r, c),
         }
