@@ -34,6 +34,12 @@ pub struct Emitter<'a> {
     /// Transposes that are read only as the left factor of a matrix–vector product, which
     /// `tr_mul` computes without forming the transpose.
     folded: Vec<bool>,
+    /// For each node, the last node that reads it, and whether it is returned: a temporary
+    /// whose last reader is a sum, a negation or a scaling is moved into it, so that nalgebra
+    /// reuses its buffer instead of allocating (straight-line code only, not inside loops).
+    last_reader: Vec<Option<NodeId>>,
+    returned: Vec<bool>,
+    moves: bool,
 }
 
 impl<'a> Emitter<'a> {
@@ -45,6 +51,9 @@ impl<'a> Emitter<'a> {
             fn_name,
             uses: Vec::new(),
             folded: Vec::new(),
+            last_reader: Vec::new(),
+            returned: Vec::new(),
+            moves: false,
         }
     }
 
@@ -103,6 +112,25 @@ impl<'a> Emitter<'a> {
         }
         let t = self.t(id);
         quote!((&#t))
+    }
+
+    /// A matrix operand of `reader` that may be consumed: the temporary itself where `reader`
+    /// reads it last, a reference otherwise.
+    fn owned_or_ref(&self, id: NodeId, reader: NodeId) -> TokenStream {
+        let g = self.g;
+        let movable = self.moves
+            && !self.is_leaf_alias(id)
+            && !g.op(id).is_leaf()
+            && !self.folded[id.index()]
+            && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
+            && !self.returned.get(id.index()).copied().unwrap_or(true)
+            && g.args(reader).iter().filter(|&&a| a == id).count() == 1;
+        if movable {
+            let t = self.t(id);
+            quote!(#t)
+        } else {
+            self.m(id)
+        }
     }
 
     /// A scalar operand: an expression of the scalar type.
@@ -198,6 +226,18 @@ impl<'a> Emitter<'a> {
         for &o in outputs {
             self.uses[o.index()] += 1;
         }
+        self.last_reader = vec![None; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    self.last_reader[a.index()] = Some(NodeId(id as u32));
+                }
+            }
+        }
+        self.returned = vec![false; g.len()];
+        for &o in outputs {
+            self.returned[o.index()] = true;
+        }
         self.folded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
@@ -234,7 +274,9 @@ impl<'a> Emitter<'a> {
     pub fn compute(&mut self, outputs: &[NodeId]) -> (TokenStream, Vec<TokenStream>) {
         let g = self.g;
         let needed = self.plan(outputs);
+        self.moves = true;
         let lets = self.lets(&needed, |_| true);
+        self.moves = false;
         // Outputs are moved out where this is their last read, cloned otherwise.
         let mut remaining = self.uses.clone();
         let values = outputs
@@ -296,9 +338,21 @@ impl<'a> Emitter<'a> {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 quote!(#om::zeros_generic(#r, #c))
             }
+            Op::Neg if is_matrix => {
+                let x = self.owned_or_ref(a, n);
+                quote!(-#x)
+            }
             Op::Neg => {
                 let x = self.v(a);
                 quote!(-#x)
+            }
+            Op::Add | Op::Sub if is_matrix => {
+                let (x, y) = (self.owned_or_ref(a, n), self.owned_or_ref(b, n));
+                if *g.op(n) == Op::Add {
+                    quote!(#x + #y)
+                } else {
+                    quote!(#x - #y)
+                }
             }
             Op::Add => {
                 let (x, y) = (self.v(a), self.v(b));
@@ -366,7 +420,7 @@ impl<'a> Emitter<'a> {
                         quote!(#om::from_diagonal_element_generic(#r, #c, #s))
                     }
                     _ => {
-                        let m = self.m(b);
+                        let m = self.owned_or_ref(b, n);
                         quote!(#m * #s)
                     }
                 }
@@ -394,7 +448,7 @@ impl<'a> Emitter<'a> {
                     quote!(#x.component_div(#y))
                 }
                 (true, false) => {
-                    let (x, y) = (self.m(a), self.s(b));
+                    let (x, y) = (self.owned_or_ref(a, n), self.s(b));
                     quote!(#x / #y)
                 }
                 _ => {

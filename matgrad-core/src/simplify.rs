@@ -244,7 +244,100 @@ impl Graph {
             let p = self.matmul(a, x);
             return self.neg(p);
         }
+        // matmul-reassociate: a chain of products built by differentiation is multiplied in
+        // the cheapest order its shapes allow, e.g. Cᵀ (a bᵀ) Cᵀ as (Cᵀ a)(bᵀ Cᵀ), O(n²) not O(n³).
+        if let Some(better) = self.reassociate(a, b) {
+            return better;
+        }
         self.node(Op::MatMul, vec![a, b], ty)
+    }
+
+    /// The factors of a product: fresh products (built by differentiation) are opened up,
+    /// everything else (the function's own values among them) is one factor.
+    fn factors(&self, n: NodeId, out: &mut Vec<NodeId>) {
+        if *self.op(n) == Op::MatMul && !self.is_primal(n) {
+            let (a, b) = (self.args(n)[0], self.args(n)[1]);
+            self.factors(a, out);
+            self.factors(b, out);
+        } else {
+            out.push(n);
+        }
+    }
+
+    /// The estimated cost of computing a node's fresh products.
+    fn product_cost(&self, n: NodeId) -> f64 {
+        if *self.op(n) != Op::MatMul || self.is_primal(n) {
+            return 0.0;
+        }
+        let (a, b) = (self.args(n)[0], self.args(n)[1]);
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let own = match (sa, sb) {
+            (Some(x), Some(y)) => {
+                self.dims.estimate(x.rows) * self.dims.estimate(x.cols) * self.dims.estimate(y.cols)
+            }
+            _ => 0.0,
+        };
+        own + self.product_cost(a) + self.product_cost(b)
+    }
+
+    /// The product a·b in the order of least estimated cost (the matrix-chain order), if that
+    /// is at most half the cost of the order as built.
+    fn reassociate(&mut self, a: NodeId, b: NodeId) -> Option<NodeId> {
+        let mut fs = Vec::new();
+        self.factors(a, &mut fs);
+        self.factors(b, &mut fs);
+        if fs.len() < 3 || fs.len() > 16 {
+            return None;
+        }
+        let shapes: Option<Vec<Shape>> = fs.iter().map(|&f| self.shape(f)).collect();
+        let shapes = shapes?;
+        // d[k] is the estimated size between factor k−1 and factor k.
+        let mut d: Vec<f64> = vec![self.dims.estimate(shapes[0].rows)];
+        d.extend(shapes.iter().map(|s| self.dims.estimate(s.cols)));
+        let n = fs.len();
+        let mut cost = vec![vec![0.0f64; n]; n];
+        let mut split = vec![vec![0usize; n]; n];
+        for len in 2..=n {
+            for i in 0..=n - len {
+                let j = i + len - 1;
+                cost[i][j] = f64::INFINITY;
+                for k in i..j {
+                    let c = cost[i][k] + cost[k + 1][j] + d[i] * d[k + 1] * d[j + 1];
+                    if c < cost[i][j] {
+                        cost[i][j] = c;
+                        split[i][j] = k;
+                    }
+                }
+            }
+        }
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        let as_built = self.product_cost(a)
+            + self.product_cost(b)
+            + self.dims.estimate(sa.rows)
+                * self.dims.estimate(sa.cols)
+                * self.dims.estimate(sb.cols);
+        if cost[0][n - 1] * 2.0 > as_built {
+            return None;
+        }
+        Some(self.build_chain(&fs, &shapes, &split, 0, n - 1))
+    }
+
+    fn build_chain(
+        &mut self,
+        fs: &[NodeId],
+        shapes: &[Shape],
+        split: &[Vec<usize>],
+        i: usize,
+        j: usize,
+    ) -> NodeId {
+        if i == j {
+            return fs[i];
+        }
+        let k = split[i][j];
+        let left = self.build_chain(fs, shapes, split, i, k);
+        let right = self.build_chain(fs, shapes, split, k + 1, j);
+        let ty = Ty::Matrix(Shape::new(shapes[i].rows, shapes[j].cols));
+        self.node(Op::MatMul, vec![left, right], ty)
     }
 
     /// A scalar times a matrix.

@@ -1,0 +1,83 @@
+//! What the generated gradient costs, counted on the graph: the products it performs and their
+//! shapes (issue 5: products ordered by shapes; the gradient of tr(Xᵏ) linear in k).
+
+use proc_macro2::TokenStream;
+
+use crate::ir::{NodeId, Op};
+use crate::shape::Dim;
+use crate::Derivation;
+
+fn derive(attr: &str, item: &str) -> Derivation {
+    let attr: TokenStream = attr.parse().expect("attribute tokens");
+    let item: TokenStream = item.parse().expect("item tokens");
+    match crate::derive(attr, item) {
+        Ok(d) => d,
+        Err(failure) => panic!("{}", failure.0),
+    }
+}
+
+/// The matrix products the gradient computes beyond the function's own (nodes reachable from
+/// the gradients that were built by differentiation), as (rows, inner, cols) "is a matrix" flags.
+fn gradient_products(d: &Derivation) -> Vec<(bool, bool, bool)> {
+    let g = &d.body.graph;
+    let mut seen = vec![false; g.len()];
+    let mut stack: Vec<NodeId> = d.gradients.iter().flatten().copied().collect();
+    let mut out = Vec::new();
+    while let Some(n) = stack.pop() {
+        if seen[n.index()] {
+            continue;
+        }
+        seen[n.index()] = true;
+        stack.extend(g.args(n).iter().copied());
+        if *g.op(n) == Op::MatMul && !g.is_primal(n) {
+            let (a, b) = (
+                g.shape(g.args(n)[0]).unwrap(),
+                g.shape(g.args(n)[1]).unwrap(),
+            );
+            let big = |d: Dim| d != Dim::Fixed(1);
+            out.push((big(a.rows), big(a.cols), big(b.cols)));
+        }
+    }
+    out
+}
+
+#[test]
+fn trace_of_power_gradient_is_linear_in_the_power() {
+    for k in 2..=12 {
+        let body = vec!["x"; k].join(" * ");
+        let d = derive(
+            "wrt = x",
+            &format!("fn f(x: &DMatrix<f64>) -> f64 {{ ({body}).trace() }}"),
+        );
+        let products = gradient_products(&d).len();
+        assert!(
+            products <= 2 * k,
+            "tr(x^{k}): {products} products in the gradient"
+        );
+    }
+}
+
+#[test]
+fn inverse_adjoint_of_an_outer_product_is_quadratic() {
+    // ∂(rᵀ S⁻¹ r)/∂S = −S⁻ᵀ r rᵀ S⁻ᵀ: computed as (S⁻ᵀ r)(rᵀ S⁻ᵀ), never as n×n·n×n products.
+    let d = derive(
+        "wrt = s",
+        "fn f(s: &DMatrix<f64>, r: &DVector<f64>) -> f64 { (r.transpose() * s.clone().try_inverse().unwrap() * r)[(0, 0)] }",
+    );
+    let cubic = gradient_products(&d)
+        .into_iter()
+        .filter(|&(a, b, c)| a && b && c)
+        .count();
+    assert_eq!(cubic, 0, "matrix·matrix products in the gradient");
+}
+
+#[test]
+fn least_squares_gradient_has_no_matrix_matrix_product() {
+    let d = derive(
+        "wrt = w",
+        "fn f(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 { (x * w - y).norm_squared() }",
+    );
+    let products = gradient_products(&d);
+    assert_eq!(products.len(), 1, "one product, xᵀ r");
+    assert!(products.iter().all(|&(_, _, c)| !c));
+}
