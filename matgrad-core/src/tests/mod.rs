@@ -1,5 +1,6 @@
 //! The engine's own tests: golden formulas and randomized derivations, all without compiling
 //! user code.
 
+mod cost;
 mod formulas;
 mod random;
