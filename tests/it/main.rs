@@ -3,6 +3,7 @@
 mod check;
 mod cookbook;
 mod edges;
+mod jacobian_ops;
 mod jacobians;
 mod second;
 mod seeds;

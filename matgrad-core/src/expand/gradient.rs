@@ -100,11 +100,12 @@ pub fn items(d: &Derivation) -> TokenStream {
 
         #(#attrs)*
         #[doc = #const_doc]
+        #[allow(dead_code)]
         #vis const #const_name: &str = #formula_text;
 
         #(#attrs)*
         #[doc = #grad_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #grad_sig {
             #grad_panic
             #grad_body
@@ -112,7 +113,7 @@ pub fn items(d: &Derivation) -> TokenStream {
 
         #(#attrs)*
         #[doc = #vg_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #vg_sig {
             #vg_panic
             #vg_body
@@ -120,14 +121,14 @@ pub fn items(d: &Derivation) -> TokenStream {
 
         #(#attrs)*
         #[doc = #try_grad_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
         #vis #try_grad_sig {
             #try_grad_body
         }
 
         #(#attrs)*
         #[doc = #try_vg_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, unreachable_code, non_snake_case, clippy::all)]
         #vis #try_vg_sig {
             #try_vg_body
         }

@@ -427,26 +427,27 @@ pub fn items(d: &Derivation) -> TokenStream {
 
         #(#attrs)*
         #[doc = #const_doc]
+        #[allow(dead_code)]
         #vis const #const_name: &str = #text;
 
         #(#attrs)*
         #[doc = #doc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #jac_sig { #jac_body }
 
         #(#attrs)*
         #[doc = #vdoc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #vj_sig { #vj_body }
 
         #(#attrs)*
         #[doc = #try_jdoc]
-        #[allow(unused_variables, unreachable_code, clippy::all)]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
         #vis #try_jac_sig { #try_jac_body }
 
         #(#attrs)*
         #[doc = #try_vdoc]
-        #[allow(unused_variables, unreachable_code, clippy::all)]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
         #vis #try_vj_sig { #try_vj_body }
     }
 }
@@ -475,9 +476,9 @@ pub fn stand_ins(f: &Function) -> TokenStream {
     let jac_sig = signature(f, &jac_name, j_ty.clone());
     let vj_sig = signature(f, &vj_name, quote!((#out_ty, #j_ty)));
     quote! {
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #jac_sig { ::core::unreachable!() }
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #vj_sig { ::core::unreachable!() }
     }
 }

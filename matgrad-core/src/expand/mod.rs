@@ -184,14 +184,15 @@ pub fn stand_ins(kind: Macro, f: &Function) -> TokenStream {
         quote!(::core::result::Result<(#scalar, #grad_ty), ::matgrad::ShapeError>),
     );
     quote! {
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #try_grad_sig { ::core::unreachable!() }
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #try_vg_sig { ::core::unreachable!() }
+        #[allow(dead_code)]
         #vis const #const_name: &str = "";
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #grad_sig { ::core::unreachable!() }
-        #[allow(unused_variables, clippy::all)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis #vg_sig { ::core::unreachable!() }
     }
 }

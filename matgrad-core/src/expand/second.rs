@@ -209,11 +209,12 @@ pub fn items(d: &Derivation) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = #const_doc]
+        #[allow(dead_code)]
         #vis const #const_name: &str = #const_text;
 
         #(#attrs)*
         #[doc = #hvp_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #hvp_sig {
             #hvp_panic
             #code
@@ -221,7 +222,7 @@ pub fn items(d: &Derivation) -> TokenStream {
 
         #(#attrs)*
         #[doc = #hessian_doc]
-        #[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
+        #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #hessian_sig {
             #hessian_panic
             #hessian_code
