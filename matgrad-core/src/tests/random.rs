@@ -730,3 +730,136 @@ fn random_hessian_vector_products_match_finite_differences() {
         failures[0]
     );
 }
+
+/// Jacobians of random matrix-valued functions: the forward differential dF(D) against central
+/// differences of F along D, and the reverse accumulation from a cotangent C̄ against it through
+/// the adjoint identity ⟨C̄, dF(D)⟩ = Σ ⟨X̄(C̄), D⟩.
+fn check_jacobian(seed: u64) -> Result<bool, String> {
+    let mut case = Case::new(seed);
+    let depth = 1 + (seed % 6) as u32;
+    let (r, c) = (case.dim(), case.dim());
+    let mut f = case.matrix(r, c, depth);
+    if !case.g.is_active(f) {
+        // Make it depend on a variable: F + s C.
+        let k = case.param("C", Some((r, c)), false);
+        let ty = case.g.ty(f);
+        let sk = case.raw(Op::Scale, vec![case.vars[3], k], ty);
+        f = case.raw(Op::Add, vec![f, sk], ty);
+    }
+    let names: Vec<String> = ["X", "Y", "v", "s"].iter().map(|s| s.to_string()).collect();
+    let mut dirs = Vec::new();
+    for &v in &case.vars.clone() {
+        let shape = match case.g.ty(v) {
+            Ty::Matrix(s) => {
+                let find = |d: Dim| {
+                    case.dims
+                        .iter()
+                        .copied()
+                        .find(|x| x.0 == d)
+                        .unwrap_or((d, 1))
+                };
+                Some((find(s.rows), find(s.cols)))
+            }
+            _ => None,
+        };
+        dirs.push(case.param("d", shape, false));
+    }
+    let cot = case.param("c", Some((r, c)), false);
+    let g = &mut case.g;
+    g.primal_len = g.len();
+    let text = formula(g, f, &names);
+    let seeds: Vec<(NodeId, NodeId)> = case
+        .vars
+        .iter()
+        .copied()
+        .zip(dirs.iter().copied())
+        .collect();
+    let tangent = grad::forward(g, f, &seeds);
+    let df = tangent[f.index()];
+    let adjoints = grad::reverse(g, f, cot, &case.vars);
+    let last = NodeId(g.len() as u32 - 1);
+    let vals = eval(g, &case.values, last)
+        .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nF = {text}"))?;
+    let fv = vals[f.index()].entries();
+    if fv.iter().any(|v| !v.is_finite()) {
+        return Ok(false);
+    }
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let dfv = df
+        .map(|n| vals[n.index()].entries())
+        .unwrap_or_else(|| vec![0.0; fv.len()]);
+    let cv = vals[cot.index()].entries();
+    let lhs = dot(&cv, &dfv);
+    let rhs: f64 = adjoints
+        .iter()
+        .zip(&dirs)
+        .map(|(a, d)| {
+            a.map(|n| dot(&vals[n.index()].entries(), &vals[d.index()].entries()))
+                .unwrap_or(0.0)
+        })
+        .sum();
+    if !close(lhs, rhs, 1e-9) {
+        return Err(format!(
+            "seed {seed}: ⟨C̄, dF(D)⟩ = {lhs} but Σ⟨X̄, D⟩ = {rhs}\nF = {text}"
+        ));
+    }
+    let h = 1e-6;
+    let shifted = |sign: f64| -> Result<Vec<f64>, String> {
+        let mut params = case.values.clone();
+        for (i, &v) in case.vars.iter().enumerate() {
+            if let Op::Param(p) = g.op(v) {
+                let x = params[*p].entries();
+                let d = vals[dirs[i].index()].entries();
+                let mut nv = params[*p].clone();
+                for k in 0..x.len() {
+                    nv = nv.with_entry(k, x[k] + sign * h * d[k]);
+                }
+                params[*p] = nv;
+            }
+        }
+        crate::eval::eval_node(g, &params, f)
+            .map(|v| v.entries())
+            .map_err(|e| format!("{e:?}"))
+    };
+    let (fp, fm) = (shifted(1.0)?, shifted(-1.0)?);
+    let scale = fv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for k in 0..fv.len() {
+        let numeric = (fp[k] - fm[k]) / (2.0 * h);
+        if (dfv[k] - numeric).abs() > 2e-5 * dfv[k].abs().max(numeric.abs()).max(1.0) + 1e-8 * scale
+        {
+            return Err(format!(
+                "seed {seed}: dF entry {k} is {} but differences give {numeric}\nF = {text}\ndF = {}",
+                dfv[k],
+                df.map(|n| formula(g, n, &names)).unwrap_or("0".into())
+            ));
+        }
+    }
+    Ok(true)
+}
+
+#[test]
+fn random_jacobians_match_finite_differences() {
+    let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for seed in 0..cases {
+        match check_jacobian(seed) {
+            Ok(true) => checked += 1,
+            Ok(false) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(
+        checked * 2 > cases,
+        "only {checked} of {cases} random cases could be checked"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} random cases failed; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
