@@ -61,6 +61,17 @@ pub mod __private {
         }
     }
 
+    /// The logistic function 1/(1 + e⁻ᵛ), computed so that it neither overflows nor loses
+    /// precision for large |v|.
+    pub fn sigmoid<T: RealField + Copy>(v: T) -> T {
+        if v >= T::zero() {
+            T::one() / (T::one() + (-v).exp())
+        } else {
+            let e = v.exp();
+            e / (T::one() + e)
+        }
+    }
+
     /// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
     /// column as a `DVector`.
     pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(

@@ -497,6 +497,26 @@ impl<'a> Emitter<'a> {
                 let (x, s) = (self.m(a), self.s(b));
                 quote!(#x.add_scalar(#s))
             }
+            Op::Max | Op::Min => {
+                let c = self.s(b);
+                let m = if *g.op(n) == Op::Max {
+                    quote!(max)
+                } else {
+                    quote!(min)
+                };
+                let body = self.unary(a, is_matrix, |v| quote!(#v.#m(__mg_c)));
+                quote!({ let __mg_c = #c; #body })
+            }
+            Op::Above => {
+                let c = self.s(b);
+                let (one, zero) = (self.lit(1.0), self.lit(0.0));
+                let body = self.unary(
+                    a,
+                    is_matrix,
+                    |v| quote!(if #v > __mg_c { #one } else { #zero }),
+                );
+                quote!({ let __mg_c = #c; #body })
+            }
             Op::Stack => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let parts: Vec<TokenStream> = args.iter().map(|&p| self.s(p)).collect();
@@ -578,7 +598,9 @@ fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
     match f {
         // sign(v) with sign(0) = 0: the subgradient of |v| that is zero at the kink
         // (`f64::signum` returns 1 at +0).
-        Func::Signum => quote!(::matgrad::__private::sign(#v)),
+        Func::Sign => quote!(::matgrad::__private::sign(#v)),
+        // 1/(1 + e⁻ᵛ), which neither overflows nor loses precision for large |v|.
+        Func::Sigmoid => quote!(::matgrad::__private::sigmoid(#v)),
         _ => {
             let m = format_ident!("{}", f.method());
             quote!(#v.#m())

@@ -84,8 +84,13 @@ fn apply(f: Func, v: f64) -> f64 {
         Func::Cos => v.cos(),
         Func::Tanh => v.tanh(),
         Func::Abs => v.abs(),
-        Func::Signum => sign(v),
+        Func::Sign => sign(v),
         Func::Recip => v.recip(),
+        Func::Signum => v.signum(),
+        Func::ExpM1 => v.exp_m1(),
+        Func::Log10 => v.log10(),
+        Func::Log2 => v.log2(),
+        Func::Sigmoid => 1.0 / (1.0 + (-v).exp()),
     }
 }
 
@@ -209,6 +214,18 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
             Op::AddScalar => {
                 let c = s(1);
                 map1(&|x| x + c)
+            }
+            Op::Max => {
+                let c = s(1);
+                map1(&|x| x.max(c))
+            }
+            Op::Min => {
+                let c = s(1);
+                map1(&|x| x.min(c))
+            }
+            Op::Above => {
+                let c = s(1);
+                map1(&|x| if x > c { 1.0 } else { 0.0 })
             }
             Op::Stack => Value::Matrix(DMatrix::from_iterator(
                 args.len(),

@@ -386,7 +386,10 @@ impl Builder<'_> {
                     Func::Recip if !ty.is_matrix() => E::Div(bx(E::Num(1.0)), bx(a)),
                     Func::Recip => E::HadDiv(bx(E::Name("1".into(), Kind::Scalar)), bx(a)),
                     Func::Abs => E::Call("|·|".into(), vec![a]),
-                    Func::Signum => E::Call("sign".into(), vec![a]),
+                    Func::Sign | Func::Signum => E::Call("sign".into(), vec![a]),
+                    Func::ExpM1 => sum(E::Call("exp".into(), vec![a]), E::Num(-1.0)),
+                    Func::Log10 => E::Call("log₁₀".into(), vec![a]),
+                    Func::Log2 => E::Call("log₂".into(), vec![a]),
                     Func::Ln1p => E::Call("ln".into(), vec![sum(E::Num(1.0), a)]),
                     Func::Sqrt => E::Call("√".into(), vec![a]),
                     other => E::Call(other.method().into(), vec![a]),
@@ -398,6 +401,14 @@ impl Builder<'_> {
                 E::Pow(bx(a), render(&c))
             }
             Op::AddScalar => sum(arg(0, self)?, arg(1, self)?),
+            Op::Max | Op::Min => {
+                let name = if *g.op(n) == Op::Max { "max" } else { "min" };
+                E::Call(name.into(), vec![arg(0, self)?, arg(1, self)?])
+            }
+            Op::Above => {
+                let (a, c) = (arg(0, self)?, arg(1, self)?);
+                E::Name(format!("[{} > {}]", render(&a), render(&c)), kind)
+            }
             Op::Stack => {
                 let parts = (0..args.len())
                     .map(|i| arg(i, self))

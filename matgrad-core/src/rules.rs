@@ -150,6 +150,19 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // d(A + s J) = dA + ds J  ⇒  Ā += C̄, s̄ += sum(C̄)
         Op::AddScalar => vec![(0, cbar), (1, g.sum(cbar))],
+        // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc  (the subgradient 0 where A = c)
+        Op::Max | Op::Min => {
+            let above = if op == Op::Max {
+                g.above(a, b)
+            } else {
+                g.below(a, b)
+            };
+            let da = g.mul(cbar, above);
+            let rest = g.sub(cbar, da);
+            vec![(0, da), (1, g.sum(rest))]
+        }
+        // [A > c] is piecewise constant: no contribution.
+        Op::Above => vec![],
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]  ⇒  s̄ᵢ += C̄ᵢ
         Op::Stack => (0..args.len())
             .map(|i| (i, g.entry(cbar, Index::Lit(i), Index::Lit(0))))
@@ -317,6 +330,23 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
             }
             (None, None) => None,
         },
+        // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc
+        Op::Max | Op::Min => {
+            let above = if op == Op::Max {
+                g.above(a, b)
+            } else {
+                g.below(a, b)
+            };
+            let t1 = da.map(|x| g.mul(above, x));
+            let t2 = db.map(|y| {
+                let one = g.lit(1.0);
+                let neg = g.neg(above);
+                let rest = g.add_scalar(neg, one);
+                g.times(y, rest)
+            });
+            sum(g, vec![t1, t2])
+        }
+        Op::Above => None,
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]
         Op::Stack => {
             let parts: Vec<NodeId> = d.iter().map(|x| x.unwrap_or_else(|| g.lit(0.0))).collect();
@@ -360,9 +390,29 @@ fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId {
             g.add_scalar(neg, one)
         }
         // abs′(a) = sign(a): the subgradient, 0 at 0
-        Func::Abs => g.elem(Func::Signum, a),
-        // signum′ = 0 (almost everywhere)
-        Func::Signum => g.zero(ty),
+        Func::Abs => g.elem(Func::Sign, a),
+        // sign′ = signum′ = 0 (almost everywhere)
+        Func::Sign | Func::Signum => g.zero(ty),
+        // (eᵛ − 1)′ = eᵛ
+        Func::ExpM1 => g.elem(Func::Exp, a),
+        // log₁₀′(a) = 1/(a ln 10), log₂′(a) = 1/(a ln 2)
+        Func::Log10 | Func::Log2 => {
+            let base = if f == Func::Log10 {
+                std::f64::consts::LN_10
+            } else {
+                std::f64::consts::LN_2
+            };
+            let k = g.lit(1.0 / base);
+            let r = g.elem(Func::Recip, a);
+            g.times(k, r)
+        }
+        // σ′ = σ (1 − σ)
+        Func::Sigmoid => {
+            let one = g.lit(1.0);
+            let neg = g.neg(c);
+            let rest = g.add_scalar(neg, one);
+            g.mul(c, rest)
+        }
         // (1/a)′ = −1/a² = −C ⊙ C
         Func::Recip => {
             let sq = g.powi(c, 2);

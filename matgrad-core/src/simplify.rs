@@ -434,7 +434,7 @@ impl Graph {
                     return self.div(q, d);
                 }
                 // mul-sign: sign(a) ⊙ a = |a|
-                Op::Elem(crate::ir::Func::Signum) if self.args(p)[0] == q => {
+                Op::Elem(crate::ir::Func::Sign) if self.args(p)[0] == q => {
                     return self.elem(crate::ir::Func::Abs, q);
                 }
                 _ => {}
@@ -493,6 +493,17 @@ impl Graph {
 
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         let ty = self.ty(a);
+        // div-sigmoid: eᶻ ⊘ (1 + eᶻ) = σ(z), which stays finite where eᶻ overflows
+        if let (Op::Elem(crate::ir::Func::Exp), Op::AddScalar | Op::Add) =
+            (self.op(a).clone(), self.op(b).clone())
+        {
+            let (p, q) = (self.args(b)[0], self.args(b)[1]);
+            let one_plus_a = (p == a && self.is_lit(q, 1.0)) || (q == a && self.is_lit(p, 1.0));
+            if one_plus_a {
+                let z = self.args(a)[0];
+                return self.elem(crate::ir::Func::Sigmoid, z);
+            }
+        }
         if self.is_lit(b, 1.0) {
             return a;
         }
@@ -627,6 +638,18 @@ impl Graph {
             return a;
         }
         self.node(Op::Powf, vec![a, c], ty)
+    }
+
+    /// [a > c], entrywise.
+    pub fn above(&mut self, a: NodeId, c: NodeId) -> NodeId {
+        let ty = self.ty(a);
+        self.node(Op::Above, vec![a, c], ty)
+    }
+
+    /// [a < c] = [−a > −c], entrywise.
+    pub fn below(&mut self, a: NodeId, c: NodeId) -> NodeId {
+        let (na, nc) = (self.neg(a), self.neg(c));
+        self.above(na, nc)
     }
 
     pub fn add_scalar(&mut self, a: NodeId, s: NodeId) -> NodeId {

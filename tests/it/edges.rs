@@ -81,3 +81,83 @@ fn determinant_at_a_singular_matrix_does_not_panic() {
     let x = DMatrix::from_row_slice(2, 2, &[3.0, 1.0, 2.0, 4.0]);
     assert_close(&determinant_grad(&x), &fd(&x, determinant), 1e-6);
 }
+
+// ---- stable scalar forms (issue 9.3) -------------------------------------------------------
+
+/// Stable softplus and ReLU: max(v, 0) + ln(1 + e^−|v|).
+#[gradient(wrt = w)]
+fn softplus_relu(x: &DMatrix<f64>, w: &DVector<f64>) -> f64 {
+    (x * w).map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()).sum() + (x * w).map(|v| v.max(0.0)).sum()
+}
+
+#[test]
+fn relu_and_stable_softplus() {
+    let mut r = rng(51);
+    let (x, w) = (mat(&mut r, 6, 3), vec(&mut r, 3));
+    let z = &x * &w;
+    let sigma = z.map(|v| 1.0 / (1.0 + (-v).exp()));
+    let relu_grad = z.map(|v| if v > 0.0 { 1.0 } else { 0.0 });
+    let want = x.transpose() * (sigma + relu_grad);
+    assert_close(&softplus_relu_grad(&x, &w), &want, 1e-12);
+    assert_close(
+        &softplus_relu_grad(&x, &w),
+        &fd(&w, |w| softplus_relu(&x, w)),
+        1e-6,
+    );
+}
+
+/// exp_m1, log10, log2, signum (derivative 0) and min with a constant.
+#[gradient(wrt = x)]
+fn more_scalar_functions(x: &DVector<f64>) -> f64 {
+    x.map(|v| {
+        v.exp_m1() + (v * v + 1.0).log10() + (v * v + 2.0).log2() + v.signum() * 3.0 + v.min(0.25)
+    })
+    .sum()
+}
+
+#[test]
+fn exp_m1_logs_signum_min() {
+    let x = DVector::from_vec(vec![-0.7, 0.1, 0.9, 1.3]);
+    let want = x.map(|v: f64| {
+        v.exp()
+            + 2.0 * v / ((v * v + 1.0) * std::f64::consts::LN_10)
+            + 2.0 * v / ((v * v + 2.0) * std::f64::consts::LN_2)
+            + if v < 0.25 { 1.0 } else { 0.0 }
+    });
+    assert_close(&more_scalar_functions_grad(&x), &want, 1e-12);
+    assert_close(
+        &more_scalar_functions_grad(&x),
+        &fd(&x, more_scalar_functions),
+        1e-6,
+    );
+    // The value keeps Rust's signum (1 at +0), as the original does.
+    assert_eq!(
+        more_scalar_functions_value_and_grad(&x).0,
+        more_scalar_functions(&x)
+    );
+}
+
+/// The logistic loss stays finite where e^z overflows: its derivative is σ(z).
+#[gradient(wrt = w)]
+fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let z = x * w;
+    z.map(|v| v.exp().ln_1p()).sum() - y.dot(&z)
+}
+
+#[test]
+fn logistic_gradient_is_finite_for_huge_logits() {
+    let x = DMatrix::from_row_slice(2, 1, &[800.0, -800.0]);
+    let (w, y) = (
+        DVector::from_vec(vec![1.0]),
+        DVector::from_vec(vec![1.0, 0.0]),
+    );
+    let g = logistic_grad(&x, &w, &y);
+    // σ(800) = 1, σ(−800) = 0: ∂f/∂w = 800 (1 − 1) − 800 (0 − 0) = 0.
+    assert!(g.iter().all(|v| v.is_finite()), "{g}");
+    assert_close(&g, &DVector::from_vec(vec![0.0]), 1e-12);
+    assert!(
+        LOGISTIC_GRAD_FORMULA.contains("σ(x w)"),
+        "{LOGISTIC_GRAD_FORMULA}"
+    );
+    let _ = logistic(&x, &w, &y);
+}

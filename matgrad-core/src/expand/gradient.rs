@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use super::{
     as_variable, gradient_types, shape_checks, shared_attrs, signature, tuple_type, tuple_value,
@@ -18,7 +19,7 @@ pub fn items(d: &Derivation) -> TokenStream {
     let scalar = &f.scalar;
     let grad_name = format_ident!("{}_grad", name);
     let vg_name = format_ident!("{}_value_and_grad", name);
-    let const_name = format_ident!("{}_GRAD_FORMULA", name.to_string().to_uppercase());
+    let const_name = format_ident!("{}_GRAD_FORMULA", name.unraw().to_string().to_uppercase());
     let names = d.variable_names();
 
     let formula_lines: Vec<String> = names

@@ -10,6 +10,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use super::{shape_checks, shared_attrs, signature, tuple_type, tuple_value};
 use crate::attr::Layout;
@@ -309,7 +310,10 @@ pub fn items(d: &Derivation) -> TokenStream {
     let names = d.variable_names();
     let jac_name = format_ident!("{}_jacobian", name);
     let vj_name = format_ident!("{}_value_and_jacobian", name);
-    let const_name = format_ident!("{}_JACOBIAN_FORMULA", name.to_string().to_uppercase());
+    let const_name = format_ident!(
+        "{}_JACOBIAN_FORMULA",
+        name.unraw().to_string().to_uppercase()
+    );
     let out_ty = match &item.sig.output {
         syn::ReturnType::Type(_, t) => quote!(#t),
         syn::ReturnType::Default => quote!(()),

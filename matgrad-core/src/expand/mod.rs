@@ -9,6 +9,7 @@ mod second;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::{ItemFn, ReturnType, Type};
 
 use crate::attr::Macro;
@@ -169,7 +170,7 @@ pub fn stand_ins(kind: Macro, f: &Function) -> TokenStream {
     let scalar = &f.scalar;
     let grad_name = format_ident!("{}_grad", name);
     let vg_name = format_ident!("{}_value_and_grad", name);
-    let const_name = format_ident!("{}_GRAD_FORMULA", name.to_string().to_uppercase());
+    let const_name = format_ident!("{}_GRAD_FORMULA", name.unraw().to_string().to_uppercase());
     let grad_ty = tuple_type(&gradient_types(f));
     let grad_sig = signature(f, &grad_name, grad_ty.clone());
     let vg_sig = signature(f, &vg_name, quote!((#scalar, #grad_ty)));

@@ -3,6 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use super::{
     as_variable, gradient_types, shape_checks, shared_attrs, signature, tuple_type, tuple_value,
@@ -194,7 +195,10 @@ pub fn items(d: &Derivation) -> TokenStream {
         "The Hessian of [`{name}`]: the symmetric matrix of second derivatives with respect to vec of each variable, stacked in `wrt` order ({}), computed one Hessian-vector product per column:\n\n```text\n{hessian_text}\n```",
         names.join(", ")
     );
-    let const_name = format_ident!("{}_HESSIAN_FORMULA", name.to_string().to_uppercase());
+    let const_name = format_ident!(
+        "{}_HESSIAN_FORMULA",
+        name.unraw().to_string().to_uppercase()
+    );
     let const_text = hessian_text.clone();
     let const_doc = format!("The Hessian formula matgrad derived for [`{name}`].");
     let panic_on = |checks: &TokenStream| {

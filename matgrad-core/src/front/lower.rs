@@ -40,7 +40,8 @@ pub struct Stmt {
 }
 
 const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, map, add_scalar";
-const SCALAR_METHODS: &str = "exp, ln, ln_1p, sqrt, powi, powf, sin, cos, tanh, abs, recip";
+const SCALAR_METHODS: &str =
+    "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
 const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable may use anything";
 
 #[derive(Clone, Copy)]
@@ -954,6 +955,19 @@ impl Lowerer<'_> {
                     return None;
                 };
                 Some((Op::Powi(k), ty))
+            }
+            ("max" | "min", 1) if !is_matrix || self.elementwise.is_some() => {
+                let c = self.expr(args[0])?;
+                self.settle(c, Ty::Scalar);
+                if self.ty(c) != Ty::Scalar {
+                    self.cx.error_spanned_by(
+                        args[0],
+                        format!("the argument of `{name}` must be a scalar"),
+                    );
+                    return None;
+                }
+                let op = if name == "max" { Op::Max } else { Op::Min };
+                return Some(self.mk(op, vec![recv, c], ty, span));
             }
             ("powf", 1) if !is_matrix || self.elementwise.is_some() => {
                 let c = self.expr(args[0])?;

@@ -14,9 +14,16 @@ pub enum Func {
     Cos,
     Tanh,
     Abs,
-    /// The derivative of `abs` (and of nothing else); its own derivative is zero.
+    /// sign(v) with sign(0) = 0: the derivative of `abs`; its own derivative is zero.
+    Sign,
+    /// Rust's `signum` (1 at +0), as the user writes it; its derivative is zero.
     Signum,
     Recip,
+    ExpM1,
+    Log10,
+    Log2,
+    /// The logistic function 1/(1 + e⁻ᵛ): the derivative of ln(1 + eᵛ).
+    Sigmoid,
 }
 
 impl Func {
@@ -31,8 +38,13 @@ impl Func {
             Func::Cos => "cos",
             Func::Tanh => "tanh",
             Func::Abs => "abs",
+            Func::Sign => "sign",
             Func::Signum => "signum",
             Func::Recip => "recip",
+            Func::ExpM1 => "exp_m1",
+            Func::Log10 => "log10",
+            Func::Log2 => "log2",
+            Func::Sigmoid => "σ",
         }
     }
 
@@ -47,6 +59,10 @@ impl Func {
             "tanh" => Func::Tanh,
             "abs" => Func::Abs,
             "recip" => Func::Recip,
+            "signum" => Func::Signum,
+            "exp_m1" => Func::ExpM1,
+            "log10" => Func::Log10,
+            "log2" => Func::Log2,
             _ => return None,
         })
     }
@@ -136,6 +152,12 @@ pub enum Op {
     AddScalar,
     /// `[s₀, s₁, ..]`: the column vector of the scalars (`Vector3::new(a, b, c)`)
     Stack,
+    /// `[a, c]`: max(a, c) entrywise, c a scalar (`v.max(0.0)`)
+    Max,
+    /// `[a, c]`: min(a, c) entrywise
+    Min,
+    /// `[a, c]`: 1 where a > c and 0 elsewhere, entrywise (the derivative of max)
+    Above,
 }
 
 impl Op {
