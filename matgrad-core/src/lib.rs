@@ -197,7 +197,40 @@ pub fn expand_jacobian(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_with(attr::Macro::Jacobian, attr, item)
 }
 
+/// How deeply groups (`( )`, `[ ]`, `{ }`) may nest in the input: syn parses recursively, and
+/// past a few hundred levels it would run out of stack, which aborts the compiler.
+const MAX_NESTING: usize = 128;
+
+/// The deepest nesting of groups in a token stream, found without recursion.
+fn nesting(ts: &TokenStream) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> =
+        vec![(ts.clone().into_iter(), 0)];
+    while let Some((mut iter, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if let Some(tt) = iter.next() {
+            stack.push((iter, depth));
+            if let proc_macro2::TokenTree::Group(g) = tt {
+                if depth + 1 > MAX_NESTING {
+                    return depth + 1;
+                }
+                stack.push((g.stream().into_iter(), depth + 1));
+            }
+        }
+    }
+    deepest
+}
+
 fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> TokenStream {
+    if nesting(&item) > MAX_NESTING || nesting(&attr) > MAX_NESTING {
+        let msg = format!(
+            "#[{}]: this item nests brackets more than {MAX_NESTING} levels deep, more than matgrad reads; split the expression into `let` bindings",
+            kind.name()
+        );
+        let mut out = quote::quote!(::core::compile_error!(#msg););
+        out.extend(item);
+        return out;
+    }
     match derive_with(kind, attr, item.clone()) {
         Ok(d) => expand::items(&d),
         Err(failure) => {

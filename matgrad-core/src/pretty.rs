@@ -276,17 +276,28 @@ fn transpose(e: E) -> E {
 struct Builder<'g> {
     g: &'g Graph,
     budget: usize,
+    depth: usize,
     vars: Vec<String>,
 }
 
 const BUDGET: usize = 4000;
+/// Formulas nested deeper than this are not printed (nobody could read them, and the passes
+/// over the tree are recursive).
+const MAX_FORMULA_DEPTH: usize = 48;
 
 impl Builder<'_> {
     fn build(&mut self, n: NodeId) -> Option<E> {
-        if self.budget == 0 {
+        if self.budget == 0 || self.depth >= MAX_FORMULA_DEPTH {
             return None;
         }
         self.budget -= 1;
+        self.depth += 1;
+        let out = self.build_inner(n);
+        self.depth -= 1;
+        out
+    }
+
+    fn build_inner(&mut self, n: NodeId) -> Option<E> {
         let g = self.g;
         let args = g.args(n).to_vec();
         let ty = g.ty(n);
@@ -871,6 +882,7 @@ pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
     let mut b = Builder {
         g,
         budget: BUDGET,
+        depth: 0,
         vars: vars.to_vec(),
     };
     match b.build(n) {
@@ -950,6 +962,7 @@ pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> O
     let mut b = Builder {
         g,
         budget: BUDGET,
+        depth: 0,
         vars: vars.to_vec(),
     };
     let e = tidy(b.build(n)?, vars);

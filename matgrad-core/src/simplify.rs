@@ -255,7 +255,8 @@ impl Graph {
     /// The factors of a product: fresh products (built by differentiation) are opened up,
     /// everything else (the function's own values among them) is one factor.
     fn factors(&self, n: NodeId, out: &mut Vec<NodeId>) {
-        if *self.op(n) == Op::MatMul && !self.is_primal(n) {
+        // Long chains are left as built (the reordering considers at most 16 factors).
+        if *self.op(n) == Op::MatMul && !self.is_primal(n) && out.len() <= 16 {
             let (a, b) = (self.args(n)[0], self.args(n)[1]);
             self.factors(a, out);
             self.factors(b, out);

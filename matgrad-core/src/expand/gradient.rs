@@ -79,17 +79,18 @@ pub fn items(d: &Derivation) -> TokenStream {
     let (try_grad_body, try_vg_body) = match names_of_params {
         // Forward to the panicking versions once the shapes are known to fit.
         Some(args) => (
-            quote!(#grad_checks?; ::core::result::Result::Ok(#grad_name(#(#args),*))),
-            quote!(#vg_checks?; ::core::result::Result::Ok(#vg_name(#(#args),*))),
+            quote!(#grad_checks __mg_shapes?; ::core::result::Result::Ok(#grad_name(#(#args),*))),
+            quote!(#vg_checks __mg_shapes?; ::core::result::Result::Ok(#vg_name(#(#args),*))),
         ),
         None => (
-            quote!(#grad_checks?; ::core::result::Result::Ok({ #grad_body })),
-            quote!(#vg_checks?; ::core::result::Result::Ok({ #vg_body })),
+            quote!(#grad_checks __mg_shapes?; ::core::result::Result::Ok({ #grad_body })),
+            quote!(#vg_checks __mg_shapes?; ::core::result::Result::Ok({ #vg_body })),
         ),
     };
     let panic_on = |checks: &TokenStream| {
         quote! {
-            if let ::core::result::Result::Err(e) = #checks {
+            #checks
+            if let ::core::result::Result::Err(e) = __mg_shapes {
                 ::core::panic!("{}", e);
             }
         }

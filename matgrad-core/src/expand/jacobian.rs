@@ -368,7 +368,8 @@ pub fn items(d: &Derivation) -> TokenStream {
         let prelude = em.prelude(&code);
         let checks = shape_checks(d, &fn_name);
         quote! {
-            if let ::core::result::Result::Err(e) = #checks {
+            #checks
+            if let ::core::result::Result::Err(e) = __mg_shapes {
                 ::core::panic!("{}", e);
             }
             #prelude
@@ -385,8 +386,8 @@ pub fn items(d: &Derivation) -> TokenStream {
                 shape_checks(d, &vj_name.to_string()),
             );
             (
-                quote!(#c1?; ::core::result::Result::Ok(#jac_name(#(#args),*))),
-                quote!(#c2?; ::core::result::Result::Ok(#vj_name(#(#args),*))),
+                quote!(#c1 __mg_shapes?; ::core::result::Result::Ok(#jac_name(#(#args),*))),
+                quote!(#c2 __mg_shapes?; ::core::result::Result::Ok(#vj_name(#(#args),*))),
             )
         }
         None => (

@@ -99,7 +99,7 @@ pub(super) fn signature(f: &Function, name: &syn::Ident, output: TokenStream) ->
 }
 
 /// The dimension equalities the body requires of the parameters (inferred while lowering it),
-/// checked on entry: an expression of type `Result<(), ::matgrad::ShapeError>`.
+/// checked on entry: a statement binding `__mg_shapes: Result<(), ::matgrad::ShapeError>`.
 pub(super) fn shape_checks(d: &Derivation, fn_name: &str) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
@@ -132,7 +132,7 @@ pub(super) fn shape_checks(d: &Derivation, fn_name: &str) -> TokenStream {
         if let Some(n) = g.dims.known(Dim::Dyn(*class)) {
             checks.extend(quote! {
                 if #size != #n {
-                    break 'check ::core::result::Result::Err(::matgrad::ShapeError::fixed(#fn_name, #a, #n));
+                    break 'check (::core::result::Result::Err(::matgrad::ShapeError::fixed(#fn_name, #a, #n)));
                 }
             });
             continue;
@@ -142,16 +142,15 @@ pub(super) fn shape_checks(d: &Derivation, fn_name: &str) -> TokenStream {
             let b = quote!((#first, #first_size, #first_axis));
             checks.extend(quote! {
                 if #size != #first_size {
-                    break 'check ::core::result::Result::Err(::matgrad::ShapeError::mismatch(#fn_name, #b, #a));
+                    break 'check (::core::result::Result::Err(::matgrad::ShapeError::mismatch(#fn_name, #b, #a)));
                 }
             });
         }
     }
-    quote!({
+    quote! {
         let __mg_shapes: ::core::result::Result<(), ::matgrad::ShapeError> =
             'check: { #checks ::core::result::Result::Ok(()) };
-        __mg_shapes
-    })
+    }
 }
 
 /// Gradient functions with the right signatures and no body, emitted beside the errors of a

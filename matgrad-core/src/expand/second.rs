@@ -203,7 +203,8 @@ pub fn items(d: &Derivation) -> TokenStream {
     let const_doc = format!("The Hessian formula matgrad derived for [`{name}`].");
     let panic_on = |checks: &TokenStream| {
         quote! {
-            if let ::core::result::Result::Err(e) = #checks {
+            #checks
+            if let ::core::result::Result::Err(e) = __mg_shapes {
                 ::core::panic!("{}", e);
             }
         }

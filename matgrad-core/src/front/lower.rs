@@ -42,6 +42,9 @@ pub struct Stmt {
 const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, map, add_scalar";
 const SCALAR_METHODS: &str =
     "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
+/// How deeply nested an expression matgrad reads (sub-expressions within sub-expressions).
+const MAX_DEPTH: usize = 200;
+
 const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable may use anything";
 
 #[derive(Clone, Copy)]
@@ -59,6 +62,8 @@ struct Lowerer<'a> {
     /// closure's argument reads as entrywise arithmetic on the matrix.
     elementwise: Option<Shape>,
     opaque_by_text: HashMap<String, NodeId>,
+    /// How deeply the expression being read is nested, to stop before the stack does.
+    depth: usize,
 }
 
 /// Lower the function's body. Errors are reported in `cx`; `None` if no result could be built.
@@ -78,6 +83,7 @@ pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
         stmts: Vec::new(),
         elementwise: None,
         opaque_by_text: HashMap::new(),
+        depth: 0,
     };
     let param_nodes = lw.bind_params();
     let output = lw.block_value(&f.item.block);
@@ -419,7 +425,15 @@ impl Lowerer<'_> {
                         .cx
                         .error_spanned_by(r, "the function must return its value"),
                 },
-                syn::Stmt::Local(local) => self.local(local),
+                syn::Stmt::Local(local) => {
+                    self.local(local);
+                    if last {
+                        self.cx.error_spanned_by(
+                            local,
+                            "the body must end with the value of the function (an expression without `;`), not a `let`",
+                        );
+                    }
+                }
                 other => {
                     self.statement(other);
                     if last {
@@ -617,6 +631,20 @@ impl Lowerer<'_> {
     // ---- expressions ------------------------------------------------------------------------
 
     fn expr(&mut self, e: &Expr) -> Option<NodeId> {
+        if self.depth >= MAX_DEPTH {
+            self.cx.error_spanned_by(
+                e,
+                format!("this expression is nested more than {MAX_DEPTH} levels deep, more than matgrad reads: split it into `let` bindings"),
+            );
+            return None;
+        }
+        self.depth += 1;
+        let out = self.expr_inner(e);
+        self.depth -= 1;
+        out
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Option<NodeId> {
         match e {
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
@@ -947,7 +975,12 @@ impl Lowerer<'_> {
                 return Some(self.mk(Op::AddScalar, vec![recv, s], ty, span));
             }
             ("powi", 1) if !is_matrix || self.elementwise.is_some() => {
-                let Some(k) = int_literal(args[0]).and_then(|k| i32::try_from(k).ok()) else {
+                // Exponents far beyond any use would overflow k − 1 in the derivative.
+                let in_range = |k: &i64| k.abs() <= 1_000_000;
+                let Some(k) = int_literal(args[0])
+                    .filter(in_range)
+                    .and_then(|k| i32::try_from(k).ok())
+                else {
                     if !active {
                         return Some(self.opaque(whole, ty));
                     }
@@ -1054,7 +1087,7 @@ impl Lowerer<'_> {
 
     fn dim_product(&mut self, a: Dim, b: Dim, name: &str) -> Dim {
         match (a, b) {
-            (Dim::Fixed(x), Dim::Fixed(y)) => Dim::Fixed(x * y),
+            (Dim::Fixed(x), Dim::Fixed(y)) if x.checked_mul(y).is_some() => Dim::Fixed(x * y),
             _ => {
                 let v = self.g.dims.fresh_product(name, a, b);
                 let (ca, cb) = (self.dim_code(a), self.dim_code(b));
@@ -1064,7 +1097,9 @@ impl Lowerer<'_> {
                         .add_source(v, DimSource::Expr(quote!((#ca * #cb))));
                 }
                 if let (Some(x), Some(y)) = (self.g.dims.known(a), self.g.dims.known(b)) {
-                    let _ = self.g.dims.unify(Dim::Dyn(v), Dim::Fixed(x * y));
+                    let _ = x
+                        .checked_mul(y)
+                        .map(|xy| self.g.dims.unify(Dim::Dyn(v), Dim::Fixed(xy)));
                 }
                 Dim::Dyn(v)
             }

@@ -57,3 +57,14 @@ fn print_expansion() {
     let out = crate::expand_gradient("wrt = w".parse().unwrap(), item);
     println!("{out}");
 }
+
+#[test]
+fn expansion_parses_as_a_file() {
+    let item: TokenStream = "fn f(x: &DMatrix<f64>) -> f64 { x.trace() }"
+        .parse()
+        .unwrap();
+    let out = crate::expand_gradient("wrt = x".parse().unwrap(), item);
+    if let Err(e) = syn::parse2::<syn::File>(out.clone()) {
+        panic!("{e}: {out}");
+    }
+}
