@@ -72,6 +72,34 @@ pub mod __private {
         }
     }
 
+    /// The matrix power xᵏ (k ≥ 1) by repeated squaring: ⌊log₂ k⌋ squarings and at most as
+    /// many further products.
+    pub fn matrix_power<T, D, S>(x: &Matrix<T, D, D, S>, k: u32) -> OMatrix<T, D, D>
+    where
+        T: RealField + Copy,
+        D: Dim,
+        S: nalgebra::Storage<T, D, D>,
+        DefaultAllocator: Allocator<D, D>,
+    {
+        let mut base = x.clone_owned();
+        let mut result: Option<OMatrix<T, D, D>> = None;
+        let mut k = k;
+        loop {
+            if k & 1 == 1 {
+                result = Some(match result {
+                    None => base.clone(),
+                    Some(r) => r * &base,
+                });
+            }
+            k >>= 1;
+            if k == 0 {
+                break;
+            }
+            base = &base * &base;
+        }
+        result.unwrap_or(base)
+    }
+
     /// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
     /// column as a `DVector`.
     pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(

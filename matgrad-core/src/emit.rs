@@ -517,6 +517,10 @@ impl<'a> Emitter<'a> {
                 );
                 quote!({ let __mg_c = #c; #body })
             }
+            Op::MatPow(k) => {
+                let x = self.m(a);
+                quote!(::matgrad::__private::matrix_power(#x, #k))
+            }
             Op::Stack => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let parts: Vec<TokenStream> = args.iter().map(|&p| self.s(p)).collect();

@@ -227,6 +227,14 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let c = s(1);
                 map1(&|x| if x > c { 1.0 } else { 0.0 })
             }
+            Op::MatPow(k) => {
+                let x = m(0);
+                let mut p = x.clone();
+                for _ in 1..*k {
+                    p = &p * &x;
+                }
+                Value::Matrix(p)
+            }
             Op::Stack => Value::Matrix(DMatrix::from_iterator(
                 args.len(),
                 1,

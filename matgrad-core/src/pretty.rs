@@ -51,6 +51,8 @@ enum E {
     Kron(Box<E>, Box<E>),
     Div(Box<E>, Box<E>),
     Pow(Box<E>, String),
+    /// A matrix power xᵏ (not entrywise).
+    MatPow(Box<E>, u32),
     NormSq(Box<E>),
     Norm(Box<E>),
     Dot(Box<E>, Box<E>),
@@ -78,7 +80,7 @@ impl E {
                     && (matches!(name.as_str(), "tr" | "det" | "sum")
                         || args.iter().all(E::is_scalar))
             }
-            E::T(x) | E::Inv(x) | E::Pow(x, _) => x.is_scalar(),
+            E::T(x) | E::Inv(x) | E::Pow(x, _) | E::MatPow(x, _) => x.is_scalar(),
             E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) => a.is_scalar() && b.is_scalar(),
             E::Div(a, _) => a.is_scalar(),
         }
@@ -90,7 +92,7 @@ impl E {
             E::Name(_, k) => *k,
             E::T(x) => x.kind().transposed(),
             E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
-            E::Inv(_) | E::Kron(..) => Kind::Matrix,
+            E::Inv(_) | E::Kron(..) | E::MatPow(..) => Kind::Matrix,
             E::Call(f, _) if f == "[;]" => Kind::Col,
             E::Call(_, args) => args.first().map(E::kind).unwrap_or(Kind::Matrix),
             E::Had(a, _) | E::HadDiv(a, _) | E::Div(a, _) | E::Pow(a, _) => a.kind(),
@@ -123,9 +125,12 @@ impl E {
         match self {
             E::T(x) => 1 + x.count_transposes(),
             E::Sum(ts) => ts.iter().map(Term::count_transposes).sum(),
-            E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => {
-                x.count_transposes()
-            }
+            E::Inv(x)
+            | E::Pow(x, _)
+            | E::NormSq(x)
+            | E::Norm(x)
+            | E::Entry(x, _)
+            | E::MatPow(x, _) => x.count_transposes(),
             E::Call(_, xs) => xs.iter().map(E::count_transposes).sum(),
             E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) | E::Div(a, b) | E::Dot(a, b) => {
                 a.count_transposes() + b.count_transposes()
@@ -420,6 +425,7 @@ impl Builder<'_> {
                 let (a, c) = (arg(0, self)?, arg(1, self)?);
                 E::Name(format!("[{} > {}]", render(&a), render(&c)), kind)
             }
+            Op::MatPow(k) => E::MatPow(bx(arg(0, self)?), *k),
             Op::Stack => {
                 let parts = (0..args.len())
                     .map(|i| arg(i, self))
@@ -532,6 +538,7 @@ fn tidy(e: E, v: &[String]) -> E {
         E::Norm(a) => E::Norm(Box::new(tidy(*a, v))),
         E::Dot(a, b) => E::Dot(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
         E::Entry(a, i) => E::Entry(Box::new(tidy(*a, v)), i),
+        E::MatPow(a, k) => E::MatPow(Box::new(tidy(*a, v)), k),
         other => other,
     }
 }
@@ -780,6 +787,7 @@ fn paren(e: &E) -> String {
 /// An expression as a factor of a product: products need no parentheses there.
 fn factor_text(e: &E) -> String {
     match e {
+        E::MatPow(..) => render(e),
         E::Sum(ts) if ts.len() == 1 && ts[0].coef == 1.0 => render(e),
         _ => paren(e),
     }
@@ -801,7 +809,9 @@ fn render_term_abs(t: &Term) -> String {
     let mut out = parts.join(" ");
     for f in factors {
         let s = if many { factor_text(f) } else { render(f) };
-        let glue = !out.is_empty() && !s.starts_with('(');
+        // xᵀ(x w − y), but 2 (x²)ᵀ: a factor in parentheses follows a matrix directly.
+        let after_number = out.chars().last().is_some_and(|c| c.is_ascii_digit());
+        let glue = !out.is_empty() && (!s.starts_with('(') || after_number);
         if glue {
             out.push(' ');
         }
@@ -818,6 +828,10 @@ fn render_term_abs(t: &Term) -> String {
 
 fn render(e: &E) -> String {
     match e {
+        E::MatPow(x, k) => {
+            let sup = superscript(&k.to_string()).unwrap_or_else(|| format!("^{k}"));
+            format!("{}{sup}", paren(x))
+        }
         E::Name(n, _) => n.clone(),
         E::Num(c) => num(*c),
         E::Sum(ts) => {
@@ -835,6 +849,7 @@ fn render(e: &E) -> String {
         }
         E::T(x) => match &**x {
             E::Inv(y) => format!("{}⁻ᵀ", paren(y)),
+            E::MatPow(..) => format!("({})ᵀ", render(x)),
             y => format!("{}ᵀ", paren(y)),
         },
         E::Inv(x) => format!("{}⁻¹", paren(x)),
@@ -977,9 +992,13 @@ fn mentions(e: &E, name: &str) -> bool {
         E::Sum(ts) => ts
             .iter()
             .any(|t| t.scalars.iter().chain(&t.chain).any(|f| mentions(f, name))),
-        E::T(x) | E::Inv(x) | E::Pow(x, _) | E::NormSq(x) | E::Norm(x) | E::Entry(x, _) => {
-            mentions(x, name)
-        }
+        E::T(x)
+        | E::Inv(x)
+        | E::Pow(x, _)
+        | E::NormSq(x)
+        | E::Norm(x)
+        | E::Entry(x, _)
+        | E::MatPow(x, _) => mentions(x, name),
         E::Call(_, xs) => xs.iter().any(|x| mentions(x, name)),
         E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) | E::Div(a, b) | E::Dot(a, b) => {
             mentions(a, name) || mentions(b, name)

@@ -163,6 +163,22 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // [A > c] is piecewise constant: no contribution.
         Op::Above => vec![],
+        // d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ  ⇒  Ā += Σⱼ (Aʲ)ᵀ C̄ (Aᵏ⁻¹⁻ʲ)ᵀ   (MC 91)
+        Op::MatPow(k) => {
+            let mut total: Option<NodeId> = None;
+            for j in 0..k {
+                let left = g.matpow(a, j);
+                let right = g.matpow(a, k - 1 - j);
+                let (lt, rt) = (g.transpose(left), g.transpose(right));
+                let m = g.matmul(lt, cbar);
+                let term = g.matmul(m, rt);
+                total = Some(match total {
+                    None => term,
+                    Some(t) => g.add(t, term),
+                });
+            }
+            total.map(|t| vec![(0, t)]).unwrap_or_default()
+        }
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]  ⇒  s̄ᵢ += C̄ᵢ
         Op::Stack => (0..args.len())
             .map(|i| (i, g.entry(cbar, Index::Lit(i), Index::Lit(0))))
@@ -347,6 +363,21 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
             sum(g, vec![t1, t2])
         }
         Op::Above => None,
+        // d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ
+        Op::MatPow(k) => da.map(|x| {
+            let mut total: Option<NodeId> = None;
+            for j in 0..k {
+                let left = g.matpow(a, j);
+                let right = g.matpow(a, k - 1 - j);
+                let m = g.matmul(left, x);
+                let term = g.matmul(m, right);
+                total = Some(match total {
+                    None => term,
+                    Some(t) => g.add(t, term),
+                });
+            }
+            total.unwrap_or(x)
+        }),
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]
         Op::Stack => {
             let parts: Vec<NodeId> = d.iter().map(|x| x.unwrap_or_else(|| g.lit(0.0))).collect();

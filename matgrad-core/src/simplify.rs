@@ -94,6 +94,20 @@ impl Graph {
             let two = self.lit(2.0);
             return self.times(two, a);
         }
+        // add-scaled: c x + x = (c + 1) x, c x + d x = (c + d) x (c, d literals)
+        let scaled = |g: &Self, n: NodeId| -> (f64, NodeId) {
+            match g.op(n) {
+                Op::Scale | Op::Mul if g.lit_value(g.args(n)[0]).is_some() => {
+                    (g.lit_value(g.args(n)[0]).unwrap_or(1.0), g.args(n)[1])
+                }
+                _ => (1.0, n),
+            }
+        };
+        let ((ca, xa), (cb, xb)) = (scaled(self, a), scaled(self, b));
+        if xa == xb && (ca != 1.0 || cb != 1.0) {
+            let c = self.lit(ca + cb);
+            return self.times(c, xa);
+        }
         // add-neg: a + (−b) = a − b
         if matches!(self.op(b), Op::Neg) {
             let inner = self.args(b)[0];
@@ -104,6 +118,11 @@ impl Graph {
             return self.sub(b, inner);
         }
         let ty = self.sum_ty(a, b);
+        // add-factor: a r + b r = (a + b) r and l a + l b = l (a + b), for products built by
+        // differentiation: one product instead of two, when the shared factor is not a vector.
+        if let Some(factored) = self.factor_sum(a, b) {
+            return factored;
+        }
         self.node(Op::Add, vec![a, b], ty)
     }
 
@@ -129,6 +148,29 @@ impl Graph {
         }
         let ty = self.sum_ty(a, b);
         self.node(Op::Sub, vec![a, b], ty)
+    }
+
+    fn factor_sum(&mut self, a: NodeId, b: NodeId) -> Option<NodeId> {
+        let fresh_product = |g: &Self, n: NodeId| *g.op(n) == Op::MatMul && !g.is_primal(n);
+        if !fresh_product(self, a) || !fresh_product(self, b) {
+            return None;
+        }
+        let (a0, a1) = (self.args(a)[0], self.args(a)[1]);
+        let (b0, b1) = (self.args(b)[0], self.args(b)[1]);
+        let wide = |g: &Self, d: Dim| g.dims.estimate(d) > 1.0;
+        let same = |g: &Self, x: NodeId, y: NodeId| match (g.shape(x), g.shape(y)) {
+            (Some(p), Some(q)) => g.dims.same(p.rows, q.rows) && g.dims.same(p.cols, q.cols),
+            _ => false,
+        };
+        if a1 == b1 && same(self, a0, b0) && wide(self, self.shape(a1)?.cols) {
+            let s = self.add(a0, b0);
+            return Some(self.matmul(s, a1));
+        }
+        if a0 == b0 && same(self, a1, b1) && wide(self, self.shape(a0)?.rows) {
+            let s = self.add(a1, b1);
+            return Some(self.matmul(a0, s));
+        }
+        None
     }
 
     fn sum_ty(&self, a: NodeId, b: NodeId) -> Ty {
@@ -183,7 +225,16 @@ impl Graph {
             }
             // transpose-product: (x y)ᵀ = yᵀ xᵀ, for a product built by differentiation whose
             // factors are transposes already, so the transposes cancel instead of being copied.
-            Op::MatMul if self.absorbs_transpose(a) => {
+            // A product the function computed itself is transposed the same way when one of its
+            // factors is a transpose: (Wᵀ A)ᵀ = Aᵀ W, which can then join other terms, as in
+            // Aᵀ W + A W = (A + Aᵀ) W.
+            Op::MatMul
+                if self.absorbs_transpose(a)
+                    || self
+                        .args(a)
+                        .iter()
+                        .any(|&x| matches!(self.op(x), Op::Transpose)) =>
+            {
                 let (x, y) = (self.args(a)[0], self.args(a)[1]);
                 let (xt, yt) = (self.transpose(x), self.transpose(y));
                 self.matmul(yt, xt)
@@ -243,6 +294,23 @@ impl Graph {
             let x = self.args(b)[0];
             let p = self.matmul(a, x);
             return self.neg(p);
+        }
+        // matmul-power: xⁱ xʲ = xⁱ⁺ʲ, and (xⁱ)ᵀ (xʲ)ᵀ = (xʲ⁺ⁱ)ᵀ: powers of one matrix commute,
+        // so the k terms of the derivative of tr(xᵏ) are one node, k (xᵏ⁻¹)ᵀ.
+        let max = crate::front::MAX_POWER;
+        if let (Op::Transpose, Op::Transpose) = (self.op(a), self.op(b)) {
+            let (p, q) = (self.args(a)[0], self.args(b)[0]);
+            if let (Some((x, i)), Some((y, j))) = (self.as_power(p), self.as_power(q)) {
+                if let (true, Some(k)) = (x == y, i.checked_add(j).filter(|&k| k <= max)) {
+                    let pw = self.matpow(x, k);
+                    return self.transpose(pw);
+                }
+            }
+        }
+        if let (Some((x, i)), Some((y, j))) = (self.as_power(a), self.as_power(b)) {
+            if let (true, Some(k)) = (x == y, i.checked_add(j).filter(|&k| k <= max)) {
+                return self.matpow(x, k);
+            }
         }
         // matmul-reassociate: a chain of products built by differentiation is multiplied in
         // the cheapest order its shapes allow, e.g. Cᵀ (a bᵀ) Cᵀ as (Cᵀ a)(bᵀ Cᵀ), O(n²) not O(n³).
@@ -651,6 +719,34 @@ impl Graph {
     pub fn below(&mut self, a: NodeId, c: NodeId) -> NodeId {
         let (na, nc) = (self.neg(a), self.neg(c));
         self.above(na, nc)
+    }
+
+    /// aᵏ for a square matrix: I for k = 0, a for k = 1.
+    pub fn matpow(&mut self, a: NodeId, k: u32) -> NodeId {
+        match k {
+            0 => {
+                let s = self
+                    .shape(a)
+                    .unwrap_or(Shape::new(Dim::Fixed(1), Dim::Fixed(1)));
+                self.identity(s)
+            }
+            1 => a,
+            _ => {
+                let ty = self.ty(a);
+                self.node(Op::MatPow(k), vec![a], ty)
+            }
+        }
+    }
+
+    /// A node as a power of a base: (x, k) for xᵏ, (a, 1) for any other square matrix.
+    fn as_power(&self, n: NodeId) -> Option<(NodeId, u32)> {
+        match self.op(n) {
+            Op::MatPow(k) => Some((self.args(n)[0], *k)),
+            _ => {
+                let s = self.shape(n)?;
+                self.dims.same(s.rows, s.cols).then_some((n, 1))
+            }
+        }
     }
 
     pub fn add_scalar(&mut self, a: NodeId, s: NodeId) -> NodeId {

@@ -1906,7 +1906,7 @@ fn formulas_parenthesize_inverted_products() {
         (LN_DET_XT_X_GRAD_FORMULA, "(xᵀ x)⁻"),
         (DET_AXB_GRAD_FORMULA, "(a x b)⁻ᵀ"),
         (DET_XT_A_X_GRAD_FORMULA, "(xᵀ a x)⁻"),
-        (DET_X_CUBED_GRAD_FORMULA, "(x x x)⁻ᵀ"),
+        (DET_X_CUBED_GRAD_FORMULA, "(x³)⁻ᵀ"),
         (SUM_ABS_POW_GRAD_FORMULA, "(p − 1)"),
     ] {
         assert!(f.contains(part), "formula {f:?} should contain {part:?}");

@@ -42,6 +42,9 @@ pub struct Stmt {
 const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, map, add_scalar";
 const SCALAR_METHODS: &str =
     "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
+/// The highest matrix power formed from repeated products (the derivative of xᵏ has k terms).
+pub const MAX_POWER: u32 = 64;
+
 /// How deeply nested an expression matgrad reads (sub-expressions within sub-expressions).
 const MAX_DEPTH: usize = 200;
 
@@ -821,14 +824,29 @@ impl Lowerer<'_> {
                             describe_dim(g, sb.rows)
                         )
                     });
-                    ok.then(|| {
-                        self.mk(
-                            Op::MatMul,
-                            vec![l, r],
-                            Ty::Matrix(Shape::new(sa.rows, sb.cols)),
-                            span,
-                        )
-                    })
+                    if !ok {
+                        return None;
+                    }
+                    // x * x * x is the matrix power x³, computed by squaring.
+                    let power = |g: &Graph, n: NodeId| match g.op(n) {
+                        Op::MatPow(k) => (g.args(n)[0], *k),
+                        _ => (n, 1),
+                    };
+                    let ((x, i), (y, j)) = (power(&self.g, l), power(&self.g, r));
+                    let square = self
+                        .g
+                        .shape(x)
+                        .is_some_and(|s| self.g.dims.same(s.rows, s.cols));
+                    // Up to x⁶⁴: the derivative of xᵏ has k terms.
+                    if let (true, Some(k)) = (
+                        x == y && square,
+                        i.checked_add(j).filter(|&k| k <= MAX_POWER),
+                    ) {
+                        let ty = self.ty(x);
+                        return Some(self.mk(Op::MatPow(k), vec![x], ty, span));
+                    }
+                    let ty = Ty::Matrix(Shape::new(sa.rows, sb.cols));
+                    Some(self.mk(Op::MatMul, vec![l, r], ty, span))
                 }
                 _ => None,
             },

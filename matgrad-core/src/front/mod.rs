@@ -3,7 +3,7 @@
 mod lower;
 pub mod types;
 
-pub use lower::{lower, Body, Stmt};
+pub use lower::{lower, Body, Stmt, MAX_POWER};
 
 use proc_macro2::TokenStream;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};

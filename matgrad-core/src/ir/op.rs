@@ -158,6 +158,8 @@ pub enum Op {
     Min,
     /// `[a, c]`: 1 where a > c and 0 elsewhere, entrywise (the derivative of max)
     Above,
+    /// `[a]`: the matrix power aᵏ, k ≥ 2, of a square matrix (`x * x * x`)
+    MatPow(u32),
 }
 
 impl Op {

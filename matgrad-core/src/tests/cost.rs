@@ -81,3 +81,13 @@ fn least_squares_gradient_has_no_matrix_matrix_product() {
     assert_eq!(products.len(), 1, "one product, xᵀ r");
     assert!(products.iter().all(|&(_, _, c)| !c));
 }
+
+#[test]
+fn trace_quadratic_gradient_is_one_product() {
+    // ∂tr(Wᵀ A W)/∂W = (A + Aᵀ) W: one product, as written by hand.
+    let d = derive(
+        "wrt = w",
+        "fn f(w: &DMatrix<f64>, a: &DMatrix<f64>) -> f64 { (w.transpose() * a * w).trace() }",
+    );
+    assert_eq!(gradient_products(&d).len(), 1, "{:?}", d.formulas);
+}

@@ -48,7 +48,7 @@ formula!(rule_exp, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).map(|v| v.exp(
 formula!(rule_tanh, "w: &DMatrix<f64>, x: &DVector<f64>", "(w * x).map(|v| v.tanh()).sum()", "x" => "wᵀ(1 − tanh²(w x))");
 formula!(rule_norm, "x: &DVector<f64>", "x.norm()", "x" => "x / ‖x‖");
 formula!(rule_scalar_var, "x: &DMatrix<f64>, s: f64", "(x * s).norm_squared()", "s" => "2 s ‖x‖²");
-formula!(rule_trace_power, "x: &DMatrix<f64>", "(x * x * x).trace()", "x" => "3 xᵀ xᵀ");
+formula!(rule_trace_power, "x: &DMatrix<f64>", "(x * x * x).trace()", "x" => "3 (x²)ᵀ");
 
 #[test]
 fn print_expansion() {

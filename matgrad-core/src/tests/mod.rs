@@ -4,3 +4,4 @@
 mod cost;
 mod formulas;
 mod random;
+mod robust;
