@@ -100,6 +100,85 @@ pub mod __private {
         result.unwrap_or(base)
     }
 
+    /// A square matrix kept as its LU factorisation, for an inverse that is only ever
+    /// multiplied by vectors: X⁻¹v and X⁻ᵀv are solves, O(n²) each after one O(n³/3)
+    /// factorisation, instead of forming X⁻¹ (O(n³)).
+    pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
+    where
+        DefaultAllocator: Allocator<D, D> + Allocator<D>,
+    {
+        lu: nalgebra::LU<T, D, D>,
+        l: OMatrix<T, D, D>,
+        u: OMatrix<T, D, D>,
+        /// What a solve with a singular matrix does: panic with this message (the function
+        /// inverts the matrix itself), or give NaN (`None`: only the derivative needs it).
+        singular: Option<&'static str>,
+    }
+
+    impl<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>> Lu<T, D>
+    where
+        DefaultAllocator: Allocator<D, D> + Allocator<D>,
+    {
+        pub fn new<S: nalgebra::Storage<T, D, D>>(
+            x: &Matrix<T, D, D, S>,
+            singular: Option<&'static str>,
+        ) -> Self {
+            let lu = x.clone_owned().lu();
+            let (l, u) = (lu.l(), lu.u());
+            Lu { lu, l, u, singular }
+        }
+
+        fn fail<C: Dim>(&self, like: (D, C)) -> OMatrix<T, D, C>
+        where
+            DefaultAllocator: Allocator<D, C>,
+        {
+            match self.singular {
+                Some(msg) => panic!("{}", msg),
+                None => OMatrix::from_element_generic(
+                    like.0,
+                    like.1,
+                    nalgebra::convert::<f64, T>(f64::NAN),
+                ),
+            }
+        }
+
+        /// X⁻¹ v
+        pub fn solve<C: Dim, S: nalgebra::Storage<T, D, C>>(
+            &self,
+            v: &Matrix<T, D, C, S>,
+        ) -> OMatrix<T, D, C>
+        where
+            DefaultAllocator: Allocator<D, C>,
+        {
+            let v = v.clone_owned();
+            let shape = v.shape_generic();
+            self.lu.solve(&v).unwrap_or_else(|| self.fail(shape))
+        }
+
+        /// X⁻ᵀ v: with P X = L U, Xᵀ = Uᵀ Lᵀ P, so y = Pᵀ L⁻ᵀ U⁻ᵀ v.
+        pub fn solve_transposed<C: Dim, S: nalgebra::Storage<T, D, C>>(
+            &self,
+            v: &Matrix<T, D, C, S>,
+        ) -> OMatrix<T, D, C>
+        where
+            DefaultAllocator: Allocator<D, C>,
+        {
+            let v = v.clone_owned();
+            let shape = v.shape_generic();
+            let solved = self
+                .u
+                .tr_solve_upper_triangular(&v)
+                .and_then(|z| self.l.tr_solve_lower_triangular(&z));
+            match solved {
+                Some(mut y) => {
+                    self.lu.p().inv_permute_rows(&mut y);
+                    y
+                }
+                None => self.fail(shape),
+            }
+        }
+    }
+
     /// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
     /// column as a `DVector`.
     pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(

@@ -40,6 +40,10 @@ pub struct Emitter<'a> {
     last_reader: Vec<Option<NodeId>>,
     returned: Vec<bool>,
     moves: bool,
+    /// Inverses only ever multiplied by vectors, kept as an LU factorisation and applied by
+    /// solves; and the transposes of those inverses, applied by transposed solves.
+    solved: Vec<bool>,
+    solved_transpose: Vec<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -54,6 +58,8 @@ impl<'a> Emitter<'a> {
             last_reader: Vec::new(),
             returned: Vec::new(),
             moves: false,
+            solved: Vec::new(),
+            solved_transpose: Vec::new(),
         }
     }
 
@@ -238,6 +244,7 @@ impl<'a> Emitter<'a> {
         for &o in outputs {
             self.returned[o.index()] = true;
         }
+        self.plan_solves(&needed);
         self.folded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
@@ -252,6 +259,53 @@ impl<'a> Emitter<'a> {
         needed
     }
 
+    /// Which needed inverses are only multiplied by vectors (directly or transposed), so that
+    /// solves with an LU factorisation replace the inverse: X⁻¹ b, aᵀ X⁻¹, X⁻ᵀ a.
+    fn plan_solves(&mut self, needed: &[bool]) {
+        let g = self.g;
+        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    readers[a.index()].push(NodeId(id as u32));
+                }
+            }
+        }
+        let col = |n: NodeId| g.shape(n).is_some_and(|s| s.cols == Dim::Fixed(1));
+        let row = |n: NodeId| g.shape(n).is_some_and(|s| s.rows == Dim::Fixed(1));
+        // A product of `m` with a vector: m v with v a column, or u m with u a row.
+        let by_vector = |r: NodeId, m: NodeId| {
+            *g.op(r) == Op::MatMul && {
+                let (a, b) = (g.args(r)[0], g.args(r)[1]);
+                (a == m && b != m && col(b)) || (b == m && a != m && row(a))
+            }
+        };
+        self.solved = vec![false; g.len()];
+        self.solved_transpose = vec![false; g.len()];
+        for id in 0..g.len() {
+            let c = NodeId(id as u32);
+            if !needed[id] || *g.op(c) != Op::Inverse || self.returned[id] || readers[id].is_empty()
+            {
+                continue;
+            }
+            let ok = readers[id].iter().all(|&r| {
+                by_vector(r, c)
+                    || (*g.op(r) == Op::Transpose
+                        && !self.returned[r.index()]
+                        && !readers[r.index()].is_empty()
+                        && readers[r.index()].iter().all(|&q| by_vector(q, r)))
+            });
+            if ok {
+                self.solved[id] = true;
+                for &r in &readers[id] {
+                    if *g.op(r) == Op::Transpose {
+                        self.solved_transpose[r.index()] = true;
+                    }
+                }
+            }
+        }
+    }
+
     /// One `let` per needed node that `select` accepts, in graph order.
     pub fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
         let g = self.g;
@@ -260,7 +314,8 @@ impl<'a> Emitter<'a> {
             let n = NodeId(id as u32);
             let is_user_leaf =
                 g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros);
-            if !is_needed || self.folded[id] || is_user_leaf || !select(n) {
+            let virtual_node = self.folded[id] || self.solved_transpose[id];
+            if !is_needed || virtual_node || is_user_leaf || !select(n) {
                 continue;
             }
             let t = self.t(n);
@@ -399,6 +454,31 @@ impl<'a> Emitter<'a> {
                 };
                 quote!(::matgrad::__private::#f(#x, #y, #r, #c))
             }
+            Op::MatMul if self.solved[a.index()] => {
+                let (lu, v) = (self.m(a), self.m(b));
+                quote!(#lu.solve(#v))
+            }
+            Op::MatMul if self.solved_transpose[a.index()] => {
+                let (lu, v) = (self.m(g.args(a)[0]), self.m(b));
+                quote!(#lu.solve_transposed(#v))
+            }
+            // u X⁻¹ = (X⁻ᵀ uᵀ)ᵀ and u X⁻ᵀ = (X⁻¹ uᵀ)ᵀ; uᵀ is read directly where u = vᵀ.
+            Op::MatMul if self.solved[b.index()] || self.solved_transpose[b.index()] => {
+                let ut = match g.op(a) {
+                    Op::Transpose => self.m(g.args(a)[0]),
+                    _ => {
+                        let u = self.m(a);
+                        quote!(&#u.transpose())
+                    }
+                };
+                if self.solved[b.index()] {
+                    let lu = self.m(b);
+                    quote!(#lu.solve_transposed(#ut).transpose())
+                } else {
+                    let lu = self.m(g.args(b)[0]);
+                    quote!(#lu.solve(#ut).transpose())
+                }
+            }
             Op::MatMul => {
                 if self.folded[a.index()] {
                     let x = self.m(g.args(a)[0]);
@@ -456,6 +536,20 @@ impl<'a> Emitter<'a> {
                     quote!(#x / #y)
                 }
             },
+            Op::Inverse if self.solved[n.index()] => {
+                let x = self.m(a);
+                let msg = format!(
+                    "{}: cannot invert `{}`: the matrix is singular (`try_inverse` returned `None`)",
+                    self.fn_name,
+                    crate::pretty::node_text(g, a)
+                );
+                let singular = if g.is_primal(n) {
+                    quote!(::core::option::Option::Some(#msg))
+                } else {
+                    quote!(::core::option::Option::None)
+                };
+                quote!(::matgrad::__private::Lu::new(#x, #singular))
+            }
             Op::Inverse => {
                 let x = self.m(a);
                 let msg = format!(

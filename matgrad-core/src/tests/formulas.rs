@@ -68,3 +68,16 @@ fn expansion_parses_as_a_file() {
         panic!("{e}: {out}");
     }
 }
+
+#[test]
+fn inverse_multiplied_by_vectors_is_solved_not_formed() {
+    let item: TokenStream =
+        "fn f(a: &DVector<f64>, x: &DMatrix<f64>, b: &DVector<f64>) -> f64 { (a.transpose() * x.clone().try_inverse().unwrap() * b)[(0, 0)] }"
+            .parse()
+            .unwrap();
+    let out = crate::expand_gradient("wrt = x".parse().unwrap(), item).to_string();
+    let grad = &out[out.find("fn f_grad").unwrap()..];
+    let grad = &grad[..grad.find("fn f_value_and_grad").unwrap()];
+    assert!(grad.contains("Lu :: new"), "{grad}");
+    assert!(!grad.contains(". try_inverse ()"), "{grad}");
+}
