@@ -2,6 +2,7 @@
 //! user code.
 
 mod cost;
+mod expansion_time;
 mod formulas;
 mod random;
 mod robust;
