@@ -2,7 +2,8 @@
 
 use matgrad::gradient;
 use matgrad::nalgebra::{
-    self, DMatrix, DVector, Matrix2x3, Matrix3, RealField, RowDVector, SMatrix, Vector2, Vector3,
+    self, DMatrix, DVector, Matrix2x3, Matrix3, Matrix3x2, RealField, RowDVector, SMatrix, Vector2,
+    Vector3,
 };
 
 use crate::support::*;
@@ -254,4 +255,96 @@ fn square_required() {
         err.to_string(),
         "trace_of_grad: `x` has 2 rows but `x` has 3 columns"
     );
+}
+
+// ---- the seed examples in static, f32 and generic form ------------------------------------------
+
+/// Seed 000: aᵀXb → a bᵀ, with a static X (3×2).
+#[gradient(wrt = x)]
+fn a_x_b_static(a: &Vector3<f64>, x: &Matrix3x2<f64>, b: &Vector2<f64>) -> f64 {
+    (a.transpose() * x * b)[(0, 0)]
+}
+
+/// Seed 000: tr(BᵀXᵀCXB) → (C + Cᵀ)XBBᵀ in f32.
+#[gradient(wrt = x)]
+fn trace_bxcxb_f32(b: &DMatrix<f32>, x: &DMatrix<f32>, c: &DMatrix<f32>) -> f32 {
+    (b.transpose() * x.transpose() * c * x * b).trace()
+}
+
+/// Seed 003: xᵀAx → (A + Aᵀ)x, generic over the scalar.
+#[gradient(wrt = x)]
+fn quadratic_generic<T: RealField + Copy>(x: &DVector<T>, a: &DMatrix<T>) -> T {
+    (x.transpose() * a * x)[(0, 0)]
+}
+
+/// Seed 004: det A → det(A) A⁻ᵀ, static 3×3 and generic.
+#[gradient(wrt = a)]
+fn determinant_static(a: &Matrix3<f64>) -> f64 {
+    a.determinant()
+}
+
+#[gradient(wrt = a)]
+fn determinant_generic<T: RealField + Copy>(a: &DMatrix<T>) -> T {
+    a.determinant()
+}
+
+/// Seed 000: least squares in f32 with a static design matrix.
+#[gradient(wrt = w)]
+fn least_squares_f32_static(x: &Matrix3x2<f32>, w: &Vector2<f32>, y: &Vector3<f32>) -> f32 {
+    (x * w - y).norm_squared()
+}
+
+#[test]
+fn seed_examples_in_static_f32_and_generic_form() {
+    let mut r = rng(48);
+    let a = Vector3::from_fn(|_, _| r.random_unit());
+    let x = Matrix3x2::from_fn(|_, _| r.random_unit());
+    let b = Vector2::from_fn(|_, _| r.random_unit());
+    let g: Matrix3x2<f64> = a_x_b_static_grad(&a, &x, &b);
+    assert_close(&g, &(a * b.transpose()), 1e-14);
+    assert_close(&g, &fd(&x, |x| a_x_b_static(&a, x, &b)), 1e-6);
+
+    let (bb, xx, cc) = (mat(&mut r, 3, 2), mat(&mut r, 4, 3), mat(&mut r, 4, 4));
+    let g32 = trace_bxcxb_f32_grad(
+        &bb.clone().cast::<f32>(),
+        &xx.clone().cast::<f32>(),
+        &cc.clone().cast::<f32>(),
+    );
+    let want = (&cc + cc.transpose()) * &xx * &bb * bb.transpose();
+    assert_close(&g32.cast::<f64>(), &want, 1e-4);
+    let _ = trace_bxcxb_f32(&bb.cast::<f32>(), &xx.cast::<f32>(), &cc.cast::<f32>());
+
+    let (v, m) = (vec(&mut r, 4), mat(&mut r, 4, 4));
+    assert_close(
+        &quadratic_generic_grad(&v, &m),
+        &((&m + m.transpose()) * &v),
+        1e-12,
+    );
+    let g32 = quadratic_generic_grad(&v.clone().cast::<f32>(), &m.clone().cast::<f32>());
+    assert_close(&g32.cast::<f64>(), &((&m + m.transpose()) * &v), 1e-5);
+    let _ = quadratic_generic(&v, &m);
+
+    let s = Matrix3::identity() * 2.0 + Matrix3::from_fn(|_, _| 0.3 * r.random_unit());
+    let want = s.determinant() * s.try_inverse().unwrap().transpose();
+    assert_close(&determinant_static_grad(&s), &want, 1e-12);
+    let sd = DMatrix::from_column_slice(3, 3, s.as_slice());
+    assert_close(
+        &determinant_generic_grad(&sd),
+        &DMatrix::from_column_slice(3, 3, want.as_slice()),
+        1e-12,
+    );
+    let _ = (determinant_static(&s), determinant_generic(&sd));
+
+    let x = Matrix3x2::<f32>::new(1.0, 2.0, 0.5, -1.0, 3.0, 0.25);
+    let (w, y) = (
+        Vector2::<f32>::new(0.3, -0.7),
+        Vector3::<f32>::new(1.0, 0.0, -1.0),
+    );
+    let g: Vector2<f32> = least_squares_f32_static_grad(&x, &w, &y);
+    assert_close(
+        &g.cast::<f64>(),
+        &(2.0 * x.transpose() * (x * w - y)).cast::<f64>(),
+        1e-6,
+    );
+    let _ = least_squares_f32_static(&x, &w, &y);
 }

@@ -1,33 +1,84 @@
-//! How long the macro takes: every `#[gradient]` function of the integration tests (the seed
-//! examples and the Matrix Cookbook suite) expanded repeatedly, median time per function.
-//! Run with `cargo test -p matgrad-core --release expansion_time -- --ignored --nocapture`.
+//! The identity suite (every `#[gradient]` and `#[jacobian]` function of the integration tests:
+//! the seed examples, the Matrix Cookbook suite, the type, edge and second-order tests) as data:
+//! expanded twice to check determinism, and repeatedly to time the macro
+//! (`cargo test -p matgrad-core --release expansion_time -- --ignored --nocapture`).
 
 use std::time::Instant;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-#[test]
-#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
-fn expansion_time() {
+/// Every annotated function of the integration tests: (which attribute, its arguments, the item).
+fn identity_suite() -> Vec<(crate::attr::Macro, TokenStream, TokenStream)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/it/");
-    let mut functions: Vec<(TokenStream, TokenStream)> = Vec::new();
-    for file in ["seeds.rs", "cookbook.rs", "types.rs", "edges.rs"] {
+    let mut functions = Vec::new();
+    let files = [
+        "seeds.rs",
+        "cookbook.rs",
+        "types.rs",
+        "edges.rs",
+        "second.rs",
+        "jacobians.rs",
+        "smoke.rs",
+    ];
+    for file in files {
         let src = std::fs::read_to_string(format!("{root}{file}")).expect("test file");
         let parsed = syn::parse_file(&src).expect("test file parses");
         for item in parsed.items {
-            if let syn::Item::Fn(mut f) = item {
-                if let Some(pos) = f.attrs.iter().position(|a| a.path().is_ident("gradient")) {
+            let syn::Item::Fn(mut f) = item else { continue };
+            for (name, kind) in [
+                ("gradient", crate::attr::Macro::Gradient),
+                ("jacobian", crate::attr::Macro::Jacobian),
+            ] {
+                if let Some(pos) = f.attrs.iter().position(|a| a.path().is_ident(name)) {
                     let attr = f.attrs.remove(pos);
                     let args = match attr.meta {
                         syn::Meta::List(l) => l.tokens,
                         _ => TokenStream::new(),
                     };
-                    functions.push((args, f.to_token_stream()));
+                    functions.push((kind, args, f.to_token_stream()));
+                    break;
                 }
             }
         }
     }
+    functions
+}
+
+fn expand(kind: crate::attr::Macro, attr: &TokenStream, item: &TokenStream) -> TokenStream {
+    match kind {
+        crate::attr::Macro::Gradient => crate::expand_gradient(attr.clone(), item.clone()),
+        crate::attr::Macro::Jacobian => crate::expand_jacobian(attr.clone(), item.clone()),
+    }
+}
+
+#[test]
+fn the_identity_suite_expands_deterministically() {
+    let suite = identity_suite();
+    assert!(suite.len() > 100, "{} functions", suite.len());
+    let first: Vec<String> = suite
+        .iter()
+        .map(|(k, a, i)| expand(*k, a, i).to_string())
+        .collect();
+    // Again, in reverse order, so that nothing carried between expansions could hide.
+    for (n, (k, a, i)) in suite.iter().enumerate().rev() {
+        let again = expand(*k, a, i).to_string();
+        assert_eq!(again, first[n], "expansion {n} differs between runs");
+        assert!(
+            !again.contains("compile_error"),
+            "expansion {n} has errors: {again}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+fn expansion_time() {
+    let functions: Vec<(TokenStream, TokenStream)> = identity_suite()
+        .into_iter()
+        .filter(|(k, _, _)| *k == crate::attr::Macro::Gradient)
+        .map(|(_, a, i)| (a, i))
+        .collect();
     let mut times: Vec<f64> = functions
         .iter()
         .map(|(attr, item)| {
