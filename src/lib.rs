@@ -64,12 +64,8 @@ pub mod __private {
     /// The logistic function 1/(1 + e⁻ᵛ), computed so that it neither overflows nor loses
     /// precision for large |v|.
     pub fn sigmoid<T: RealField + Copy>(v: T) -> T {
-        if v >= T::zero() {
-            T::one() / (T::one() + (-v).exp())
-        } else {
-            let e = v.exp();
-            e / (T::one() + e)
-        }
+        // e⁻ᵛ overflows to ∞ for very negative v, and 1/(1 + ∞) = 0: no branch needed.
+        T::one() / (T::one() + (-v).exp())
     }
 
     /// The matrix power xᵏ (k ≥ 1) by repeated squaring: ⌊log₂ k⌋ squarings and at most as
@@ -102,12 +98,14 @@ pub mod __private {
 
     /// A square matrix kept as its LU factorisation, for an inverse that is only ever
     /// multiplied by vectors: X⁻¹v and X⁻ᵀv are solves, O(n²) each after one O(n³/3)
-    /// factorisation, instead of forming X⁻¹ (O(n³)).
+    /// factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper):
+    /// X⁻¹ v = U⁻¹ L⁻¹ P v and X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
     pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
     where
-        DefaultAllocator: Allocator<D, D> + Allocator<D>,
+        DefaultAllocator:
+            Allocator<D, D> + Allocator<D> + nalgebra::allocator::Reallocator<T, D, D, D, D>,
     {
-        lu: nalgebra::LU<T, D, D>,
+        p: nalgebra::PermutationSequence<D>,
         l: OMatrix<T, D, D>,
         u: OMatrix<T, D, D>,
         /// What a solve with a singular matrix does: panic with this message (the function
@@ -117,15 +115,15 @@ pub mod __private {
 
     impl<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>> Lu<T, D>
     where
-        DefaultAllocator: Allocator<D, D> + Allocator<D>,
+        DefaultAllocator:
+            Allocator<D, D> + Allocator<D> + nalgebra::allocator::Reallocator<T, D, D, D, D>,
     {
         pub fn new<S: nalgebra::Storage<T, D, D>>(
             x: &Matrix<T, D, D, S>,
             singular: Option<&'static str>,
         ) -> Self {
-            let lu = x.clone_owned().lu();
-            let (l, u) = (lu.l(), lu.u());
-            Lu { lu, l, u, singular }
+            let (p, l, u) = x.clone_owned().lu().unpack();
+            Lu { p, l, u, singular }
         }
 
         fn fail<C: Dim>(&self, like: (D, C)) -> OMatrix<T, D, C>
@@ -150,12 +148,19 @@ pub mod __private {
         where
             DefaultAllocator: Allocator<D, C>,
         {
-            let v = v.clone_owned();
-            let shape = v.shape_generic();
-            self.lu.solve(&v).unwrap_or_else(|| self.fail(shape))
+            let mut y = v.clone_owned();
+            let shape = y.shape_generic();
+            self.p.permute_rows(&mut y);
+            self.l
+                .solve_lower_triangular_with_diag_mut(&mut y, T::one());
+            if self.u.solve_upper_triangular_mut(&mut y) {
+                y
+            } else {
+                self.fail(shape)
+            }
         }
 
-        /// X⁻ᵀ v: with P X = L U, Xᵀ = Uᵀ Lᵀ P, so y = Pᵀ L⁻ᵀ U⁻ᵀ v.
+        /// X⁻ᵀ v
         pub fn solve_transposed<C: Dim, S: nalgebra::Storage<T, D, C>>(
             &self,
             v: &Matrix<T, D, C, S>,
@@ -163,19 +168,15 @@ pub mod __private {
         where
             DefaultAllocator: Allocator<D, C>,
         {
-            let v = v.clone_owned();
-            let shape = v.shape_generic();
-            let solved = self
-                .u
-                .tr_solve_upper_triangular(&v)
-                .and_then(|z| self.l.tr_solve_lower_triangular(&z));
-            match solved {
-                Some(mut y) => {
-                    self.lu.p().inv_permute_rows(&mut y);
-                    y
-                }
-                None => self.fail(shape),
+            let mut y = v.clone_owned();
+            let shape = y.shape_generic();
+            if !self.u.tr_solve_upper_triangular_mut(&mut y)
+                || !self.l.tr_solve_lower_triangular_mut(&mut y)
+            {
+                return self.fail(shape);
             }
+            self.p.inv_permute_rows(&mut y);
+            y
         }
     }
 
