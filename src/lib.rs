@@ -98,16 +98,13 @@ pub mod __private {
 
     /// A square matrix kept as its LU factorisation, for an inverse that is only ever
     /// multiplied by vectors: X⁻¹v and X⁻ᵀv are solves, O(n²) each after one O(n³/3)
-    /// factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper):
-    /// X⁻¹ v = U⁻¹ L⁻¹ P v and X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
+    /// factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper,
+    /// both packed in one matrix): X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
     pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
     where
-        DefaultAllocator:
-            Allocator<D, D> + Allocator<D> + nalgebra::allocator::Reallocator<T, D, D, D, D>,
+        DefaultAllocator: Allocator<D, D> + Allocator<D>,
     {
-        p: nalgebra::PermutationSequence<D>,
-        l: OMatrix<T, D, D>,
-        u: OMatrix<T, D, D>,
+        lu: nalgebra::LU<T, D, D>,
         /// What a solve with a singular matrix does: panic with this message (the function
         /// inverts the matrix itself), or give NaN (`None`: only the derivative needs it).
         singular: Option<&'static str>,
@@ -115,15 +112,16 @@ pub mod __private {
 
     impl<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>> Lu<T, D>
     where
-        DefaultAllocator:
-            Allocator<D, D> + Allocator<D> + nalgebra::allocator::Reallocator<T, D, D, D, D>,
+        DefaultAllocator: Allocator<D, D> + Allocator<D>,
     {
         pub fn new<S: nalgebra::Storage<T, D, D>>(
             x: &Matrix<T, D, D, S>,
             singular: Option<&'static str>,
         ) -> Self {
-            let (p, l, u) = x.clone_owned().lu().unpack();
-            Lu { p, l, u, singular }
+            Lu {
+                lu: x.clone_owned().lu(),
+                singular,
+            }
         }
 
         fn fail<C: Dim>(&self, like: (D, C)) -> OMatrix<T, D, C>
@@ -148,16 +146,8 @@ pub mod __private {
         where
             DefaultAllocator: Allocator<D, C>,
         {
-            let mut y = v.clone_owned();
-            let shape = y.shape_generic();
-            self.p.permute_rows(&mut y);
-            self.l
-                .solve_lower_triangular_with_diag_mut(&mut y, T::one());
-            if self.u.solve_upper_triangular_mut(&mut y) {
-                y
-            } else {
-                self.fail(shape)
-            }
+            let shape = v.shape_generic();
+            self.lu.solve(v).unwrap_or_else(|| self.fail(shape))
         }
 
         /// X⁻ᵀ v
@@ -170,12 +160,23 @@ pub mod __private {
         {
             let mut y = v.clone_owned();
             let shape = y.shape_generic();
-            if !self.u.tr_solve_upper_triangular_mut(&mut y)
-                || !self.l.tr_solve_lower_triangular_mut(&mut y)
-            {
+            let packed = self.lu.lu_internal();
+            // Uᵀ z = v: the upper triangle, diagonal included.
+            if !packed.tr_solve_upper_triangular_mut(&mut y) {
                 return self.fail(shape);
             }
-            self.p.inv_permute_rows(&mut y);
+            // Lᵀ w = z, L unit lower triangular (the strict lower triangle): back substitution.
+            let n = packed.nrows();
+            for c in 0..y.ncols() {
+                for i in (0..n).rev() {
+                    let mut acc = y[(i, c)];
+                    for k in i + 1..n {
+                        acc -= packed[(k, i)] * y[(k, c)];
+                    }
+                    y[(i, c)] = acc;
+                }
+            }
+            self.lu.p().inv_permute_rows(&mut y);
             y
         }
     }

@@ -248,15 +248,15 @@ impl<'a> Emitter<'a> {
         self.folded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            // A transpose read once, by a product, is not formed on its own: the product
-            // reads it through `tr_mul` (matrix·vector) or transposes the smaller side.
+            // A transpose read once, as the left factor of a matrix·vector product, is not
+            // formed: `tr_mul` reads it (for matrix·matrix, `tr_mul` has no blocking and a
+            // transposed copy then gemm is faster; see PERF-NOTES).
             if is_needed && *g.op(n) == Op::MatMul {
-                for x in [g.args(n)[0], g.args(n)[1]] {
-                    let once = self.uses[x.index()] == 1 && !self.solved_transpose[x.index()];
-                    if *g.op(x) == Op::Transpose && once && g.args(n)[0] != g.args(n)[1] {
-                        self.folded[x.index()] = true;
-                        break;
-                    }
+                let (a, b) = (g.args(n)[0], g.args(n)[1]);
+                let vector = g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1));
+                let once = self.uses[a.index()] == 1 && !self.solved_transpose[a.index()];
+                if vector && *g.op(a) == Op::Transpose && once {
+                    self.folded[a.index()] = true;
                 }
             }
         }
@@ -485,25 +485,7 @@ impl<'a> Emitter<'a> {
             }
             Op::MatMul if self.folded[a.index()] => {
                 let (x, y) = (self.m(g.args(a)[0]), self.m(b));
-                if g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1)) {
-                    return quote!(#x.tr_mul(#y));
-                }
-                // xᵀ y, or (yᵀ x)ᵀ when copying y and the result is cheaper than copying x
-                // (`tr_mul` has no blocking, so it is slow for matrix·matrix).
-                quote!(if #x.len() > #y.len() + #x.ncols() * #y.ncols() {
-                    (#y.transpose() * #x).transpose()
-                } else {
-                    #x.transpose() * #y
-                })
-            }
-            Op::MatMul if self.folded[b.index()] => {
-                let (y, x) = (self.m(a), self.m(g.args(b)[0]));
-                // y xᵀ, or (x yᵀ)ᵀ when that copies less.
-                quote!(if #x.len() > #y.len() + #y.nrows() * #x.nrows() {
-                    (#x * #y.transpose()).transpose()
-                } else {
-                    #y * #x.transpose()
-                })
+                quote!(#x.tr_mul(#y))
             }
             Op::MatMul => {
                 let (x, y) = (self.m(a), self.m(b));
