@@ -181,6 +181,40 @@ pub mod __private {
         }
     }
 
+    /// Aᵀ B, by matrixmultiply on a transposed (strided) view of A where the sizes take
+    /// nalgebra's matrixmultiply path (every size above 5), and by a transposed copy otherwise
+    /// (nalgebra's small-matrix path expects column-contiguous operands).
+    pub fn tr_gemm<T, R1, C1, S1, C2, S2>(
+        a: &Matrix<T, R1, C1, S1>,
+        b: &Matrix<T, R1, C2, S2>,
+    ) -> OMatrix<T, C1, C2>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        C2: Dim,
+        S1: nalgebra::Storage<T, R1, C1> + nalgebra::IsContiguous,
+        S2: nalgebra::Storage<T, R1, C2>,
+        DefaultAllocator: Allocator<C1, R1> + Allocator<C1, C2>,
+    {
+        let (r, c) = a.shape_generic();
+        let large = r.value() > 5 && c.value() > 5 && b.ncols() > 5;
+        let floats = core::any::TypeId::of::<T>() == core::any::TypeId::of::<f64>()
+            || core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>();
+        if large && floats {
+            let view = nalgebra::MatrixView::from_slice_with_strides_generic(
+                a.as_slice(),
+                c,
+                r,
+                nalgebra::Dyn(r.value()),
+                nalgebra::Dyn(1),
+            );
+            view * b
+        } else {
+            a.transpose() * b
+        }
+    }
+
     /// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
     /// column as a `DVector`.
     pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(

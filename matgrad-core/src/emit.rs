@@ -248,14 +248,13 @@ impl<'a> Emitter<'a> {
         self.folded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            // A transpose read once, as the left factor of a matrix·vector product, is not
-            // formed: `tr_mul` reads it (for matrix·matrix, `tr_mul` has no blocking and a
-            // transposed copy then gemm is faster; see PERF-NOTES).
+            // A transpose read once, as the left factor of a product, is not formed: `tr_mul`
+            // reads it for matrix·vector, and `tr_gemm` (gemm on a strided view) for
+            // matrix·matrix, where `tr_mul` has no blocking (see PERF-NOTES).
             if is_needed && *g.op(n) == Op::MatMul {
-                let (a, b) = (g.args(n)[0], g.args(n)[1]);
-                let vector = g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1));
+                let a = g.args(n)[0];
                 let once = self.uses[a.index()] == 1 && !self.solved_transpose[a.index()];
-                if vector && *g.op(a) == Op::Transpose && once {
+                if *g.op(a) == Op::Transpose && once {
                     self.folded[a.index()] = true;
                 }
             }
@@ -485,7 +484,11 @@ impl<'a> Emitter<'a> {
             }
             Op::MatMul if self.folded[a.index()] => {
                 let (x, y) = (self.m(g.args(a)[0]), self.m(b));
-                quote!(#x.tr_mul(#y))
+                if g.shape(b).is_some_and(|s| s.cols == Dim::Fixed(1)) {
+                    quote!(#x.tr_mul(#y))
+                } else {
+                    quote!(::matgrad::__private::tr_gemm(#x, #y))
+                }
             }
             Op::MatMul => {
                 let (x, y) = (self.m(a), self.m(b));

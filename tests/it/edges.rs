@@ -161,3 +161,22 @@ fn logistic_gradient_is_finite_for_huge_logits() {
     );
     let _ = logistic(&x, &w, &y);
 }
+
+/// Products with a transposed matrix large enough for the strided-view path (every size > 5).
+#[gradient(wrt = (u, v))]
+fn factorization(y: &DMatrix<f64>, u: &DMatrix<f64>, v: &DMatrix<f64>) -> f64 {
+    (y - u * v.transpose()).norm_squared()
+}
+
+#[test]
+fn transposed_products_of_larger_matrices() {
+    let mut r = rng(52);
+    for (m, n, k) in [(9, 8, 7), (3, 2, 2), (12, 6, 6)] {
+        let (y, u, v) = (mat(&mut r, m, n), mat(&mut r, m, k), mat(&mut r, n, k));
+        let res = &y - &u * v.transpose();
+        let (gu, gv) = factorization_grad(&y, &u, &v);
+        assert_close(&gu, &(-2.0 * &res * &v), 1e-12);
+        assert_close(&gv, &(-2.0 * res.transpose() * &u), 1e-12);
+        assert_close(&gv, &fd(&v, |v| factorization(&y, &u, v)), 1e-6);
+    }
+}
