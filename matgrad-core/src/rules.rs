@@ -165,19 +165,12 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         Op::Above => vec![],
         // d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ  ⇒  Ā += Σⱼ (Aʲ)ᵀ C̄ (Aᵏ⁻¹⁻ʲ)ᵀ   (MC 91)
         Op::MatPow(k) => {
-            let mut total: Option<NodeId> = None;
-            for j in 0..k {
-                let left = g.matpow(a, j);
-                let right = g.matpow(a, k - 1 - j);
+            let terms = power_terms(g, a, k, |g, left, right| {
                 let (lt, rt) = (g.transpose(left), g.transpose(right));
                 let m = g.matmul(lt, cbar);
-                let term = g.matmul(m, rt);
-                total = Some(match total {
-                    None => term,
-                    Some(t) => g.add(t, term),
-                });
-            }
-            total.map(|t| vec![(0, t)]).unwrap_or_default()
+                g.matmul(m, rt)
+            });
+            terms.map(|t| vec![(0, t)]).unwrap_or_default()
         }
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]  ⇒  s̄ᵢ += C̄ᵢ
         Op::Stack => (0..args.len())
@@ -365,18 +358,11 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         Op::Above => None,
         // d(Aᵏ) = Σⱼ Aʲ dA Aᵏ⁻¹⁻ʲ
         Op::MatPow(k) => da.map(|x| {
-            let mut total: Option<NodeId> = None;
-            for j in 0..k {
-                let left = g.matpow(a, j);
-                let right = g.matpow(a, k - 1 - j);
+            let terms = power_terms(g, a, k, |g, left, right| {
                 let m = g.matmul(left, x);
-                let term = g.matmul(m, right);
-                total = Some(match total {
-                    None => term,
-                    Some(t) => g.add(t, term),
-                });
-            }
-            total.unwrap_or(x)
+                g.matmul(m, right)
+            });
+            terms.unwrap_or(x)
         }),
         // d[s₀; s₁; ..] = [ds₀; ds₁; ..]
         Op::Stack => {
@@ -385,6 +371,26 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         }
     };
     out.filter(|&n| !g.is_zero(n))
+}
+
+/// Σⱼ term(Aʲ, Aᵏ⁻¹⁻ʲ) for j = 0..k: the k terms of the differential of a matrix power.
+fn power_terms(
+    g: &mut Graph,
+    a: NodeId,
+    k: u32,
+    term: impl Fn(&mut Graph, NodeId, NodeId) -> NodeId,
+) -> Option<NodeId> {
+    let mut total: Option<NodeId> = None;
+    for j in 0..k {
+        let left = g.matpow(a, j);
+        let right = g.matpow(a, k - 1 - j);
+        let t = term(g, left, right);
+        total = Some(match total {
+            None => t,
+            Some(sum) => g.add(sum, t),
+        });
+    }
+    total
 }
 
 /// f′(A) for an entrywise function, reusing C = f(A) where the derivative is a function of it.

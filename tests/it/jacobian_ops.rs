@@ -7,23 +7,6 @@ use matgrad::nalgebra::{DMatrix, DVector};
 
 use crate::support::*;
 
-/// Numerator-layout Jacobian by central differences.
-fn fd_numerator(x: &DMatrix<f64>, f: &dyn Fn(&DMatrix<f64>) -> DMatrix<f64>) -> DMatrix<f64> {
-    let m = f(x).len();
-    let mut j = DMatrix::zeros(m, x.len());
-    for k in 0..x.len() {
-        let h = 1e-6 * x[k].abs().max(1.0);
-        let (mut xp, mut xm) = (x.clone(), x.clone());
-        xp[k] += h;
-        xm[k] -= h;
-        let col = (f(&xp) - f(&xm)) / (2.0 * h);
-        for (r, v) in col.iter().enumerate() {
-            j[(r, k)] = *v;
-        }
-    }
-    j
-}
-
 /// Seed 004's block layout from the numerator layout: block (i, j) is ∂F_ij/∂X.
 fn to_blocks(num: &DMatrix<f64>, (p, q): (usize, usize), (m, n): (usize, usize)) -> DMatrix<f64> {
     DMatrix::from_fn(p * m, q * n, |a, b| {
@@ -54,7 +37,7 @@ macro_rules! layouts {
                 let as_matrix = |v: $ret| -> DMatrix<f64> { to_matrix(v) };
                 let f = |x: &DMatrix<f64>| as_matrix(num(x, &a, &b, s));
                 let value = f(&x);
-                let fd = fd_numerator(&x, &f);
+                let fd = fd_jacobian(&x, &f);
                 let j = num_jacobian(&x, &a, &b, s);
                 assert_close(&j, &fd, 1e-6);
                 assert_close(&den_jacobian(&x, &a, &b, s), &j.transpose(), 0.0);

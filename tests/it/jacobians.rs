@@ -6,23 +6,6 @@ use matgrad::nalgebra::{DMatrix, DVector, Matrix2x3, Vector2, Vector3};
 
 use crate::support::*;
 
-/// Central differences of a vector or matrix function: the numerator-layout Jacobian.
-fn fd_jacobian(x: &DMatrix<f64>, f: impl Fn(&DMatrix<f64>) -> DMatrix<f64>) -> DMatrix<f64> {
-    let m = f(x).len();
-    let mut j = DMatrix::zeros(m, x.len());
-    for k in 0..x.len() {
-        let h = 1e-6 * x[k].abs().max(1.0);
-        let (mut xp, mut xm) = (x.clone(), x.clone());
-        xp[k] += h;
-        xm[k] -= h;
-        let col = (f(&xp) - f(&xm)) / (2.0 * h);
-        for (r, v) in col.iter().enumerate() {
-            j[(r, k)] = *v;
-        }
-    }
-    j
-}
-
 fn as_mat(v: &DVector<f64>) -> DMatrix<f64> {
     DMatrix::from_column_slice(v.len(), 1, v.as_slice())
 }
@@ -45,7 +28,7 @@ fn exponential_decay_residuals() {
         assert_close_scalar(j[(i, 0)], e[i], 1e-14);
         assert_close_scalar(j[(i, 1)], -p[0] * t[i] * e[i], 1e-14);
     }
-    let fd = fd_jacobian(&as_mat(&p), |p| {
+    let fd = fd_jacobian(&as_mat(&p), &|p| {
         as_mat(&residuals(
             &DVector::from_column_slice(p.as_slice()),
             &t,
@@ -274,7 +257,7 @@ fn residuals_written_entry_by_entry() {
     let pd = DVector::from_vec(vec![-1.2, 1.0]);
     let jd = rosenbrock_dynamic_jacobian(&pd);
     assert_eq!(jd.shape(), (3, 2));
-    let fd = fd_jacobian(&as_mat(&pd), |q| {
+    let fd = fd_jacobian(&as_mat(&pd), &|q| {
         as_mat(&rosenbrock_dynamic(&DVector::from_column_slice(
             q.as_slice(),
         )))

@@ -91,3 +91,21 @@ impl RandomUnit for StdRng {
         self.random_range(-1.0..1.0)
     }
 }
+
+/// Central differences of a matrix-valued function: the numerator-layout Jacobian, one row per
+/// entry of vec(f), one column per entry of vec(x).
+pub fn fd_jacobian(x: &DMatrix<f64>, f: &dyn Fn(&DMatrix<f64>) -> DMatrix<f64>) -> DMatrix<f64> {
+    let m = f(x).len();
+    let mut j = DMatrix::zeros(m, x.len());
+    for k in 0..x.len() {
+        let h = 1e-6 * x[k].abs().max(1.0);
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[k] += h;
+        xm[k] -= h;
+        let col = (f(&xp) - f(&xm)) / (2.0 * h);
+        for (r, v) in col.iter().enumerate() {
+            j[(r, k)] = *v;
+        }
+    }
+    j
+}
