@@ -76,7 +76,10 @@ fn logistic_loss_hessian() {
     assert_eq!(h, h.transpose());
     let v = vec(&mut r, 3);
     assert_close(&logistic_hvp(&x, &w, &y, &v), &(&want * &v), 1e-12);
-    assert_eq!(LOGISTIC_HESSIAN_FORMULA, "∇²f = xᵀ diag(σ(x w) ⊙ (1 − σ(x w))) x");
+    assert_eq!(
+        LOGISTIC_HESSIAN_FORMULA,
+        "∇²f = xᵀ diag(σ(x w) ⊙ (1 − σ(x w))) x"
+    );
     let _ = logistic(&x, &w, &y);
 }
 
