@@ -180,3 +180,28 @@ fn transposed_products_of_larger_matrices() {
         assert_close(&gv, &fd(&v, |v| factorization(&y, &u, v)), 1e-6);
     }
 }
+
+/// Mean squared error with `.mean()`: ∂/∂w = 2 Xᵀ(Xw − y) / n.
+#[gradient(wrt = w)]
+fn mean_squared_error(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    (x * w - y).map(|v| v * v).mean()
+}
+
+#[test]
+fn mean_of_entries() {
+    let mut r = rng(53);
+    let (x, w, y) = (mat(&mut r, 7, 3), vec(&mut r, 3), vec(&mut r, 7));
+    let want = 2.0 * x.transpose() * (&x * &w - &y) / 7.0;
+    assert_close(&mean_squared_error_grad(&x, &w, &y), &want, 1e-12);
+    assert_close(
+        &mean_squared_error_grad(&x, &w, &y),
+        &fd(&w, |w| mean_squared_error(&x, w, &y)),
+        1e-6,
+    );
+    assert_close_scalar(
+        mean_squared_error_value_and_grad(&x, &w, &y).0,
+        mean_squared_error(&x, &w, &y),
+        1e-14,
+    );
+    assert_eq!(MEAN_SQUARED_ERROR_GRAD_FORMULA, "∂f/∂w = 2 xᵀ(x w − y) / n");
+}

@@ -39,7 +39,7 @@ pub struct Stmt {
     pub alias: Option<(Ident, Ident)>,
 }
 
-const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, map, add_scalar";
+const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, mean, map, add_scalar";
 const SCALAR_METHODS: &str =
     "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
 /// The highest matrix power formed from repeated products (the derivative of xᵏ has k terms).
@@ -938,6 +938,21 @@ impl Lowerer<'_> {
             ("norm_squared", 0) if is_matrix => Some((Op::NormSq, Ty::Scalar)),
             ("norm", 0) if is_matrix => Some((Op::Norm, Ty::Scalar)),
             ("sum", 0) if is_matrix => Some((Op::Sum, Ty::Scalar)),
+            // mean(A) = sum(A) / (number of entries)
+            ("mean", 0) if is_matrix => {
+                let s = self.g.shape(recv)?;
+                let (r, c) = (self.dim_code(s.rows)?, self.dim_code(s.cols)?);
+                let scalar = &self.f.scalar;
+                let count = if matches!(text_of(scalar).as_str(), "f64" | "f32") {
+                    quote!(((#r * #c) as #scalar))
+                } else {
+                    quote!(::matgrad::nalgebra::convert::<f64, #scalar>((#r * #c) as f64))
+                };
+                // Shown as `n`, the number of entries, as in the textbook 2 Xᵀ(Xw − y) / n.
+                let n = self.opaque_code(count, "n".to_string(), Ty::Scalar, span);
+                let sum = self.mk(Op::Sum, vec![recv], Ty::Scalar, span);
+                return Some(self.mk(Op::Div, vec![sum, n], Ty::Scalar, span));
+            }
             ("map", 1) if is_matrix => return self.map(recv, args[0], whole),
             ("component_mul" | "component_div" | "dot", 1) if is_matrix => {
                 let b = self.matrix_arg(args[0], &name)?;
