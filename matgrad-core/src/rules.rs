@@ -193,6 +193,17 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
     let sum = |g: &mut Graph, terms: Vec<Option<NodeId>>| -> Option<NodeId> {
         terms.into_iter().flatten().reduce(|x, y| g.add(x, y))
     };
+    // The product rule of an operation f linear in each argument (JAX's bilinear rules):
+    // d f(A, B) = f(dA, B) + f(A, dB).
+    let bilinear =
+        |g: &mut Graph, f: &dyn Fn(&mut Graph, NodeId, NodeId) -> NodeId| -> Option<NodeId> {
+            let t1 = da.map(|x| f(g, x, b));
+            let t2 = db.map(|y| f(g, a, y));
+            match (t1, t2) {
+                (Some(x), Some(y)) => Some(g.add(x, y)),
+                (x, y) => x.or(y),
+            }
+        };
     let ty = g.ty(c);
     let out = match op {
         Op::Param(_)
@@ -230,41 +241,21 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
                     g.kron_adj_right(x, y, shape)
                 }
             };
-            let t1 = da.map(|x| mk(g, x, b));
-            let t2 = db.map(|y| mk(g, a, y));
-            sum(g, vec![t1, t2])
+            bilinear(g, &mk)
         }
         // d(AB) = dA B + A dB
-        Op::MatMul => {
-            let t1 = da.map(|x| g.matmul(x, b));
-            let t2 = db.map(|y| g.matmul(a, y));
-            sum(g, vec![t1, t2])
-        }
+        Op::MatMul => bilinear(g, &|g, x, y| g.matmul(x, y)),
         // d(sA) = ds A + s dA
-        Op::Scale => {
-            let t1 = da.map(|x| g.scale(x, b));
-            let t2 = db.map(|y| g.scale(a, y));
-            sum(g, vec![t1, t2])
-        }
+        Op::Scale => bilinear(g, &|g, x, y| g.scale(x, y)),
         // d(A ⊙ B) = dA ⊙ B + A ⊙ dB
-        Op::Mul => {
-            let t1 = da.map(|x| g.mul(x, b));
-            let t2 = db.map(|y| g.mul(a, y));
-            sum(g, vec![t1, t2])
-        }
+        Op::Mul => bilinear(g, &|g, x, y| g.mul(x, y)),
         // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
         Op::Kron => {
             let shape = ty.shape()?;
-            let t1 = da.map(|x| g.kron(x, b, shape));
-            let t2 = db.map(|y| g.kron(a, y, shape));
-            sum(g, vec![t1, t2])
+            bilinear(g, &|g, x, y| g.kron(x, y, shape))
         }
         // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩
-        Op::Dot => {
-            let t1 = da.map(|x| g.dot(x, b));
-            let t2 = db.map(|y| g.dot(a, y));
-            sum(g, vec![t1, t2])
-        }
+        Op::Dot => bilinear(g, &|g, x, y| g.dot(x, y)),
         // d(A ⊘ B) = dA ⊘ B − C ⊙ dB ⊘ B (B a matrix or a scalar)
         Op::Div => {
             let t1 = da.map(|x| g.div(x, b));

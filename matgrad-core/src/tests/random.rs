@@ -394,6 +394,22 @@ impl Case {
     }
 }
 
+/// The parameters' values with each variable moved by `step` times its direction.
+fn moved(g: &Graph, values: &[Value], vars: &[NodeId], dirs: &[Vec<f64>], step: f64) -> Vec<Value> {
+    let mut params = values.to_vec();
+    for (i, &v) in vars.iter().enumerate() {
+        if let Op::Param(p) = g.op(v) {
+            let x = params[*p].entries();
+            let mut nv = params[*p].clone();
+            for k in 0..x.len() {
+                nv = nv.with_entry(k, x[k] + step * dirs[i][k]);
+            }
+            params[*p] = nv;
+        }
+    }
+    params
+}
+
 /// The same expression rebuilt through the simplifying constructors.
 fn rebuild(g: &mut Graph, n: NodeId, memo: &mut Vec<Option<NodeId>>) -> NodeId {
     if let Some(Some(m)) = memo.get(n.index()) {
@@ -513,19 +529,9 @@ fn check(seed: u64) -> Result<(), String> {
             }
         }
         let h = 1e-6;
+        let dir_entries: Vec<Vec<f64>> = dirs.iter().map(Value::entries).collect();
         let shifted = |sign: f64| -> Result<f64, String> {
-            let mut params = case.values.clone();
-            for (i, &v) in case.vars.iter().enumerate() {
-                if let Op::Param(p) = g.op(v) {
-                    let x = params[*p].entries();
-                    let d = dirs[i].entries();
-                    let mut nv = params[*p].clone();
-                    for k in 0..x.len() {
-                        nv = nv.with_entry(k, x[k] + sign * h * d[k]);
-                    }
-                    params[*p] = nv;
-                }
-            }
+            let params = moved(g, &case.values, &case.vars, &dir_entries, sign * h);
             crate::eval::eval_node(g, &params, f)
                 .map(|v| v.scalar())
                 .map_err(|e| format!("{e:?}"))
@@ -672,19 +678,9 @@ fn check_hvp(seed: u64) -> Result<(), String> {
     }
     // H d against central differences of the gradient along d.
     let h = 1e-5;
+    let dir_entries: Vec<Vec<f64>> = (0..4).map(|i| d_vals(0, i)).collect();
     let shifted_grads = |sign: f64| -> Result<Vec<Vec<f64>>, String> {
-        let mut params = case.values.clone();
-        for (i, &v) in case.vars.iter().enumerate() {
-            if let Op::Param(p) = g.op(v) {
-                let x = params[*p].entries();
-                let d = d_vals(0, i);
-                let mut nv = params[*p].clone();
-                for k in 0..x.len() {
-                    nv = nv.with_entry(k, x[k] + sign * h * d[k]);
-                }
-                params[*p] = nv;
-            }
-        }
+        let params = moved(g, &case.values, &case.vars, &dir_entries, sign * h);
         let vals = eval(g, &params, last_grad).map_err(|e| format!("{e:?}"))?;
         Ok((0..4)
             .map(|i| match grads[i] {
@@ -804,19 +800,9 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
         ));
     }
     let h = 1e-6;
+    let dir_entries: Vec<Vec<f64>> = dirs.iter().map(|d| vals[d.index()].entries()).collect();
     let shifted = |sign: f64| -> Result<Vec<f64>, String> {
-        let mut params = case.values.clone();
-        for (i, &v) in case.vars.iter().enumerate() {
-            if let Op::Param(p) = g.op(v) {
-                let x = params[*p].entries();
-                let d = vals[dirs[i].index()].entries();
-                let mut nv = params[*p].clone();
-                for k in 0..x.len() {
-                    nv = nv.with_entry(k, x[k] + sign * h * d[k]);
-                }
-                params[*p] = nv;
-            }
-        }
+        let params = moved(g, &case.values, &case.vars, &dir_entries, sign * h);
         crate::eval::eval_node(g, &params, f)
             .map(|v| v.entries())
             .map_err(|e| format!("{e:?}"))
