@@ -96,9 +96,52 @@ pub mod __private {
         result.unwrap_or(base)
     }
 
+    /// Φ(x): the strict lower triangle of a square matrix and half its diagonal, zero above
+    /// (the map in the differential of the Cholesky factor).
+    pub fn lower_half<T, D, S>(x: &Matrix<T, D, D, S>) -> OMatrix<T, D, D>
+    where
+        T: RealField + Copy,
+        D: Dim,
+        S: nalgebra::Storage<T, D, D>,
+        DefaultAllocator: Allocator<D, D>,
+    {
+        let mut m = x.lower_triangle();
+        let half = nalgebra::convert::<f64, T>(0.5);
+        for i in 0..m.nrows().min(m.ncols()) {
+            m[(i, i)] *= half;
+        }
+        m
+    }
+
+    /// The storage index of the first largest (`max`) or smallest entry, the one nalgebra's
+    /// `max()` / `min()` return: the subgradient of the extremum puts its weight there. A NaN
+    /// entry is never chosen over a number.
+    pub fn arg_extremum<'a, T: RealField + Copy>(
+        entries: impl Iterator<Item = &'a T>,
+        max: bool,
+    ) -> usize {
+        let mut best: Option<(usize, T)> = None;
+        for (k, &v) in entries.enumerate() {
+            let better = match best {
+                None => true,
+                Some((_, b)) => {
+                    if max {
+                        v > b
+                    } else {
+                        v < b
+                    }
+                }
+            };
+            if better {
+                best = Some((k, v));
+            }
+        }
+        best.map_or(0, |(k, _)| k)
+    }
+
     /// A square matrix kept as its LU factorisation, for an inverse that is only ever
-    /// multiplied by vectors: X⁻¹v and X⁻ᵀv are solves, O(n²) each after one O(n³/3)
-    /// factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper,
+    /// multiplied by other matrices: X⁻¹B and X⁻ᵀB are solves, O(n²) per column of B after
+    /// one O(n³/3) factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper,
     /// both packed in one matrix): X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
     pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
     where

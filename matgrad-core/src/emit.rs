@@ -13,7 +13,7 @@ use quote::{format_ident, quote};
 use syn::Type;
 
 use crate::front::{Body, Function};
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::shape::{Dim, Shape, Ty};
 
 /// How the generated code names nalgebra: through matgrad's re-export, so that user code and
@@ -40,8 +40,8 @@ pub struct Emitter<'a> {
     last_reader: Vec<Option<NodeId>>,
     returned: Vec<bool>,
     moves: bool,
-    /// Inverses only ever multiplied by vectors, kept as an LU factorisation and applied by
-    /// solves; and the transposes of those inverses, applied by transposed solves.
+    /// Inverses only ever multiplied by other matrices, kept as an LU factorisation and applied
+    /// by solves; and the transposes of those inverses, applied by transposed solves.
     solved: Vec<bool>,
     solved_transpose: Vec<bool>,
 }
@@ -202,6 +202,8 @@ impl<'a> Emitter<'a> {
         let args = g.args(n);
         match g.op(n) {
             Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
+            // sum(J) is the number of entries, known from the shape.
+            Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
             _ => args.to_vec(),
         }
     }
@@ -262,8 +264,8 @@ impl<'a> Emitter<'a> {
         needed
     }
 
-    /// Which needed inverses are only multiplied by vectors (directly or transposed), so that
-    /// solves with an LU factorisation replace the inverse: X⁻¹ b, aᵀ X⁻¹, X⁻ᵀ a.
+    /// Which needed inverses are only ever factors of products (directly or transposed), so
+    /// that solves with an LU factorisation replace the inverse: X⁻¹ B, Aᵀ X⁻¹, X⁻ᵀ A.
     fn plan_solves(&mut self, needed: &[bool]) {
         let g = self.g;
         let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
@@ -274,13 +276,12 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
-        let col = |n: NodeId| g.shape(n).is_some_and(|s| s.cols == Dim::Fixed(1));
-        let row = |n: NodeId| g.shape(n).is_some_and(|s| s.rows == Dim::Fixed(1));
-        // A product of `m` with a vector: m v with v a column, or u m with u a row.
+        // A product of `m` with another matrix, m B or U m: a solve with k right-hand sides
+        // costs 2n²k after the factorisation, the inverse 2n³ before its product.
         let by_vector = |r: NodeId, m: NodeId| {
             *g.op(r) == Op::MatMul && {
                 let (a, b) = (g.args(r)[0], g.args(r)[1]);
-                (a == m && b != m && col(b)) || (b == m && a != m && row(a))
+                (a == m && b != m) || (b == m && a != m)
             }
         };
         self.solved = vec![false; g.len()];
@@ -428,6 +429,16 @@ impl<'a> Emitter<'a> {
                 let x = self.m(a);
                 quote!(#x.trace())
             }
+            Op::Sum if matches!(g.op(a), Op::Ones) => {
+                let (r, c) = self.dims(g.shape(a).unwrap_or_else(unit_shape));
+                let na = na();
+                let count = quote!((#na::Dim::value(&#r) * #na::Dim::value(&#c)) as f64);
+                let s = self.scalar_ty();
+                match s {
+                    Type::Path(p) if p.path.is_ident("f64") => quote!(#count),
+                    _ => quote!(#na::convert::<f64, #s>(#count)),
+                }
+            }
             Op::Sum => {
                 let x = self.m(a);
                 quote!(#x.sum())
@@ -444,6 +455,109 @@ impl<'a> Emitter<'a> {
                 quote!({
                     let mut __mg_m = #om::zeros_generic(#r, #c);
                     __mg_m[(#i, #j)] = #s;
+                    __mg_m
+                })
+            }
+            Op::Triangle(Part::Lower) => {
+                let x = self.m(a);
+                quote!(#x.lower_triangle())
+            }
+            Op::Triangle(Part::Upper) => {
+                let x = self.m(a);
+                quote!(#x.upper_triangle())
+            }
+            Op::Triangle(Part::LowerHalf) => {
+                let x = self.m(a);
+                quote!(::matgrad::__private::lower_half(#x))
+            }
+            Op::Diagonal => {
+                let x = self.m(a);
+                quote!(#x.diagonal())
+            }
+            Op::FromDiagonal => {
+                let x = self.m(a);
+                quote!(#om::from_diagonal(#x))
+            }
+            Op::RowSum => {
+                let x = self.m(a);
+                quote!(#x.row_sum())
+            }
+            Op::ColumnSum => {
+                let x = self.m(a);
+                quote!(#x.column_sum())
+            }
+            // Built entry by entry from the vector: the broadcast matrix is the result itself,
+            // and no vector of ones exists.
+            Op::RepeatRow | Op::RepeatColumn => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let x = self.m(a);
+                let pick = if *g.op(n) == Op::RepeatRow {
+                    quote!(|_, __mg_j| __mg_x[__mg_j])
+                } else {
+                    quote!(|__mg_i, _| __mg_x[__mg_i])
+                };
+                quote!({ let __mg_x = #x; #om::from_fn_generic(#r, #c, #pick) })
+            }
+            Op::View(i, j) => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let x = self.m(a);
+                let (i, j) = (index(i), index(j));
+                quote!(#x.generic_view((#i, #j), (#r, #c)).into_owned())
+            }
+            Op::Embed(i, j) => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let (br, bc) = self.dims(g.shape(a).unwrap_or_else(unit_shape));
+                let x = self.m(a);
+                let (i, j) = (index(i), index(j));
+                quote!({
+                    let mut __mg_m = #om::zeros_generic(#r, #c);
+                    __mg_m.generic_view_mut((#i, #j), (#br, #bc)).copy_from(#x);
+                    __mg_m
+                })
+            }
+            Op::Cross => {
+                let (x, y) = (self.m(a), self.m(b));
+                quote!(#x.cross(#y))
+            }
+            Op::TriSolve { upper, transpose } => {
+                let (t, v) = (self.m(a), self.m(b));
+                let method = match (upper, transpose) {
+                    (false, false) => quote!(solve_lower_triangular),
+                    (true, false) => quote!(solve_upper_triangular),
+                    (false, true) => quote!(tr_solve_lower_triangular),
+                    (true, true) => quote!(tr_solve_upper_triangular),
+                };
+                let msg = format!(
+                    "{}: cannot solve with the triangle of `{}`: it has a zero on its diagonal",
+                    self.fn_name,
+                    crate::pretty::node_text(g, a)
+                );
+                quote!(#t.#method(#v).expect(#msg))
+            }
+            Op::Cholesky => {
+                let x = self.m(a);
+                let msg = format!(
+                    "{}: `{}` is not positive definite (`cholesky` returned `None`)",
+                    self.fn_name,
+                    crate::pretty::node_text(g, a)
+                );
+                quote!(#x.clone_owned().cholesky().expect(#msg).unpack())
+            }
+            Op::Extremum { max } => {
+                let x = self.m(a);
+                if *max {
+                    quote!(#x.max())
+                } else {
+                    quote!(#x.min())
+                }
+            }
+            Op::ArgExtremum { max } => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let x = self.m(a);
+                let one = self.lit(1.0);
+                quote!({
+                    let mut __mg_m = #om::zeros_generic(#r, #c);
+                    __mg_m[::matgrad::__private::arg_extremum(#x.iter(), #max)] = #one;
                     __mg_m
                 })
             }
@@ -659,12 +773,6 @@ impl<'a> Emitter<'a> {
                 out.extend(quote!(let #alias = &#name;));
             }
         }
-        for stmt in &self.body.stmts {
-            out.extend(stmt.tokens.clone());
-            if let Some((alias, name)) = &stmt.alias {
-                out.extend(quote!(let #alias = &#name;));
-            }
-        }
         // Constant expressions are bound only if something reads them (directly or through
         // another constant expression), so that nothing the function does not need is computed.
         let mut used = BTreeSet::new();
@@ -673,6 +781,30 @@ impl<'a> Emitter<'a> {
         for k in (0..opaque.len()).rev() {
             if used.contains(&opaque[k].alias.to_string()) {
                 collect_aliases(&opaque[k].code, &mut used);
+            }
+        }
+        // A statement matgrad replaced by a node (a vector of ones) is kept only if the code
+        // that is emitted still names it.
+        let mut names = BTreeSet::new();
+        if self.body.stmts.iter().any(|s| s.optional.is_some()) {
+            collect_idents(code, &mut names);
+            for stmt in self.body.stmts.iter().filter(|s| s.optional.is_none()) {
+                collect_idents(&stmt.tokens, &mut names);
+            }
+            for leaf in opaque
+                .iter()
+                .filter(|l| used.contains(&l.alias.to_string()))
+            {
+                collect_idents(&leaf.code, &mut names);
+            }
+        }
+        for stmt in &self.body.stmts {
+            if stmt.optional.as_ref().is_some_and(|n| !names.contains(n)) {
+                continue;
+            }
+            out.extend(stmt.tokens.clone());
+            if let Some((alias, name)) = &stmt.alias {
+                out.extend(quote!(let #alias = &#name;));
             }
         }
         for leaf in opaque {
@@ -708,6 +840,18 @@ fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
         _ => {
             let m = format_ident!("{}", f.method());
             quote!(#v.#m())
+        }
+    }
+}
+
+fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
+    for tt in ts.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::shape::{Dim, DimVar, Ty};
 
 /// A value: a scalar or a matrix (vectors are matrices with one column or row).
@@ -94,6 +94,17 @@ fn apply(f: Func, v: f64) -> f64 {
     }
 }
 
+/// The storage index of the first largest (smallest) entry.
+fn arg_extremum(x: &DMatrix<f64>, max: bool) -> usize {
+    let mut best = 0;
+    for (k, &v) in x.iter().enumerate() {
+        if (max && v > x[best]) || (!max && v < x[best]) {
+            best = k;
+        }
+    }
+    best
+}
+
 /// Evaluate every node up to and including `upto`, given the parameters' values (by position).
 pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, EvalError> {
     // Bind each parameter's dimension variables to its actual size.
@@ -165,6 +176,93 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let (r, c) = shape()?;
                 let mut out = DMatrix::zeros(r, c);
                 out[(index(i), index(j))] = s(0);
+                Value::Matrix(out)
+            }
+            Op::Triangle(part) => {
+                let x = m(0);
+                Value::Matrix(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| match part {
+                    Part::Lower if i >= j => x[(i, j)],
+                    Part::Upper if i <= j => x[(i, j)],
+                    Part::LowerHalf if i > j => x[(i, j)],
+                    Part::LowerHalf if i == j => 0.5 * x[(i, j)],
+                    _ => 0.0,
+                }))
+            }
+            Op::Diagonal => Value::Matrix(DMatrix::from_column_slice(
+                m(0).nrows().min(m(0).ncols()),
+                1,
+                m(0).diagonal().as_slice(),
+            )),
+            Op::FromDiagonal => {
+                let v = m(0);
+                Value::Matrix(DMatrix::from_diagonal(&v.column(0)))
+            }
+            Op::RowSum => Value::Matrix(DMatrix::from_fn(1, m(0).ncols(), |_, j| {
+                m(0).column(j).sum()
+            })),
+            Op::ColumnSum => {
+                let x = m(0);
+                Value::Matrix(DMatrix::from_fn(x.nrows(), 1, |i, _| x.row(i).sum()))
+            }
+            Op::RepeatRow | Op::RepeatColumn => {
+                let (r, c) = shape()?;
+                let x = m(0);
+                let by_row = *g.op(n) == Op::RepeatRow;
+                Value::Matrix(DMatrix::from_fn(
+                    r,
+                    c,
+                    |i, j| if by_row { x[j] } else { x[i] },
+                ))
+            }
+            Op::View(i, j) => {
+                let (r, c) = shape()?;
+                let x = m(0);
+                let (i, j) = (index(i), index(j));
+                if i + r > x.nrows() || j + c > x.ncols() {
+                    return Err(EvalError::Unsupported(n));
+                }
+                Value::Matrix(x.view((i, j), (r, c)).into_owned())
+            }
+            Op::Embed(i, j) => {
+                let (r, c) = shape()?;
+                let x = m(0);
+                let (i, j) = (index(i), index(j));
+                if i + x.nrows() > r || j + x.ncols() > c {
+                    return Err(EvalError::Unsupported(n));
+                }
+                let mut out = DMatrix::zeros(r, c);
+                out.view_mut((i, j), x.shape()).copy_from(&x);
+                Value::Matrix(out)
+            }
+            Op::Cross => {
+                let (x, y) = (m(0), m(1));
+                let (x, y) = (
+                    nalgebra::Vector3::new(x[0], x[1], x[2]),
+                    nalgebra::Vector3::new(y[0], y[1], y[2]),
+                );
+                let z = x.cross(&y);
+                Value::Matrix(DMatrix::from_column_slice(3, 1, z.as_slice()))
+            }
+            Op::TriSolve { upper, transpose } => {
+                let (t, b) = (m(0), m(1));
+                let out = match (upper, transpose) {
+                    (false, false) => t.solve_lower_triangular(&b),
+                    (true, false) => t.solve_upper_triangular(&b),
+                    (false, true) => t.tr_solve_lower_triangular(&b),
+                    (true, true) => t.tr_solve_upper_triangular(&b),
+                };
+                Value::Matrix(out.ok_or(EvalError::Singular(n))?)
+            }
+            Op::Cholesky => Value::Matrix(m(0).cholesky().ok_or(EvalError::Singular(n))?.unpack()),
+            Op::Extremum { max } => {
+                let x = m(0);
+                let k = arg_extremum(&x, *max);
+                Value::Scalar(x[k])
+            }
+            Op::ArgExtremum { max } => {
+                let x = m(0);
+                let mut out = DMatrix::zeros(x.nrows(), x.ncols());
+                out[arg_extremum(&x, *max)] = 1.0;
                 Value::Matrix(out)
             }
             Op::KronAdjLeft => {

@@ -24,6 +24,7 @@ pub mod pretty;
 pub mod rules;
 pub mod shape;
 pub mod simplify;
+mod structure;
 
 use proc_macro2::TokenStream;
 

@@ -6,7 +6,7 @@
 //! right (or left) end of several terms is factored out: Aᵀ W + A W becomes (A + Aᵀ) W. The
 //! formula printed is the gradient matgrad computes, rearranged only by these identities.
 
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::shape::{Dim, Ty};
 
 /// What a value is, for the rules that care (transposing a scalar, splicing a product).
@@ -78,6 +78,7 @@ impl E {
             E::Call(name, args) => {
                 name != "[;]"
                     && (matches!(name.as_str(), "tr" | "det" | "sum")
+                        || (matches!(name.as_str(), "max" | "min") && args.len() == 1)
                         || args.iter().all(E::is_scalar))
             }
             E::T(x) | E::Inv(x) | E::Pow(x, _) | E::MatPow(x, _) => x.is_scalar(),
@@ -93,7 +94,12 @@ impl E {
             E::T(x) => x.kind().transposed(),
             E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
             E::Inv(_) | E::Kron(..) | E::MatPow(..) => Kind::Matrix,
-            E::Call(f, _) if f == "[;]" => Kind::Col,
+            E::Call(f, _) if f == "[;]" || f == "cross" => Kind::Col,
+            // diag(A) is the column of A's diagonal, diag(v) the matrix with v on its diagonal.
+            E::Call(f, args) if f == "diag" => match args.first().map(E::kind) {
+                Some(Kind::Col) => Kind::Matrix,
+                _ => Kind::Col,
+            },
             E::Call(_, args) => args.first().map(E::kind).unwrap_or(Kind::Matrix),
             E::Had(a, _) | E::HadDiv(a, _) | E::Div(a, _) | E::Pow(a, _) => a.kind(),
             _ => Kind::Matrix,
@@ -359,6 +365,70 @@ impl Builder<'_> {
                 };
                 product(s, E::Name(name, kind))
             }
+            Op::Triangle(part) => {
+                let name = match part {
+                    Part::Lower => "tril",
+                    Part::Upper => "triu",
+                    Part::LowerHalf => "Φ",
+                };
+                E::Call(name.into(), vec![arg(0, self)?])
+            }
+            Op::Diagonal | Op::FromDiagonal => E::Call("diag".into(), vec![arg(0, self)?]),
+            // 1ᵀA, A1, 1r, c1ᵀ with 1 the vector of ones
+            Op::RowSum => product(transpose(ones()), arg(0, self)?),
+            Op::ColumnSum => product(arg(0, self)?, ones()),
+            Op::RepeatRow => product(ones(), arg(0, self)?),
+            Op::RepeatColumn => product(arg(0, self)?, transpose(ones())),
+            Op::View(i, j) => {
+                let a = arg(0, self)?;
+                let s = g.shape(n)?;
+                let range = |start: &Index, len: Dim| match (start, len) {
+                    (Index::Lit(0), Dim::Fixed(1)) => "0".to_string(),
+                    (k, Dim::Fixed(1)) => index_text(k),
+                    (k, Dim::Fixed(m)) => match k {
+                        Index::Lit(k0) => format!("{k0}..{}", k0 + m),
+                        k => format!("{}..{}+{m}", index_text(k), index_text(k)),
+                    },
+                    (k, _) => format!("{}..", index_text(k)),
+                };
+                let (r, c) = (range(i, s.rows), range(j, s.cols));
+                let whole_rows = *i == Index::Lit(0)
+                    && g.shape(args[0])
+                        .is_some_and(|p| g.dims.same(p.rows, s.rows));
+                let whole_cols = *j == Index::Lit(0)
+                    && g.shape(args[0])
+                        .is_some_and(|p| g.dims.same(p.cols, s.cols));
+                let text = match (whole_rows, whole_cols) {
+                    (true, _) if kind_of(g.ty(args[0])) == Kind::Col => r,
+                    (true, _) => format!(":, {c}"),
+                    (_, true) => format!("{r}, :"),
+                    _ => format!("{r}, {c}"),
+                };
+                E::Name(format!("{}[{text}]", paren(&a)), kind)
+            }
+            Op::Embed(i, j) => {
+                let a = arg(0, self)?;
+                let at = format!("embed₍{},{}₎", index_text(i), index_text(j));
+                E::Call(at, vec![a])
+            }
+            Op::Cross => E::Call("cross".into(), vec![arg(0, self)?, arg(1, self)?]),
+            // T⁻¹B and T⁻ᵀB (T the triangle of t, a Cholesky factor in practice)
+            Op::TriSolve { transpose: tr, .. } => {
+                let (t, b) = (arg(0, self)?, arg(1, self)?);
+                let inv = E::Inv(bx(t));
+                let inv = if *tr { transpose(inv) } else { inv };
+                product(inv, b)
+            }
+            Op::Cholesky => E::Call("chol".into(), vec![arg(0, self)?]),
+            Op::Extremum { max } => {
+                let name = if *max { "max" } else { "min" };
+                E::Call(name.into(), vec![arg(0, self)?])
+            }
+            Op::ArgExtremum { max } => {
+                let a = arg(0, self)?;
+                let name = if *max { "max" } else { "min" };
+                E::Name(format!("[{0} = {name} {0}]", paren(&a)), kind)
+            }
             Op::KronAdjLeft | Op::KronAdjRight => {
                 let name = if *g.op(n) == Op::KronAdjLeft {
                     "kron⊤ₗ"
@@ -464,6 +534,11 @@ impl Builder<'_> {
         }
         E::Dot(Box::new(a), Box::new(b))
     }
+}
+
+/// The vector of ones, 1.
+fn ones() -> E {
+    E::Name("1".into(), Kind::Col)
 }
 
 fn index_text(i: &Index) -> String {

@@ -8,7 +8,8 @@
 //!
 //! References "MC" are equation numbers of The Matrix Cookbook (Petersen & Pedersen, 2012).
 
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
+use crate::shape::Shape;
 
 /// The contributions of node `c` (whose adjoint is `cbar`) to the adjoints of its arguments,
 /// as `(argument position, contribution)`.
@@ -54,6 +55,28 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // d(s E_ij) = ds E_ij  ⇒  s̄ += C̄_ij
         Op::Scatter(row, col) => vec![(0, g.entry(cbar, row, col))],
+        // The part of a matrix is a projection, its own adjoint: d tril(A) = tril(dA)  ⇒
+        // Ā += tril(C̄) (and likewise triu and Φ, a diagonal weighting of the entries)
+        Op::Triangle(part) => vec![(0, g.triangle(part, cbar))],
+        // d diag(A) = diag(dA), ⟨c̄, diag(dA)⟩ = ⟨Diag(c̄), dA⟩  ⇒  Ā += Diag(c̄)
+        Op::Diagonal => vec![(0, g.from_diagonal(cbar))],
+        // d Diag(v) = Diag(dv)  ⇒  v̄ += diag(C̄)
+        Op::FromDiagonal => vec![(0, g.diagonal(cbar))],
+        // d(1ᵀA) = 1ᵀ dA, ⟨c̄, 1ᵀdA⟩ = ⟨1 c̄, dA⟩  ⇒  Ā += c̄ repeated as every row
+        Op::RowSum => vec![(0, g.repeat_row(cbar, shape_of(g, a)))],
+        // d(A1) = dA 1  ⇒  Ā += c̄ repeated as every column
+        Op::ColumnSum => vec![(0, g.repeat_column(cbar, shape_of(g, a)))],
+        // d(1 r) = 1 dr  ⇒  r̄ += 1ᵀ C̄, the sum of the rows of C̄ (the gradient of a bias)
+        Op::RepeatRow => vec![(0, g.row_sum(cbar))],
+        // d(c 1ᵀ) = dc 1ᵀ  ⇒  c̄ += C̄ 1
+        Op::RepeatColumn => vec![(0, g.column_sum(cbar))],
+        // A view reads a block: Ā += C̄ in that block, zero elsewhere
+        Op::View(r, c) => vec![(0, g.embed(cbar, r, c, shape_of(g, a)))],
+        // An embedding writes a block: B̄ += that block of C̄
+        Op::Embed(r, c) => vec![(0, g.view(cbar, r, c, shape_of(g, a)))],
+        // d(a × b) = da × b + a × db, and ⟨c̄, da × b⟩ = ⟨da, b × c̄⟩ (the scalar triple
+        // product is cyclic)  ⇒  ā += b × c̄, b̄ += c̄ × a
+        Op::Cross => vec![(0, g.cross(b, cbar)), (1, g.cross(cbar, a))],
         // X = kron_adj_left(C̄, B) is linear in C̄ and in B; its adjoint map is C̄ ↦ X̄ ⊗ B,
         // and in B it is the right adjoint: B̄ += kron_adj_right(C̄, X̄).
         Op::KronAdjLeft => {
@@ -150,6 +173,41 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // d(A + s J) = dA + ds J  ⇒  Ā += C̄, s̄ += sum(C̄)
         Op::AddScalar => vec![(0, cbar), (1, g.sum(cbar))],
+        // C = T⁻¹B: dC = T⁻¹(dB − dT C) with dT in T's triangle  ⇒  B̄ += T⁻ᵀ C̄,
+        // T̄ += tril(−B̄ Cᵀ). C = T⁻ᵀB: dC = T⁻ᵀ(dB − dTᵀ C)  ⇒  B̄ += T⁻¹ C̄, T̄ += tril(−C B̄ᵀ)
+        // (triu for an upper triangle): the same factor solves, transposed.
+        Op::TriSolve { upper, transpose } => {
+            let bbar = g.tri_solve(a, cbar, upper, !transpose);
+            let outer = if transpose {
+                let bt = g.transpose(bbar);
+                g.matmul(c, bt)
+            } else {
+                let ct = g.transpose(c);
+                g.matmul(bbar, ct)
+            };
+            let part = if upper { Part::Upper } else { Part::Lower };
+            let neg = g.neg(outer);
+            vec![(0, g.triangle(part, neg)), (1, bbar)]
+        }
+        // A = L Lᵀ (A read from its lower triangle): dL = L Φ(L⁻¹ dÂ L⁻ᵀ) with
+        // dÂ = Φ(dA) + Φ(dA)ᵀ. Since Φ is self-adjoint, ⟨L̄, dL⟩ = ⟨S, dÂ⟩ with
+        // S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹  ⇒  Ā += Φ(S + Sᵀ)   (Murray 2016, "Differentiation of the
+        // Cholesky decomposition"); two triangular solves with the factor, no inverse.
+        Op::Cholesky => {
+            let lt = g.transpose(c);
+            let p = g.matmul(lt, cbar);
+            let p = g.triangle(Part::LowerHalf, p);
+            let s = g.congruence_by_inverse_transpose(c, p);
+            let st = g.transpose(s);
+            let sym = g.add(s, st);
+            vec![(0, g.triangle(Part::LowerHalf, sym))]
+        }
+        // d max(A) = dA at the first largest entry  ⇒  Ā += c̄ at that entry (a subgradient)
+        Op::Extremum { max } => {
+            let at = g.arg_extremum(a, max);
+            vec![(0, g.scale(cbar, at))]
+        }
+        Op::ArgExtremum { .. } => vec![],
         // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc  (the subgradient 0 where A = c)
         Op::Max | Op::Min => {
             let above = if op == Op::Max {
@@ -230,6 +288,20 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
             let shape = ty.shape()?;
             da.map(|x| g.scatter(x, i, j, shape))
         }
+        // Linear maps: the differential is the map applied to the differential.
+        Op::Triangle(part) => da.map(|x| g.triangle(part, x)),
+        Op::Diagonal => da.map(|x| g.diagonal(x)),
+        Op::FromDiagonal => da.map(|x| g.from_diagonal(x)),
+        Op::RowSum => da.map(|x| g.row_sum(x)),
+        Op::ColumnSum => da.map(|x| g.column_sum(x)),
+        Op::RepeatRow => da.map(|x| g.repeat_row(x, ty.shape().unwrap_or_else(|| shape_of(g, c)))),
+        Op::RepeatColumn => {
+            da.map(|x| g.repeat_column(x, ty.shape().unwrap_or_else(|| shape_of(g, c))))
+        }
+        Op::View(r, cc) => da.map(|x| g.view(x, r, cc, shape_of(g, c))),
+        Op::Embed(r, cc) => da.map(|x| g.embed(x, r, cc, shape_of(g, c))),
+        // d(a × b) = da × b + a × db
+        Op::Cross => bilinear(g, &|g, x, y| g.cross(x, y)),
         // Linear in each argument.
         Op::KronAdjLeft | Op::KronAdjRight => {
             let shape = ty.shape()?;
@@ -330,6 +402,37 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
             }
             (None, None) => None,
         },
+        // d(T⁻¹B) = T⁻¹(dB − dT C), d(T⁻ᵀB) = T⁻ᵀ(dB − dTᵀ C), dT in T's triangle
+        Op::TriSolve { upper, transpose } => {
+            let part = if upper { Part::Upper } else { Part::Lower };
+            let moved = da.map(|x| {
+                let dt = g.triangle(part, x);
+                let dt = if transpose { g.transpose(dt) } else { dt };
+                g.matmul(dt, c)
+            });
+            let rhs = match (db, moved) {
+                (Some(y), Some(m)) => Some(g.sub(y, m)),
+                (Some(y), None) => Some(y),
+                (None, Some(m)) => Some(g.neg(m)),
+                (None, None) => None,
+            };
+            rhs.map(|r| g.tri_solve(a, r, upper, transpose))
+        }
+        // dL = L Φ(L⁻¹ (Φ(dA) + Φ(dA)ᵀ) L⁻ᵀ)
+        Op::Cholesky => da.map(|x| {
+            let half = g.triangle(Part::LowerHalf, x);
+            let half_t = g.transpose(half);
+            let sym = g.add(half, half_t);
+            let inner = g.congruence_by_inverse(c, sym);
+            let phi = g.triangle(Part::LowerHalf, inner);
+            g.matmul(c, phi)
+        }),
+        // d max(A) = ⟨[first largest entry], dA⟩
+        Op::Extremum { max } => da.map(|x| {
+            let at = g.arg_extremum(a, max);
+            g.dot(at, x)
+        }),
+        Op::ArgExtremum { .. } => None,
         // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc
         Op::Max | Op::Min => {
             let above = if op == Op::Max {
@@ -362,6 +465,14 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         }
     };
     out.filter(|&n| !g.is_zero(n))
+}
+
+/// The shape of a matrix node (every structural operation's argument is one).
+fn shape_of(g: &Graph, a: NodeId) -> Shape {
+    g.shape(a).unwrap_or(Shape::new(
+        crate::shape::Dim::Fixed(1),
+        crate::shape::Dim::Fixed(1),
+    ))
 }
 
 /// Σⱼ term(Aʲ, Aᵏ⁻¹⁻ʲ) for j = 0..k: the k terms of the differential of a matrix power.

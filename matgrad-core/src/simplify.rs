@@ -266,6 +266,10 @@ impl Graph {
         if self.is_zero(a) || self.is_zero(b) {
             return self.zero(ty);
         }
+        // matmul-ones: products with a vector of ones are broadcasts and sums (structure.rs)
+        if let Some(n) = self.product_with_ones(a, b) {
+            return n;
+        }
         // matmul-identity: I b = b, a I = a
         if self.is_square_identity(a) {
             return b;
@@ -489,6 +493,10 @@ impl Graph {
                     let s = self.args(p)[0];
                     return self.scale(s, q);
                 }
+                // mul-ones-negated: A ⊙ (−J) = −A
+                Op::Neg if matches!(self.op(self.args(p)[0]), Op::Ones) && ty.is_matrix() => {
+                    return self.neg(q);
+                }
                 // mul-ones-divided: A ⊙ (J / s) = A / s
                 Op::Div
                     if matches!(self.op(self.args(p)[0]), Op::Ones)
@@ -575,6 +583,10 @@ impl Graph {
         }
         if self.is_lit(b, 1.0) {
             return a;
+        }
+        // div-ones: J ⊘ B = 1 ⊘ B, without the matrix of ones
+        if matches!(self.op(a), Op::Ones) && self.ty(b).is_matrix() {
+            return self.elem(crate::ir::Func::Recip, b);
         }
         // div-self: a / a = 1 (a scalar: the derivative of a logarithm times its argument)
         if a == b && !ty.is_matrix() {

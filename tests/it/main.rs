@@ -3,11 +3,14 @@
 mod check;
 mod cookbook;
 mod edges;
+mod factor;
 mod jacobian_ops;
 mod jacobians;
+mod real_code;
 mod second;
 mod seeds;
 mod smoke;
+mod structure;
 mod support;
 mod types;
 mod ui;

@@ -17,7 +17,7 @@ use syn::{BinOp, Block, Expr, Ident, Lit, Pat, UnOp};
 use super::types::{classify, Axis, TypeKind};
 use super::Function;
 use crate::ctxt::Ctxt;
-use crate::ir::{Func, Graph, Index, Leaf, NodeId, Op};
+use crate::ir::{Func, Graph, Index, Leaf, NodeId, Op, Part};
 use crate::shape::{Dim, DimSource, Shape, Ty};
 use crate::simplify::representative;
 
@@ -37,9 +37,13 @@ pub struct Stmt {
     pub tokens: TokenStream,
     /// For a `let` matgrad refers to: the alias bound to a reference to it, and its name.
     pub alias: Option<(Ident, Ident)>,
+    /// For a `let` whose value matgrad builds itself where it is needed (a vector of ones,
+    /// which products turn into sums and broadcasts): the name, so that the statement is
+    /// emitted only if other copied code still refers to it.
+    pub optional: Option<String>,
 }
 
-const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), component_mul, component_div, kronecker, dot, tr_mul, norm, norm_squared, sum, mean, map, add_scalar";
+const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), lu(), cholesky().unwrap(), solve_lower_triangular(..).unwrap(), solve_upper_triangular(..).unwrap(), component_mul, component_div, kronecker, dot, tr_mul, cross, norm, norm_squared, normalize, sum, mean, max, min, row_sum, column_sum, row_mean, column_mean, diagonal, column, row, rows, columns, view, fixed_rows, fixed_columns, fixed_view, xy, xyz, map, add_scalar";
 const SCALAR_METHODS: &str =
     "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
 /// The highest matrix power formed from repeated products (the derivative of xᵏ has k terms).
@@ -67,6 +71,18 @@ struct Lowerer<'a> {
     opaque_by_text: HashMap<String, NodeId>,
     /// How deeply the expression being read is nested, to stop before the stack does.
     depth: usize,
+    /// Factorisations on the active path (`a.clone().cholesky().unwrap()`, `a.clone().lu()`),
+    /// by the node that stands for the factorisation object.
+    factors: HashMap<NodeId, Factor>,
+}
+
+/// A factorisation object of the body, read through its methods.
+#[derive(Clone, Copy, Debug)]
+enum Factor {
+    /// `a.lu()`, by the node of a.
+    Lu(NodeId),
+    /// `a.cholesky().unwrap()`: the factor L (`Op::Cholesky`).
+    Cholesky(NodeId),
 }
 
 /// Lower the function's body. Errors are reported in `cx`; `None` if no result could be built.
@@ -87,6 +103,7 @@ pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
         elementwise: None,
         opaque_by_text: HashMap::new(),
         depth: 0,
+        factors: HashMap::new(),
     };
     let param_nodes = lw.bind_params();
     let output = lw.block_value(&f.item.block);
@@ -501,6 +518,19 @@ impl Lowerer<'_> {
         }
         // Lower it only to learn its type; the statement itself is emitted as written.
         let lowered = init.and_then(|i| self.expr(&i.expr));
+        // A vector of ones is a node of its own, so that products with it become sums and
+        // broadcasts; the statement is kept for any copied code that names it.
+        if let (Some(ident), Some(n), None) = (ident, lowered, annotated) {
+            if matches!(self.g.op(n), Op::Ones) {
+                self.stmts.push(Stmt {
+                    tokens: local.to_token_stream(),
+                    alias: None,
+                    optional: Some(ident.to_string()),
+                });
+                self.bind(ident.to_string(), n);
+                return;
+            }
+        }
         self.constant_local(local, ident, annotated, lowered);
     }
 
@@ -514,6 +544,7 @@ impl Lowerer<'_> {
         self.stmts.push(Stmt {
             tokens: local.to_token_stream(),
             alias: None,
+            optional: None,
         });
         let Some(ident) = ident else {
             // Other patterns bind names matgrad does not track; uses of them are constants.
@@ -588,6 +619,7 @@ impl Lowerer<'_> {
             syn::Stmt::Item(_) => self.stmts.push(Stmt {
                 tokens: stmt.to_token_stream(),
                 alias: None,
+                optional: None,
             }),
             syn::Stmt::Expr(e, _) => {
                 if let Some(msg) = mutation(e) {
@@ -612,6 +644,7 @@ impl Lowerer<'_> {
                 self.stmts.push(Stmt {
                     tokens: stmt.to_token_stream(),
                     alias: None,
+                    optional: None,
                 });
             }
             syn::Stmt::Macro(m) => {
@@ -625,6 +658,7 @@ impl Lowerer<'_> {
                 self.stmts.push(Stmt {
                     tokens: stmt.to_token_stream(),
                     alias: None,
+                    optional: None,
                 });
             }
             syn::Stmt::Local(l) => self.local(l),
@@ -702,6 +736,10 @@ impl Lowerer<'_> {
             Expr::Closure(_) => self.fallback(e, "a closure here", "closures are supported as the argument of `.map(..)`"),
             Expr::Try(_) => self.fallback(e, "the `?` operator", "unwrap or expect the value instead"),
             Expr::Tuple(_) => self.fallback(e, "a tuple", "the value must be one scalar, vector or matrix"),
+            Expr::Field(f) => {
+                let member = &f.member;
+                self.fallback(e, &format!("the field `.{}`", quote!(#member)), "matgrad reads operators and the methods it lists, not the fields of what another operation returns (decompositions other than `lu` and `cholesky` are not differentiated)")
+            }
             _ => self.fallback(e, "this expression", ""),
         }
     }
@@ -845,6 +883,10 @@ impl Lowerer<'_> {
                         let ty = self.ty(x);
                         return Some(self.mk(Op::MatPow(k), vec![x], ty, span));
                     }
+                    if let Some(n) = self.g.product_with_ones(l, r) {
+                        self.g.set_span(n, span);
+                        return Some(n);
+                    }
                     let ty = Ty::Matrix(Shape::new(sa.rows, sb.cols));
                     Some(self.mk(Op::MatMul, vec![l, r], ty, span))
                 }
@@ -877,6 +919,9 @@ impl Lowerer<'_> {
         let nargs = m.args.len();
         // `.try_inverse().unwrap()` and `.try_inverse().expect(..)`
         if (name == "unwrap" && nargs == 0) || (name == "expect" && nargs == 1) {
+            if let Some(n) = self.unwrapped(m, whole, span) {
+                return n;
+            }
             if let Expr::MethodCall(inner) = strip(&m.receiver) {
                 if inner.method == "try_inverse" && inner.args.is_empty() {
                     let a = self.expr(&inner.receiver)?;
@@ -902,7 +947,24 @@ impl Lowerer<'_> {
         }
         let recv = self.expr(&m.receiver)?;
         let args: Vec<&Expr> = m.args.iter().collect();
+        if let Some(&factor) = self.factors.get(&recv) {
+            if let Some(n) = self.factor_method(factor, m, whole) {
+                return n;
+            }
+        }
         let active = self.g.is_active(recv) || args.iter().any(|a| self.mentions_active(*a));
+        if active && name == "lu" && nargs == 0 && self.ty(recv).is_matrix() {
+            if !self.require_square(recv, "lu", &m.receiver, whole) {
+                return None;
+            }
+            self.factors.insert(recv, Factor::Lu(recv));
+            return Some(recv);
+        }
+        if active && self.elementwise.is_none() && self.ty(recv).is_matrix() {
+            if let Some(n) = self.structural(recv, m, whole) {
+                return n;
+            }
+        }
         if !active && (self.ty(recv) == Ty::Unknown || name == "map") {
             return Some(self.opaque(whole, guess_ty(whole)));
         }
@@ -1073,6 +1135,427 @@ impl Lowerer<'_> {
         };
         self.cx.error_spanned_by(&m.method, msg);
         None
+    }
+
+    /// `x.unwrap()` / `x.expect(..)` of a factorisation or a solve on the active path:
+    /// `a.cholesky()`, `lu.solve(&b)`, `t.solve_lower_triangular(&b)`. `None` if `m` is none
+    /// of these (or not on the active path); `Some(result)` otherwise.
+    fn unwrapped(
+        &mut self,
+        m: &syn::ExprMethodCall,
+        whole: &Expr,
+        span: Span,
+    ) -> Option<Option<NodeId>> {
+        let Expr::MethodCall(inner) = strip(&m.receiver) else {
+            return None;
+        };
+        let method = inner.method.to_string();
+        let nargs = inner.args.len();
+        let known = matches!(
+            (method.as_str(), nargs),
+            ("cholesky", 0)
+                | ("solve", 1)
+                | ("solve_lower_triangular", 1)
+                | ("solve_upper_triangular", 1)
+        );
+        if !known || !self.mentions_active(whole) {
+            return None;
+        }
+        let recv = self.expr(&inner.receiver);
+        let Some(recv) = recv else {
+            return Some(None);
+        };
+        match (method.as_str(), self.factors.get(&recv).copied()) {
+            ("solve", Some(Factor::Lu(a))) => {
+                let b = self.solve_rhs(a, &inner.args[0], &inner.method)?;
+                Some(self.lu_solve(a, b, span))
+            }
+            ("solve", _) => None,
+            ("cholesky", _) => {
+                if !self.ty(recv).is_matrix() {
+                    return None;
+                }
+                if !self.require_square(recv, "cholesky", &inner.receiver, whole) {
+                    return Some(None);
+                }
+                let ty = self.ty(recv);
+                let l = self.mk(Op::Cholesky, vec![recv], ty, span);
+                // The factorisation object is a node of its own (the factor's lower triangle,
+                // the same values), so that `chol.determinant()` (det A) and
+                // `chol.l().determinant()` (det L) stay apart.
+                let object = self.mk(Op::Triangle(Part::Lower), vec![l], ty, span);
+                self.factors.insert(object, Factor::Cholesky(l));
+                Some(Some(object))
+            }
+            (tri, _) => {
+                if !self.ty(recv).is_matrix() {
+                    return None;
+                }
+                if !self.require_square(recv, tri, &inner.receiver, whole) {
+                    return Some(None);
+                }
+                let Some(b) = self.solve_rhs(recv, &inner.args[0], &inner.method)? else {
+                    return Some(None);
+                };
+                let upper = tri == "solve_upper_triangular";
+                let ty = self.ty(b);
+                Some(Some(self.mk(
+                    Op::TriSolve {
+                        upper,
+                        transpose: false,
+                    },
+                    vec![recv, b],
+                    ty,
+                    span,
+                )))
+            }
+        }
+    }
+
+    /// The right-hand side of a solve with the square matrix `a`: a matrix whose rows match.
+    fn solve_rhs(&mut self, a: NodeId, e: &Expr, method: &Ident) -> Option<Option<NodeId>> {
+        let Some(b) = self.matrix_arg(e, &method.to_string()) else {
+            return Some(None);
+        };
+        let (sa, sb) = (self.g.shape(a)?, self.g.shape(b)?);
+        let (ta, tb) = (self.shape_text(sa), self.shape_text(sb));
+        let lb = text_of(e);
+        let ok = self.unify(sa.rows, sb.rows, method, |_| {
+            format!("cannot solve with a {ta} matrix for `{lb}` ({tb}): their row counts differ")
+        });
+        Some(ok.then_some(b))
+    }
+
+    /// A⁻¹ B, as the graph writes it: an inverse only multiplied is emitted as LU solves.
+    fn lu_solve(&mut self, a: NodeId, b: Option<NodeId>, span: Span) -> Option<NodeId> {
+        let b = b?;
+        let ty = self.ty(a);
+        let inv = self.mk(Op::Inverse, vec![a], ty, span);
+        let s = Shape::new(self.g.shape(a)?.rows, self.g.shape(b)?.cols);
+        Some(self.mk(Op::MatMul, vec![inv, b], Ty::Matrix(s), span))
+    }
+
+    /// A method of a factorisation object: `Some(result)` if it is one matgrad reads.
+    fn factor_method(
+        &mut self,
+        factor: Factor,
+        m: &syn::ExprMethodCall,
+        whole: &Expr,
+    ) -> Option<Option<NodeId>> {
+        let name = m.method.to_string();
+        let span = m.method.span();
+        match (factor, name.as_str(), m.args.len()) {
+            (Factor::Lu(a), "determinant", 0) => {
+                Some(Some(self.mk(Op::Det, vec![a], Ty::Scalar, span)))
+            }
+            (Factor::Cholesky(l), "l" | "unpack", 0) => Some(Some(l)),
+            // (L Lᵀ)⁻¹ b = L⁻ᵀ (L⁻¹ b): two triangular solves with the factor.
+            (Factor::Cholesky(l), "solve", 1) => {
+                let b = self.solve_rhs(l, &m.args[0], &m.method)?;
+                Some(b.map(|b| self.cholesky_solve(l, b, span)))
+            }
+            (Factor::Cholesky(l), "inverse", 0) => {
+                let s = self.g.shape(l)?;
+                let eye = self.mk(Op::Identity, vec![], Ty::Matrix(s), span);
+                Some(Some(self.cholesky_solve(l, eye, span)))
+            }
+            // det A = (Πᵢ Lᵢᵢ)² and ln det A = 2 Σᵢ ln Lᵢᵢ, from the factor.
+            (Factor::Cholesky(l), "determinant" | "ln_determinant", 0) => {
+                let s = self.g.shape(l)?;
+                let d = self.mk(
+                    Op::Diagonal,
+                    vec![l],
+                    Ty::Matrix(Shape::new(s.rows, Dim::Fixed(1))),
+                    span,
+                );
+                let ln = self.mk(Op::Elem(Func::Ln), vec![d], self.ty(d), span);
+                let sum = self.mk(Op::Sum, vec![ln], Ty::Scalar, span);
+                let two = self.mk(Op::lit(2.0), vec![], Ty::Scalar, span);
+                let logdet = self.mk(Op::Mul, vec![two, sum], Ty::Scalar, span);
+                if name == "ln_determinant" {
+                    return Some(Some(logdet));
+                }
+                Some(Some(self.mk(
+                    Op::Elem(Func::Exp),
+                    vec![logdet],
+                    Ty::Scalar,
+                    span,
+                )))
+            }
+            (Factor::Lu(_), _, _) => None,
+            _ => {
+                let what = match factor {
+                    Factor::Lu(_) => "an LU factorisation: matgrad reads `.solve(&b).unwrap()`, `.determinant()` and `.try_inverse().unwrap()`",
+                    Factor::Cholesky(_) => "a Cholesky factorisation: matgrad reads `.l()`, `.unpack()`, `.solve(&b)`, `.inverse()`, `.determinant()` and `.ln_determinant()`",
+                };
+                if name == "try_inverse" || name == "unwrap" || name == "expect" {
+                    return None;
+                }
+                self.cx.error_spanned_by(
+                    &m.method,
+                    format!("matgrad cannot differentiate `.{name}(..)` of {what}"),
+                );
+                let _ = whole;
+                Some(None)
+            }
+        }
+    }
+
+    /// Reductions, views and the vector methods of issue 9 on a matrix of the active path:
+    /// `Some(result)` for the ones matgrad reads.
+    fn structural(
+        &mut self,
+        recv: NodeId,
+        m: &syn::ExprMethodCall,
+        whole: &Expr,
+    ) -> Option<Option<NodeId>> {
+        const METHODS: [&str; 19] = [
+            "row_sum",
+            "column_sum",
+            "row_mean",
+            "column_mean",
+            "diagonal",
+            "max",
+            "min",
+            "normalize",
+            "cross",
+            "column",
+            "row",
+            "rows",
+            "columns",
+            "fixed_rows",
+            "fixed_columns",
+            "view",
+            "fixed_view",
+            "xy",
+            "xyz",
+        ];
+        let name = m.method.to_string();
+        let no_args_extremum = !matches!(name.as_str(), "max" | "min") || m.args.is_empty();
+        if !METHODS.contains(&name.as_str()) || !no_args_extremum {
+            return None;
+        }
+        Some(self.structural_method(recv, m, whole))
+    }
+
+    fn structural_method(
+        &mut self,
+        recv: NodeId,
+        m: &syn::ExprMethodCall,
+        whole: &Expr,
+    ) -> Option<NodeId> {
+        let name = m.method.to_string();
+        let span = m.method.span();
+        let s = self.g.shape(recv)?;
+        let args: Vec<&Expr> = m.args.iter().collect();
+        let one = Dim::Fixed(1);
+        let turbofish: Vec<usize> = m
+            .turbofish
+            .as_ref()
+            .map(|t| {
+                t.args
+                    .iter()
+                    .filter_map(|a| match a {
+                        syn::GenericArgument::Const(e) => int_literal(e).map(|n| n.max(0) as usize),
+                        syn::GenericArgument::Type(syn::Type::Path(p)) => {
+                            p.path.get_ident().and_then(|i| {
+                                i.to_string().strip_prefix('U').and_then(|n| n.parse().ok())
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let node = match (name.as_str(), args.len()) {
+            ("row_sum", 0) => self.mk(
+                Op::RowSum,
+                vec![recv],
+                Ty::Matrix(Shape::new(one, s.cols)),
+                span,
+            ),
+            ("column_sum", 0) => self.mk(
+                Op::ColumnSum,
+                vec![recv],
+                Ty::Matrix(Shape::new(s.rows, one)),
+                span,
+            ),
+            // The means are the sums over the number of rows (columns) summed.
+            ("row_mean" | "column_mean", 0) => {
+                let (op, shape, count) = if name == "row_mean" {
+                    (Op::RowSum, Shape::new(one, s.cols), s.rows)
+                } else {
+                    (Op::ColumnSum, Shape::new(s.rows, one), s.cols)
+                };
+                let sum = self.mk(op, vec![recv], Ty::Matrix(shape), span);
+                let n = self.count(count, if name == "row_mean" { "m" } else { "n" }, span)?;
+                self.mk(Op::Div, vec![sum, n], Ty::Matrix(shape), span)
+            }
+            ("diagonal", 0) => {
+                if !self.require_square(recv, "diagonal", &m.receiver, whole) {
+                    return None;
+                }
+                self.mk(
+                    Op::Diagonal,
+                    vec![recv],
+                    Ty::Matrix(Shape::new(s.rows, one)),
+                    span,
+                )
+            }
+            ("max" | "min", 0) => self.mk(
+                Op::Extremum { max: name == "max" },
+                vec![recv],
+                Ty::Scalar,
+                span,
+            ),
+            // v / ‖v‖
+            ("normalize", 0) => {
+                let norm = self.mk(Op::Norm, vec![recv], Ty::Scalar, span);
+                self.mk(Op::Div, vec![recv, norm], Ty::Matrix(s), span)
+            }
+            ("cross", 1) => {
+                let b = self.matrix_arg(args[0], "cross")?;
+                let three = Shape::new(Dim::Fixed(3), one);
+                for (n, e) in [(recv, &*m.receiver), (b, args[0])] {
+                    let sn = self.g.shape(n)?;
+                    let t = text_of(e);
+                    let ok_rows = self.unify(sn.rows, three.rows, e, |_| {
+                        format!("`cross` needs 3-vectors: `{t}` does not have 3 rows")
+                    });
+                    let ok_cols = ok_rows
+                        && self.unify(sn.cols, one, e, |_| {
+                            format!("`cross` needs 3-vectors: `{t}` is not a column")
+                        });
+                    if !ok_cols {
+                        return None;
+                    }
+                }
+                self.mk(Op::Cross, vec![recv, b], Ty::Matrix(s), span)
+            }
+            // Views with constant bounds.
+            ("column", 1) => {
+                let j = self.index_part(args[0])?;
+                self.mk(
+                    Op::View(Index::Lit(0), j),
+                    vec![recv],
+                    Ty::Matrix(Shape::new(s.rows, one)),
+                    span,
+                )
+            }
+            ("row", 1) => {
+                let i = self.index_part(args[0])?;
+                self.mk(
+                    Op::View(i, Index::Lit(0)),
+                    vec![recv],
+                    Ty::Matrix(Shape::new(one, s.cols)),
+                    span,
+                )
+            }
+            ("rows" | "columns", 2) => {
+                let start = self.index_part(args[0])?;
+                let len = self.dim_arg(args[1])?;
+                let (at, shape) = if name == "rows" {
+                    ((start, Index::Lit(0)), Shape::new(len, s.cols))
+                } else {
+                    ((Index::Lit(0), start), Shape::new(s.rows, len))
+                };
+                self.mk(Op::View(at.0, at.1), vec![recv], Ty::Matrix(shape), span)
+            }
+            ("fixed_rows" | "fixed_columns", 1) if turbofish.len() == 1 => {
+                let start = self.index_part(args[0])?;
+                let len = Dim::Fixed(turbofish[0]);
+                let (at, shape) = if name == "fixed_rows" {
+                    ((start, Index::Lit(0)), Shape::new(len, s.cols))
+                } else {
+                    ((Index::Lit(0), start), Shape::new(s.rows, len))
+                };
+                self.mk(Op::View(at.0, at.1), vec![recv], Ty::Matrix(shape), span)
+            }
+            ("view" | "fixed_view", _) => {
+                let (start, size) = match (name.as_str(), args.as_slice()) {
+                    ("view", [start, size]) => (*start, Some(*size)),
+                    ("fixed_view", [i, j]) if turbofish.len() == 2 => {
+                        let (i, j) = (self.index_part(i)?, self.index_part(j)?);
+                        let shape = Shape::new(Dim::Fixed(turbofish[0]), Dim::Fixed(turbofish[1]));
+                        return Some(self.mk(Op::View(i, j), vec![recv], Ty::Matrix(shape), span));
+                    }
+                    _ => {
+                        self.cx.error_spanned_by(&m.method, "write the view as `x.view((i, j), (rows, cols))` or `x.fixed_view::<R, C>(i, j)` with constant bounds");
+                        return None;
+                    }
+                };
+                let pair = |e: &Expr| match strip(e) {
+                    Expr::Tuple(t) if t.elems.len() == 2 => {
+                        Some((t.elems[0].clone(), t.elems[1].clone()))
+                    }
+                    _ => None,
+                };
+                let (Some((i, j)), Some((r, c))) = (pair(start), size.and_then(pair)) else {
+                    self.cx.error_spanned_by(
+                        &m.args,
+                        "write the view as `x.view((i, j), (rows, cols))` with constant bounds",
+                    );
+                    return None;
+                };
+                let (i, j) = (self.index_part(&i)?, self.index_part(&j)?);
+                let (r, c) = (self.dim_arg(&r)?, self.dim_arg(&c)?);
+                self.mk(
+                    Op::View(i, j),
+                    vec![recv],
+                    Ty::Matrix(Shape::new(r, c)),
+                    span,
+                )
+            }
+            ("xy" | "xyz", 0) => {
+                let n = if name == "xy" { 2 } else { 3 };
+                self.mk(
+                    Op::View(Index::Lit(0), Index::Lit(0)),
+                    vec![recv],
+                    Ty::Matrix(Shape::new(Dim::Fixed(n), one)),
+                    span,
+                )
+            }
+            _ => {
+                let call = text_of(whole);
+                self.cx.error_spanned_by(&m.method, format!("matgrad cannot read `{call}` here: check the number of arguments and write constant bounds"));
+                return None;
+            }
+        };
+        Some(node)
+    }
+
+    /// The number of entries along an axis, as a constant of the scalar type shown as `text`.
+    fn count(&mut self, d: Dim, text: &str, span: Span) -> Option<NodeId> {
+        let code = self.dim_code(d)?;
+        let scalar = &self.f.scalar;
+        let value = if matches!(text_of(scalar).as_str(), "f64" | "f32") {
+            quote!((#code as #scalar))
+        } else {
+            quote!(::matgrad::nalgebra::convert::<f64, #scalar>(#code as f64))
+        };
+        Some(self.opaque_code(value, text.to_string(), Ty::Scalar, span))
+    }
+
+    fn cholesky_solve(&mut self, l: NodeId, b: NodeId, span: Span) -> NodeId {
+        let ty = self.ty(b);
+        let y = self.mk(
+            Op::TriSolve {
+                upper: false,
+                transpose: false,
+            },
+            vec![l, b],
+            ty,
+            span,
+        );
+        self.mk(
+            Op::TriSolve {
+                upper: false,
+                transpose: true,
+            },
+            vec![l, y],
+            ty,
+            span,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1254,6 +1737,24 @@ impl Lowerer<'_> {
                 return self.stack(&parts, owner != "DVector", whole);
             }
         }
+        // `DMatrix::from_diagonal(&v)`
+        if last == "from_diagonal" && c.args.len() == 1 && self.mentions_active(whole) {
+            let v = self.matrix_arg(&c.args[0], "from_diagonal")?;
+            let s = self.g.shape(v)?;
+            let t = text_of(&c.args[0]);
+            if !self.unify(s.cols, Dim::Fixed(1), &c.args[0], |_| {
+                format!("`from_diagonal` takes a column vector, and `{t}` is not one")
+            }) {
+                return None;
+            }
+            let ty = Ty::Matrix(Shape::new(s.rows, s.rows));
+            return Some(self.mk(Op::FromDiagonal, vec![v], ty, whole.span()));
+        }
+        // `DVector::from_element(n, 1.0)`, `DMatrix::from_element(r, c, 1.0)`: a vector of
+        // ones is built only where nothing turns it into a sum or a broadcast.
+        if let Some(ones) = self.ones(owner, last, c, whole) {
+            return Some(ones);
+        }
         // `nalgebra::convert::<f64, T>(0.5)`: a constant of the scalar type.
         if last == "convert" && c.args.len() == 1 {
             if let Expr::Lit(syn::ExprLit {
@@ -1286,6 +1787,31 @@ impl Lowerer<'_> {
             &format!("the call of `{name}`"),
             "matgrad sees only this function's body, so calls of other functions may only take constants; inline the function here",
         )
+    }
+
+    /// `DVector::from_element(n, 1.0)` and its relatives with the value 1: the all-ones matrix.
+    fn ones(&mut self, owner: &str, last: &str, c: &syn::ExprCall, whole: &Expr) -> Option<NodeId> {
+        if !matches!(last, "from_element" | "repeat") {
+            return None;
+        }
+        let args: Vec<&Expr> = c.args.iter().collect();
+        let value = args.last().map(|e| strip(e))?;
+        let is_one = match value {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Float(f), ..
+            }) => f.base10_parse::<f64>().ok() == Some(1.0),
+            _ => false,
+        };
+        if !is_one {
+            return None;
+        }
+        let shape = match (owner, args.len()) {
+            ("DVector", 2) => Shape::new(self.dim_arg(args[0])?, Dim::Fixed(1)),
+            ("RowDVector", 2) => Shape::new(Dim::Fixed(1), self.dim_arg(args[0])?),
+            ("DMatrix", 3) => Shape::new(self.dim_arg(args[0])?, self.dim_arg(args[1])?),
+            _ => return None,
+        };
+        Some(self.mk(Op::Ones, vec![], Ty::Matrix(shape), whole.span()))
     }
 
     /// The column vector of the scalars `parts`, of static length or a `DVector`.

@@ -5,4 +5,4 @@ mod graph;
 mod op;
 
 pub use graph::{Graph, Leaf, Node, NodeId};
-pub use op::{Func, Index, Op};
+pub use op::{Func, Index, Op, Part};

@@ -68,6 +68,18 @@ impl Func {
     }
 }
 
+/// The part of a square matrix that a triangular operation keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    /// The lower triangle, diagonal included (`tril`).
+    Lower,
+    /// The upper triangle, diagonal included (`triu`).
+    Upper,
+    /// Φ: the strict lower triangle and half the diagonal, the map in the Cholesky factor's
+    /// differential dL = L Φ(L⁻¹ dA L⁻ᵀ).
+    LowerHalf,
+}
+
 /// A constant index into a matrix (`m[(i, j)]`, `v[i]`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Index {
@@ -114,6 +126,24 @@ pub enum Op {
     Entry(Index, Index),
     /// `[s]`: the matrix of the node's shape that is s at (row, col) and zero elsewhere
     Scatter(Index, Index),
+    /// `[a]`: the part of a square a (tril, triu, Φ), zero elsewhere
+    Triangle(Part),
+    /// `[a]`: the diagonal of a square a as a column vector (`a.diagonal()`)
+    Diagonal,
+    /// `[v]`: the square matrix with the column v on its diagonal (`Matrix::from_diagonal(&v)`)
+    FromDiagonal,
+    /// `[a]`: the row of column sums 1ᵀa (`a.row_sum()`)
+    RowSum,
+    /// `[a]`: the column of row sums a 1 (`a.column_sum()`)
+    ColumnSum,
+    /// `[r]`: the row r repeated as every row of the node's shape, 1 r (a bias added to each row)
+    RepeatRow,
+    /// `[c]`: the column c repeated as every column of the node's shape, c 1ᵀ
+    RepeatColumn,
+    /// `[a]`: the block of a of the node's shape whose top-left entry is a[(row, col)]
+    View(Index, Index),
+    /// `[b]`: the matrix of the node's shape that is b from (row, col) on and zero elsewhere
+    Embed(Index, Index),
     /// `[cbar, b]`: the adjoint of a ⊗ b with respect to a: X_ij = ⟨cbar block (i, j), b⟩
     KronAdjLeft,
     /// `[cbar, a]`: the adjoint of a ⊗ b with respect to b: X = Σ_ij a_ij · cbar block (i, j)
@@ -128,6 +158,8 @@ pub enum Op {
     Mul,
     /// `[a, b]`: the Kronecker product a ⊗ b
     Kron,
+    /// `[a, b]`: the cross product a × b of two 3-vectors
+    Cross,
     /// `[a, b]`: the inner product ⟨a, b⟩ = Σ a_ij b_ij (`a.dot(&b)`)
     Dot,
 
@@ -158,6 +190,17 @@ pub enum Op {
     Min,
     /// `[a, c]`: 1 where a > c and 0 elsewhere, entrywise (the derivative of max)
     Above,
+    /// `[t, b]`: T⁻¹ b, or T⁻ᵀ b if `transpose`, for T the lower (or `upper`) triangle of t
+    /// (`solve_lower_triangular` and friends; the other triangle is not read)
+    TriSolve { upper: bool, transpose: bool },
+    /// `[a]`: the Cholesky factor L, lower triangular with L Lᵀ = a; reads the lower triangle
+    /// of a, as nalgebra does
+    Cholesky,
+    /// `[a]`: the largest entry of a (`max: true`, `a.max()`) or the smallest (`a.min()`)
+    Extremum { max: bool },
+    /// `[a]`: 1 at the first largest (smallest) entry of a in storage order, 0 elsewhere: the
+    /// subgradient of `Extremum`, itself piecewise constant
+    ArgExtremum { max: bool },
     /// `[a]`: the matrix power aᵏ, k ≥ 2, of a square matrix (`x * x * x`)
     MatPow(u32),
 }

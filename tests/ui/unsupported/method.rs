@@ -3,7 +3,7 @@ use matgrad::nalgebra::{DMatrix, DVector};
 
 #[gradient(wrt = x)]
 fn f(x: &DMatrix<f64>, b: &DVector<f64>) -> f64 {
-    x.clone().lu().solve(b).unwrap().norm()
+    x.clone().qr().solve(b).unwrap().norm()
 }
 
 fn main() {}
