@@ -183,3 +183,63 @@ fn cholesky_factor_by_differences() {
         "{CHOL_FACTOR_WEIGHTED_GRAD_FORMULA}"
     );
 }
+
+// Second order through the factorisations: forward-over-reverse through Cholesky and the
+// triangular solves, against differences of the generated gradient.
+#[gradient(wrt = theta, hessian)]
+fn gp_hessian(theta: &DVector<f64>, r: &DMatrix<f64>, y: &DVector<f64>) -> f64 {
+    let ell = theta[0].exp();
+    let sn2 = theta[1].exp();
+    let n = y.len();
+    let k = r.map(|d| (-0.5 * d * d / (ell * ell)).exp()) + DMatrix::identity(n, n) * sn2;
+    let chol = k.cholesky().unwrap();
+    0.5 * y.dot(&chol.solve(y)) + chol.ln_determinant() * 0.5
+}
+
+#[gradient(wrt = (a, b), hessian)]
+fn solve_hessian(a: &DMatrix<f64>, b: &DVector<f64>, c: &DVector<f64>) -> f64 {
+    let x = a.clone().lu().solve(b).unwrap();
+    c.dot(&x) * x.norm_squared()
+}
+
+#[test]
+fn hessians_through_factorisations() {
+    let t = [0.0, 0.4, 0.9, 1.7, 2.0];
+    let r = DMatrix::from_fn(5, 5, |i, j| (t[i] - t[j]) * (t[i] - t[j]));
+    let r = r.map(|v: f64| v.sqrt());
+    let y = DVector::from_vec(vec![0.3, -0.1, 0.8, 0.2, -0.5]);
+    let theta = DVector::from_vec(vec![0.2, -1.0]);
+    let h = gp_hessian_hessian(&theta, &r, &y);
+    let fd_h = DMatrix::from_fn(2, 2, |i, j| {
+        let step = 1e-6;
+        let mut tp = theta.clone();
+        tp[j] += step;
+        let mut tm = theta.clone();
+        tm[j] -= step;
+        (gp_hessian_grad(&tp, &r, &y)[i] - gp_hessian_grad(&tm, &r, &y)[i]) / (2.0 * step)
+    });
+    assert_close(&h, &fd_h, 1e-6);
+    assert_close(&h, &h.transpose(), 1e-10);
+    assert_close(
+        &gp_hessian_grad(&theta, &r, &y),
+        &fd(&theta, |t| gp_hessian(t, &r, &y)),
+        1e-6,
+    );
+
+    let mut rg = rng(906);
+    let (a, b, c) = (
+        well_conditioned(&mut rg, 3),
+        vec(&mut rg, 3),
+        vec(&mut rg, 3),
+    );
+    let (da, db) = (mat(&mut rg, 3, 3), vec(&mut rg, 3));
+    let (ha, hb) = solve_hessian_hvp(&a, &b, &c, (&da, &db));
+    let step = 1e-6;
+    let (gpa, gpb) = solve_hessian_grad(&(&a + &da * step), &(&b + &db * step), &c);
+    let (gma, gmb) = solve_hessian_grad(&(&a - &da * step), &(&b - &db * step), &c);
+    assert_close(&ha, &((gpa - gma) / (2.0 * step)), 1e-6);
+    assert_close(&hb, &((gpb - gmb) / (2.0 * step)), 1e-6);
+    let (ga, gb) = solve_hessian_grad(&a, &b, &c);
+    assert_close(&ga, &fd(&a, |a| solve_hessian(a, &b, &c)), 1e-6);
+    assert_close(&gb, &fd(&b, |b| solve_hessian(&a, b, &c)), 1e-6);
+}

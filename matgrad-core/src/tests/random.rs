@@ -6,7 +6,7 @@
 
 use crate::eval::{eval, Value};
 use crate::grad;
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::pretty::formula;
 use crate::shape::{Dim, Shape, Ty};
 
@@ -111,6 +111,16 @@ impl Case {
         self.dims[self.rng.below(self.dims.len())]
     }
 
+    fn dim_at_least(&mut self, size: usize) -> (Dim, usize) {
+        let fits: Vec<_> = self.dims.iter().copied().filter(|d| d.1 >= size).collect();
+        fits[self.rng.below(fits.len())]
+    }
+
+    fn dim_at_most(&mut self, size: usize) -> (Dim, usize) {
+        let fits: Vec<_> = self.dims.iter().copied().filter(|d| d.1 <= size).collect();
+        fits[self.rng.below(fits.len())]
+    }
+
     fn lit(&mut self, v: f64) -> NodeId {
         self.g.node(Op::lit(v), vec![], Ty::Scalar)
     }
@@ -188,7 +198,7 @@ impl Case {
             }
         }
         let d = depth - 1;
-        match self.rng.below(17) {
+        match self.rng.below(27) {
             0 => {
                 let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
                 self.raw(Op::Add, vec![a, b], ty)
@@ -260,6 +270,78 @@ impl Case {
             16 if c.0 == Dim::Fixed(1) => {
                 let parts = (0..r.1).map(|_| self.scalar(d)).collect();
                 self.raw(Op::Stack, parts, ty)
+            }
+            17 if r == c => {
+                let a = self.matrix(r, c, d);
+                let part = [Part::Lower, Part::Upper, Part::LowerHalf][self.rng.below(3)];
+                self.raw(Op::Triangle(part), vec![a], ty)
+            }
+            18 => {
+                let t = self.well_conditioned(r, d);
+                let b = self.matrix(r, c, d);
+                let (upper, transpose) = (self.rng.chance(0.5), self.rng.chance(0.5));
+                self.raw(Op::TriSolve { upper, transpose }, vec![t, b], ty)
+            }
+            19 if r == c => {
+                // W Wᵀ with W diagonally dominant: symmetric positive definite.
+                let w = self.well_conditioned(r, d);
+                let wt = self.raw(Op::Transpose, vec![w], ty);
+                let a = self.raw(Op::MatMul, vec![w, wt], ty);
+                self.raw(Op::Cholesky, vec![a], ty)
+            }
+            20 => {
+                let one = (Dim::Fixed(1), 1);
+                if self.rng.chance(0.5) {
+                    let v = self.matrix(one, c, d);
+                    self.raw(Op::RepeatRow, vec![v], ty)
+                } else {
+                    let v = self.matrix(r, one, d);
+                    self.raw(Op::RepeatColumn, vec![v], ty)
+                }
+            }
+            21 => {
+                // A block of a larger matrix.
+                let rows = self.dim_at_least(r.1);
+                let cols = self.dim_at_least(c.1);
+                let a = self.matrix(rows, cols, d);
+                let (i, j) = (
+                    self.rng.below(rows.1 - r.1 + 1),
+                    self.rng.below(cols.1 - c.1 + 1),
+                );
+                self.raw(Op::View(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+            }
+            22 => {
+                // A smaller matrix placed in a block.
+                let rows = self.dim_at_most(r.1);
+                let cols = self.dim_at_most(c.1);
+                let b = self.matrix(rows, cols, d);
+                let (i, j) = (
+                    self.rng.below(r.1 - rows.1 + 1),
+                    self.rng.below(c.1 - cols.1 + 1),
+                );
+                self.raw(Op::Embed(Index::Lit(i), Index::Lit(j)), vec![b], ty)
+            }
+            23 if r == c => {
+                let v = self.matrix(r, (Dim::Fixed(1), 1), d);
+                self.raw(Op::FromDiagonal, vec![v], ty)
+            }
+            24 if c.0 == Dim::Fixed(1) => {
+                let a = self.matrix(r, r, d);
+                self.raw(Op::Diagonal, vec![a], ty)
+            }
+            25 if c.0 == Dim::Fixed(1) && r.1 == 3 => {
+                let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
+                self.raw(Op::Cross, vec![a, b], ty)
+            }
+            26 if r.0 == Dim::Fixed(1) || c.0 == Dim::Fixed(1) => {
+                let k = self.dim();
+                if r.0 == Dim::Fixed(1) {
+                    let a = self.matrix(k, c, d);
+                    self.raw(Op::RowSum, vec![a], ty)
+                } else {
+                    let a = self.matrix(r, k, d);
+                    self.raw(Op::ColumnSum, vec![a], ty)
+                }
             }
             _ => self.leaf_matrix(r, c),
         }
@@ -374,6 +456,12 @@ impl Case {
             15 => {
                 let a = self.scalar(d);
                 self.raw(Op::Powi(3), vec![a], ty)
+            }
+            16 if self.rng.chance(0.3) => {
+                let (r, c) = (self.dim(), self.dim());
+                let a = self.matrix(r, c, d);
+                let max = self.rng.chance(0.5);
+                self.raw(Op::Extremum { max }, vec![a], ty)
             }
             _ => {
                 let a = self.scalar(d);
