@@ -19,6 +19,13 @@ pub fn reverse(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -> V
         if !g.is_active(node) || g.is_zero(cbar) {
             continue;
         }
+        // The adjoint of a value the body named is ∂f/∂name, which is how a long formula
+        // shows it (`… where ∂f/∂k = …`).
+        if g.lit_value(seed) == Some(1.0) && !g.op(cbar).is_leaf() {
+            if let Some(name) = g.names.get(&node).cloned() {
+                g.names.entry(cbar).or_insert(format!("∂f/∂{name}"));
+            }
+        }
         let args = g.args(node).to_vec();
         for (pos, contribution) in rules::adjoint(g, node, cbar) {
             let arg = args[pos];

@@ -271,10 +271,14 @@ fn transpose(e: E) -> E {
         E::Kron(a, b) => E::Kron(Box::new(transpose(*a)), Box::new(transpose(*b))),
         E::Div(a, b) => E::Div(Box::new(transpose(*a)), b),
         E::Pow(a, k) => E::Pow(Box::new(transpose(*a)), k),
-        // Entrywise functions commute with transposition.
+        // Entrywise functions commute with transposition; structural ones do not.
         E::Call(f, args)
             if args.len() == 1
-                && !matches!(f.as_str(), "tr" | "det" | "sum" | "[;]" | "vec" | "diag") =>
+                && !matches!(
+                    f.as_str(),
+                    "tr" | "det" | "sum" | "[;]" | "vec" | "diag" | "chol" | "tril" | "triu" | "Φ"
+                )
+                && !f.starts_with("embed") =>
         {
             E::Call(f, args.into_iter().map(transpose).collect())
         }
@@ -289,6 +293,11 @@ struct Builder<'g> {
     budget: usize,
     depth: usize,
     vars: Vec<String>,
+    /// Show the nodes the body named with `let` by their names (except `defining`), and
+    /// collect the ones shown.
+    by_name: bool,
+    defining: Option<NodeId>,
+    named: std::collections::BTreeSet<NodeId>,
 }
 
 const BUDGET: usize = 4000;
@@ -302,6 +311,12 @@ impl Builder<'_> {
             return None;
         }
         self.budget -= 1;
+        if self.by_name && self.defining != Some(n) {
+            if let Some(name) = self.g.names.get(&n) {
+                self.named.insert(n);
+                return Some(E::Name(name.clone(), kind_of(self.g.ty(n))));
+            }
+        }
         self.depth += 1;
         let out = self.build_inner(n);
         self.depth -= 1;
@@ -382,14 +397,13 @@ impl Builder<'_> {
             Op::View(i, j) => {
                 let a = arg(0, self)?;
                 let s = g.shape(n)?;
-                let range = |start: &Index, len: Dim| match (start, len) {
-                    (Index::Lit(0), Dim::Fixed(1)) => "0".to_string(),
-                    (k, Dim::Fixed(1)) => index_text(k),
-                    (k, Dim::Fixed(m)) => match k {
+                let range = |start: &Index, len: Dim| match (start, g.dims.known(len)) {
+                    (k, Some(1)) => index_text(k),
+                    (k, Some(m)) => match k {
                         Index::Lit(k0) => format!("{k0}..{}", k0 + m),
                         k => format!("{}..{}+{m}", index_text(k), index_text(k)),
                     },
-                    (k, _) => format!("{}..", index_text(k)),
+                    (k, None) => format!("{}..", index_text(k)),
                 };
                 let (r, c) = (range(i, s.rows), range(j, s.cols));
                 let whole_rows = *i == Index::Lit(0)
@@ -969,16 +983,60 @@ fn render(e: &E) -> String {
 /// The formula of a node, in textbook form. `vars` are the names of the variables, which read
 /// best on the right of a product.
 pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
-    let mut b = Builder {
+    let inline = formula_with(g, n, vars, false).0;
+    if inline.chars().count() <= LONG_FORMULA || g.names.is_empty() {
+        return inline;
+    }
+    // Too long to read inline: name the values the body named, as its author did, and define
+    // them after the formula (dependencies first).
+    let (main, mut pending) = formula_with(g, n, vars, true);
+    let mut defined = std::collections::BTreeMap::new();
+    while let Some(&m) = pending.iter().find(|m| !defined.contains_key(*m)) {
+        let mut b = builder(g, vars, true);
+        b.defining = Some(m);
+        let text = match b.build(m) {
+            Some(e) => render(&tidy(e, vars)),
+            None => "(too long to print)".to_string(),
+        };
+        pending.extend(b.named);
+        defined.insert(m, text);
+    }
+    let mut out = main;
+    for (k, (m, text)) in defined.iter().enumerate() {
+        let lead = if k == 0 { "\n  where " } else { "\n        " };
+        let name = g.names.get(m).cloned().unwrap_or_default();
+        out.push_str(&format!("{lead}{name} = {text}"));
+    }
+    out
+}
+
+/// Formulas longer than this (in characters) are printed with the body's own names.
+const LONG_FORMULA: usize = 160;
+
+fn builder<'g>(g: &'g Graph, vars: &[String], by_name: bool) -> Builder<'g> {
+    Builder {
         g,
         budget: BUDGET,
         depth: 0,
         vars: vars.to_vec(),
-    };
-    match b.build(n) {
+        by_name,
+        defining: None,
+        named: Default::default(),
+    }
+}
+
+fn formula_with(
+    g: &Graph,
+    n: NodeId,
+    vars: &[String],
+    by_name: bool,
+) -> (String, std::collections::BTreeSet<NodeId>) {
+    let mut b = builder(g, vars, by_name);
+    let text = match b.build(n) {
         Some(e) => render(&tidy(e, vars)),
         None => "(a formula too long to print)".to_string(),
-    }
+    };
+    (text, b.named)
 }
 
 /// A short text for a node, for messages.
@@ -1049,12 +1107,7 @@ pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> O
         _ => return None,
     };
     let dir_kind = kind_of(g.ty(dir));
-    let mut b = Builder {
-        g,
-        budget: BUDGET,
-        depth: 0,
-        vars: vars.to_vec(),
-    };
+    let mut b = builder(g, vars, false);
     let e = tidy(b.build(n)?, vars);
     let j = vectorize(&e, &dir_name, dir_kind)?;
     Some(render(&tidy(j, vars)))

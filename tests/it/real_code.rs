@@ -77,6 +77,17 @@ fn gaussian_process_likelihoods() {
         DMatrix::identity(n, n) * (2.0 * sn2),
     ];
     assert_close(&g, &gp_closed_form(&k, dk, &y), 1e-9);
+    // Too long to read inline, the formula names what the body named, and the chain rule's
+    // steps ∂f/∂k, ∂f/∂ell: a derivation a reader can follow.
+    let formula = GP_SE_NLL_GRAD_FORMULA;
+    for part in [
+        "where ell = exp(theta[0])",
+        "k = sf2 exp(",
+        "∂f/∂k = ",
+        "chol(k)⁻ᵀ",
+    ] {
+        assert!(formula.contains(part), "{part} in {formula}");
+    }
 
     let g = gp_matern52_nll_grad(&theta, &r, &y);
     assert_close(&g, &fd(&theta, |th| gp_matern52_nll(th, &r, &y)), 1e-6);

@@ -504,6 +504,12 @@ impl Lowerer<'_> {
             };
             if self.g.is_active(node) {
                 self.bind(ident.to_string(), node);
+                if !self.g.op(node).is_leaf() {
+                    self.g
+                        .names
+                        .entry(node)
+                        .or_insert_with(|| ident.to_string());
+                }
                 return;
             }
             // A value that mentions a variable but does not depend on it (e.g. its length).

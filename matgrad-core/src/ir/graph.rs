@@ -58,6 +58,9 @@ pub struct Graph {
     pub params: Vec<String>,
     /// Which parameters are variables.
     pub variables: Vec<bool>,
+    /// The names the body's `let`s give to nodes of the active path, for formulas too long to
+    /// read inline (`… where k = …`).
+    pub names: HashMap<NodeId, String>,
     /// Nodes below this id belong to the function itself (its forward pass); nodes from
     /// here on were built by differentiation.
     pub primal_len: usize,
