@@ -44,6 +44,9 @@ pub struct Emitter<'a> {
     /// by solves; and the transposes of those inverses, applied by transposed solves.
     solved: Vec<bool>,
     solved_transpose: Vec<bool>,
+    /// Embeddings (the adjoint of a view) read only by a sum: the block is added in place
+    /// into the other term, never built as a matrix of zeros around it.
+    embedded: Vec<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -60,6 +63,7 @@ impl<'a> Emitter<'a> {
             moves: false,
             solved: Vec::new(),
             solved_transpose: Vec::new(),
+            embedded: Vec::new(),
         }
     }
 
@@ -123,20 +127,26 @@ impl<'a> Emitter<'a> {
     /// A matrix operand of `reader` that may be consumed: the temporary itself where `reader`
     /// reads it last, a reference otherwise.
     fn owned_or_ref(&self, id: NodeId, reader: NodeId) -> TokenStream {
-        let g = self.g;
-        let movable = self.moves
-            && !self.is_leaf_alias(id)
-            && !g.op(id).is_leaf()
-            && !self.folded[id.index()]
-            && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
-            && !self.returned.get(id.index()).copied().unwrap_or(true)
-            && g.args(reader).iter().filter(|&&a| a == id).count() == 1;
-        if movable {
+        if self.movable(id, reader) {
             let t = self.t(id);
             quote!(#t)
         } else {
             self.m(id)
         }
+    }
+
+    /// Whether `reader` may consume the temporary `id`: it is its last reader, and nothing
+    /// returns it.
+    fn movable(&self, id: NodeId, reader: NodeId) -> bool {
+        let g = self.g;
+        self.moves
+            && !self.is_leaf_alias(id)
+            && !g.op(id).is_leaf()
+            && !self.folded[id.index()]
+            && !self.embedded[id.index()]
+            && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
+            && !self.returned.get(id.index()).copied().unwrap_or(true)
+            && g.args(reader).iter().filter(|&&a| a == id).count() == 1
     }
 
     /// A scalar operand: an expression of the scalar type.
@@ -247,6 +257,30 @@ impl<'a> Emitter<'a> {
             self.returned[o.index()] = true;
         }
         self.plan_solves(&needed);
+        self.embedded = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            let in_sum = |r: NodeId| match g.op(r) {
+                Op::Add => g.args(r)[0] != g.args(r)[1],
+                Op::Sub => g.args(r)[1] == n && g.args(r)[0] != n,
+                _ => false,
+            };
+            if is_needed
+                && matches!(g.op(n), Op::Embed(..))
+                && self.uses[id] == 1
+                && !self.returned[id]
+                && self.last_reader[id].is_some_and(|r| {
+                    // One term of the sum must be a matrix to add into.
+                    let other_embedded = g
+                        .args(r)
+                        .iter()
+                        .any(|&x| x != n && self.embedded[x.index()]);
+                    in_sum(r) && g.ty(r) == g.ty(n) && !other_embedded
+                })
+            {
+                self.embedded[id] = true;
+            }
+        }
         self.folded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
@@ -318,7 +352,7 @@ impl<'a> Emitter<'a> {
             let n = NodeId(id as u32);
             let is_user_leaf =
                 g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros);
-            let virtual_node = self.folded[id] || self.solved_transpose[id];
+            let virtual_node = self.folded[id] || self.solved_transpose[id] || self.embedded[id];
             if !is_needed || virtual_node || is_user_leaf || !select(n) {
                 continue;
             }
@@ -404,6 +438,43 @@ impl<'a> Emitter<'a> {
             Op::Neg => {
                 let x = self.v(a);
                 quote!(-#x)
+            }
+            // T + embed(B) and T − embed(B): B added into its block of T, in place.
+            Op::Add | Op::Sub
+                if is_matrix && (self.embedded[a.index()] || self.embedded[b.index()]) =>
+            {
+                let (e, t) = if self.embedded[b.index()] {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                let (i, j) = match g.op(e) {
+                    Op::Embed(i, j) => (index(i), index(j)),
+                    _ => (quote!(0), quote!(0)),
+                };
+                let inner = g.args(e)[0];
+                let (br, bc) = self.dims(g.shape(inner).unwrap_or_else(unit_shape));
+                let block = self.m(inner);
+                let total = if self.movable(t, n) {
+                    let t = self.t(t);
+                    quote!(#t)
+                } else {
+                    let m = self.m(t);
+                    quote!(#m.clone_owned())
+                };
+                let op = if *g.op(n) == Op::Sub {
+                    quote!(-=)
+                } else {
+                    quote!(+=)
+                };
+                quote!({
+                    let mut __mg_m = #total;
+                    {
+                        let mut __mg_block = __mg_m.generic_view_mut((#i, #j), (#br, #bc));
+                        __mg_block #op #block;
+                    }
+                    __mg_m
+                })
             }
             Op::Add | Op::Sub if is_matrix => {
                 let (x, y) = (self.owned_or_ref(a, n), self.owned_or_ref(b, n));
