@@ -154,3 +154,36 @@ fn cross_and_normalize() {
     assert_close(&gb, &(c.cross(&a) + ah), 1e-12);
     assert_close(&ga, &fd(&a, |a| cross_normalize(a, &b, &c)), 1e-6);
 }
+
+// Stable scalar forms: softplus written with max and ln_1p, and sqrt at 0.
+#[gradient(wrt = z)]
+fn stable_softplus(z: &DVector<f64>) -> f64 {
+    z.map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()).sum()
+}
+
+#[gradient(wrt = z)]
+fn root_sum(z: &DVector<f64>) -> f64 {
+    z.map(|v| v.sqrt()).sum()
+}
+
+#[test]
+fn stable_softplus_and_sqrt_at_zero() {
+    let z = DVector::from_vec(vec![-800.0, -3.0, 0.5, 2.0, 800.0]);
+    let g = stable_softplus_grad(&z);
+    for k in 0..5 {
+        let sigmoid = 1.0 / (1.0 + (-z[k]).exp());
+        assert!((g[k] - sigmoid).abs() < 1e-15, "{g}");
+    }
+    assert!(stable_softplus(&z).is_finite());
+    let small = DVector::from_vec(vec![-0.7, 0.3, 1.9]);
+    assert_close(
+        &stable_softplus_grad(&small),
+        &fd(&small, stable_softplus),
+        1e-6,
+    );
+    // d√v/dv = 1/(2√v): infinite at 0, as documented.
+    let g = root_sum_grad(&DVector::from_vec(vec![0.0, 4.0]));
+    assert_eq!(g[0], f64::INFINITY);
+    assert_eq!(g[1], 0.25);
+    assert_eq!(root_sum(&DVector::from_vec(vec![0.0, 4.0])), 2.0);
+}

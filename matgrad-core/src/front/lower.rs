@@ -1299,7 +1299,10 @@ impl Lowerer<'_> {
                 }
                 self.cx.error_spanned_by(
                     &m.method,
-                    format!("matgrad cannot differentiate `.{name}(..)` of {what}"),
+                    format!(
+                        "matgrad cannot differentiate `.{name}{}` of {what}",
+                        if m.args.is_empty() { "()" } else { "(..)" }
+                    ),
                 );
                 let _ = whole;
                 Some(None)
@@ -1933,7 +1936,7 @@ impl Lowerer<'_> {
         }
         if self.mentions_active(e) {
             self.cx
-                .error_spanned_by(e, "an index cannot depend on a variable");
+                .error_spanned_by(e, "an index or a view's bound cannot depend on a variable: which entries are read must not change with it; compute it from constants");
             return None;
         }
         let n = self.expr(e)?;
