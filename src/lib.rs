@@ -113,6 +113,51 @@ pub mod __private {
         m
     }
 
+    /// diag(d) A: row i of A scaled by dᵢ, column by column (contiguous in nalgebra's
+    /// column-major storage). Takes A by value so that a temporary is scaled in place.
+    pub fn row_scale<T, R, C, S1, M>(d: &Matrix<T, R, nalgebra::U1, S1>, a: M) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R: Dim,
+        C: Dim,
+        S1: nalgebra::Storage<T, R, nalgebra::U1>,
+        M: IntoOwned<T, R, C>,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut m = a.into_owned_matrix();
+        for mut col in m.column_iter_mut() {
+            col.component_mul_assign(d);
+        }
+        m
+    }
+
+    /// A matrix argument given by value (moved) or by reference (copied).
+    pub trait IntoOwned<T: Scalar, R: Dim, C: Dim>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        fn into_owned_matrix(self) -> OMatrix<T, R, C>;
+    }
+
+    impl<T: Scalar, R: Dim, C: Dim> IntoOwned<T, R, C> for OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        fn into_owned_matrix(self) -> OMatrix<T, R, C> {
+            self
+        }
+    }
+
+    impl<T: Scalar, R: Dim, C: Dim, S: nalgebra::Storage<T, R, C>> IntoOwned<T, R, C>
+        for &Matrix<T, R, C, S>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        fn into_owned_matrix(self) -> OMatrix<T, R, C> {
+            self.clone_owned()
+        }
+    }
+
     /// The storage index of the first largest (`max`) or smallest entry, the one nalgebra's
     /// `max()` / `min()` return: the subgradient of the extremum puts its weight there. A NaN
     /// entry is never chosen over a number.

@@ -143,10 +143,15 @@ pub fn linearize(d: &mut Derivation, wrt: &[NodeId]) -> Linearized {
         outputs,
         variant,
     };
+    let batched = wrt
+        .iter()
+        .map(|&x| crate::batched::jacobian(g, output, x))
+        .collect();
     Linearized {
         forward,
         reverse,
         formulas,
         differentials,
+        batched,
     }
 }

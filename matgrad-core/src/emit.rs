@@ -590,6 +590,10 @@ impl<'a> Emitter<'a> {
                 let (x, y) = (self.m(a), self.m(b));
                 quote!(#x.cross(#y))
             }
+            Op::RowScale => {
+                let (dv, x) = (self.m(a), self.owned_or_ref(b, n));
+                quote!(::matgrad::__private::row_scale(#dv, #x))
+            }
             Op::TriSolve { upper, transpose } => {
                 let (t, v) = (self.m(a), self.m(b));
                 let method = match (upper, transpose) {

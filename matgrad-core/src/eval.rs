@@ -243,6 +243,12 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let z = x.cross(&y);
                 Value::Matrix(DMatrix::from_column_slice(3, 1, z.as_slice()))
             }
+            Op::RowScale => {
+                let (dv, x) = (m(0), m(1));
+                Value::Matrix(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+                    dv[i] * x[(i, j)]
+                }))
+            }
             Op::TriSolve { upper, transpose } => {
                 let (t, b) = (m(0), m(1));
                 let out = match (upper, transpose) {

@@ -11,6 +11,7 @@
 //! the user's tokens, and all of a function's errors are reported together.
 
 pub mod attr;
+mod batched;
 pub mod ctxt;
 mod derive;
 pub mod emit;
@@ -81,6 +82,9 @@ pub struct Linearized {
     pub formulas: Vec<String>,
     /// Per variable: the differential dF in terms of dX.
     pub differentials: Vec<String>,
+    /// Per variable, the whole Jacobian as one node (`batched.rs`), where every value between
+    /// the variables and the result is a vector or a scalar; `None` if the sweeps fill it.
+    pub batched: Option<Vec<Option<NodeId>>>,
 }
 
 impl Derivation {

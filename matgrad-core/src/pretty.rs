@@ -426,6 +426,10 @@ impl Builder<'_> {
                 E::Call(at, vec![a])
             }
             Op::Cross => E::Call("cross".into(), vec![arg(0, self)?, arg(1, self)?]),
+            Op::RowScale => {
+                let (dv, x) = (arg(0, self)?, arg(1, self)?);
+                product(E::Call("diag".into(), vec![dv]), x)
+            }
             // T⁻¹B and T⁻ᵀB (T the triangle of t, a Cholesky factor in practice)
             Op::TriSolve { transpose: tr, .. } => {
                 let (t, b) = (arg(0, self)?, arg(1, self)?);

@@ -77,6 +77,11 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         // d(a × b) = da × b + a × db, and ⟨c̄, da × b⟩ = ⟨da, b × c̄⟩ (the scalar triple
         // product is cyclic)  ⇒  ā += b × c̄, b̄ += c̄ × a
         Op::Cross => vec![(0, g.cross(b, cbar)), (1, g.cross(cbar, a))],
+        // d(diag(d) A) = diag(dd) A + diag(d) dA  ⇒  d̄ += (C̄ ⊙ A) 1, Ā += diag(d) C̄
+        Op::RowScale => {
+            let ca = g.mul(cbar, b);
+            vec![(0, g.column_sum(ca)), (1, g.row_scale(a, cbar))]
+        }
         // X = kron_adj_left(C̄, B) is linear in C̄ and in B; its adjoint map is C̄ ↦ X̄ ⊗ B,
         // and in B it is the right adjoint: B̄ += kron_adj_right(C̄, X̄).
         Op::KronAdjLeft => {
@@ -302,6 +307,8 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         Op::Embed(r, cc) => da.map(|x| g.embed(x, r, cc, shape_of(g, c))),
         // d(a × b) = da × b + a × db
         Op::Cross => bilinear(g, &|g, x, y| g.cross(x, y)),
+        // d(diag(d) A) = diag(dd) A + diag(d) dA
+        Op::RowScale => bilinear(g, &|g, x, y| g.row_scale(x, y)),
         // Linear in each argument.
         Op::KronAdjLeft | Op::KronAdjRight => {
             let shape = ty.shape()?;
@@ -496,7 +503,7 @@ fn power_terms(
 }
 
 /// f′(A) for an entrywise function, reusing C = f(A) where the derivative is a function of it.
-fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId {
+pub(crate) fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId {
     let ty = g.ty(a);
     match f {
         // exp′ = exp

@@ -92,6 +92,11 @@ impl Graph {
         if self.is_zero(a) {
             return self.zero(Ty::Matrix(shape));
         }
+        // view-identity-row: row k of I is the unit row e_kᵀ, without I
+        if matches!(self.op(a), Op::Identity) && shape.rows == Dim::Fixed(1) && c == Index::Lit(0) {
+            let one = self.lit(1.0);
+            return self.scatter(one, Index::Lit(0), r, shape);
+        }
         // view-embed: the block just embedded is the embedded matrix
         if *self.op(a) == Op::Embed(r.clone(), c.clone()) {
             let inner = self.args(a)[0];
@@ -116,6 +121,19 @@ impl Graph {
             return self.zero(ty);
         }
         self.node(Op::Cross, vec![a, b], ty)
+    }
+
+    /// diag(d) a: the rows of a scaled by the column d.
+    pub fn row_scale(&mut self, d: NodeId, a: NodeId) -> NodeId {
+        let ty = self.ty(a);
+        if self.is_zero(d) || self.is_zero(a) {
+            return self.zero(ty);
+        }
+        // row-scale-ones: diag(1) a = a
+        if matches!(self.op(d), Op::Ones) {
+            return a;
+        }
+        self.node(Op::RowScale, vec![d, a], ty)
     }
 
     /// T⁻¹ b or T⁻ᵀ b for the triangle of t.

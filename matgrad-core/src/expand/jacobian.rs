@@ -160,6 +160,45 @@ fn sweeps(d: &Derivation, em: &mut Emitter) -> TokenStream {
         }
     };
 
+    // The whole Jacobian as nodes of the graph: computed like the function's value.
+    if let Some(batched) = &lin.batched {
+        let mut outputs: Vec<NodeId> = vec![output];
+        outputs.extend(batched.iter().flatten());
+        let (lets, values) = em.compute(&outputs);
+        let value = match &f.output.kind {
+            TypeKind::Matrix { rows, cols } if !same_type(g.ty(output), *rows, *cols) => {
+                let (r, c) = out_dims.clone().unwrap_or_default();
+                let v = &values[0];
+                quote!(::matgrad::__private::conform(#v, (#r, #c)))
+            }
+            _ => values[0].clone(),
+        };
+        let mut next = values.iter().skip(1);
+        let js: Vec<TokenStream> = batched
+            .iter()
+            .zip(&sizes)
+            .map(|(j, n)| match (j, next.next().filter(|_| j.is_some())) {
+                (Some(node), Some(v)) => {
+                    let dynamic = g
+                        .shape(*node)
+                        .is_some_and(|s| matches!((s.rows, s.cols), (Dim::Dyn(_), Dim::Dyn(_))));
+                    if dynamic {
+                        v.clone()
+                    } else {
+                        let d = quote!(::matgrad::nalgebra::Dyn);
+                        quote!(::matgrad::__private::conform(#v, (#d(__mg_m), #d(#n))))
+                    }
+                }
+                _ => quote!(#dmat::zeros(__mg_m, #n)),
+            })
+            .collect();
+        return quote!({
+            let __mg_m: usize = #m;
+            #lets
+            (#value, (#(#js),*))
+        });
+    }
+
     // Forward sweeps: one per entry of each variable.
     let mut outputs: Vec<NodeId> = vec![output];
     for l in &lin.forward {
@@ -416,8 +455,13 @@ pub fn items(d: &Derivation) -> TokenStream {
         })
         .collect();
     let text = lines.join("\n");
+    let how = if lin.batched.is_some() {
+        "Computed whole from the differential, as products and row scalings of the function's own values (every value between the variables and the result is a vector or a scalar): a linear map costs one copy, diag(d) W one row scaling."
+    } else {
+        "Filled by forward sweeps (one per entry of a variable) or reverse sweeps (one per entry of the result), whichever are fewer."
+    };
     let doc = format!(
-        "The Jacobian of [`{name}`] with respect to {}, derived by matgrad, in {layout_text}:\n\n```text\n{text}\n```\n\nFilled by forward sweeps (one per entry of a variable) or reverse sweeps (one per entry of the result), whichever are fewer.",
+        "The Jacobian of [`{name}`] with respect to {}, derived by matgrad, in {layout_text}:\n\n```text\n{text}\n```\n\n{how}",
         names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     );
     let vdoc = format!("The value of [`{name}`] and its Jacobian ([`{jac_name}`]), computed together.\n\n```text\n{text}\n```");

@@ -160,6 +160,8 @@ pub enum Op {
     Kron,
     /// `[a, b]`: the cross product a × b of two 3-vectors
     Cross,
+    /// `[d, a]`: diag(d) a, each row i of a scaled by d_i (d a column); never builds diag(d)
+    RowScale,
     /// `[a, b]`: the inner product ⟨a, b⟩ = Σ a_ij b_ij (`a.dot(&b)`)
     Dot,
 

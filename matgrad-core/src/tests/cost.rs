@@ -91,3 +91,47 @@ fn trace_quadratic_gradient_is_one_product() {
     );
     assert_eq!(gradient_products(&d).len(), 1, "{:?}", d.formulas);
 }
+
+fn batched_jacobian(item: &str) -> (Derivation, NodeId) {
+    let attr: TokenStream = "wrt = x".parse().expect("attribute tokens");
+    let item: TokenStream = item.parse().expect("item tokens");
+    let d = match crate::derive_with(crate::attr::Macro::Jacobian, attr, item) {
+        Ok(d) => d,
+        Err(failure) => panic!("{}", failure.0),
+    };
+    let j = d
+        .jacobian
+        .as_ref()
+        .and_then(|l| l.batched.as_ref())
+        .and_then(|b| b[0])
+        .expect("a batched Jacobian");
+    (d, j)
+}
+
+#[test]
+fn jacobian_of_a_linear_map_is_the_matrix_itself() {
+    // ∂(A x)/∂xᵀ = A: no product, no identity; the generated code copies A once.
+    let (d, j) =
+        batched_jacobian("fn f(a: &DMatrix<f64>, x: &DVector<f64>) -> DVector<f64> { a * x }");
+    assert_eq!(*d.body.graph.op(j), Op::Param(0));
+}
+
+#[test]
+fn jacobian_of_an_entrywise_map_is_a_row_scaling() {
+    // ∂ tanh(W x)/∂xᵀ = diag(1 − tanh²(W x)) W: one row scaling of W, no diag(·), no I.
+    let (d, j) = batched_jacobian(
+        "fn f(w: &DMatrix<f64>, x: &DVector<f64>) -> DVector<f64> { (w * x).map(|v| v.tanh()) }",
+    );
+    let g = &d.body.graph;
+    assert_eq!(*g.op(j), Op::RowScale);
+    assert_eq!(*g.op(g.args(j)[1]), Op::Param(0));
+    let mut stack = vec![j];
+    while let Some(n) = stack.pop() {
+        assert!(
+            !matches!(g.op(n), Op::Identity | Op::FromDiagonal | Op::Kron),
+            "{:?} in the Jacobian",
+            g.op(n)
+        );
+        stack.extend(g.args(n).iter().copied());
+    }
+}

@@ -861,6 +861,8 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
     let tangent = grad::forward(g, f, &seeds);
     let df = tangent[f.index()];
     let adjoints = grad::reverse(g, f, cot, &case.vars);
+    // The whole Jacobian with respect to the vector v, where the path allows it.
+    let batched = crate::batched::jacobian(g, f, case.vars[2]);
     let last = NodeId(g.len() as u32 - 1);
     let vals = eval(g, &case.values, last)
         .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nF = {text}"))?;
@@ -897,6 +899,53 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
     };
     let (fp, fm) = (shifted(1.0)?, shifted(-1.0)?);
     let scale = fv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if let Some(jn) = batched {
+        let dv = &dir_entries[2];
+        let only_v: Vec<Vec<f64>> = dir_entries
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                if i == 2 {
+                    d.clone()
+                } else {
+                    vec![0.0; d.len()]
+                }
+            })
+            .collect();
+        let along_v = |sign: f64| -> Result<Vec<f64>, String> {
+            let params = moved(g, &case.values, &case.vars, &only_v, sign * h);
+            crate::eval::eval_node(g, &params, f)
+                .map(|v| v.entries())
+                .map_err(|e| format!("{e:?}"))
+        };
+        let (vp, vm) = (along_v(1.0)?, along_v(-1.0)?);
+        let predicted: Vec<f64> = match jn {
+            Some(jn) => {
+                let jm = vals[jn.index()].matrix();
+                if jm.shape() != (fv.len(), dv.len()) {
+                    return Err(format!(
+                        "seed {seed}: the batched Jacobian is {:?}, want {:?}\nF = {text}",
+                        jm.shape(),
+                        (fv.len(), dv.len())
+                    ));
+                }
+                (0..fv.len())
+                    .map(|i| (0..dv.len()).map(|k| jm[(i, k)] * dv[k]).sum())
+                    .collect()
+            }
+            None => vec![0.0; fv.len()],
+        };
+        for k in 0..fv.len() {
+            let numeric = (vp[k] - vm[k]) / (2.0 * h);
+            let p = predicted[k];
+            if (p - numeric).abs() > 2e-5 * p.abs().max(numeric.abs()).max(1.0) + 1e-8 * scale {
+                return Err(format!(
+                    "seed {seed}: batched Jacobian row {k} gives {p} but differences give {numeric}\nF = {text}\nJ = {}",
+                    jn.map(|n| formula(g, n, &names)).unwrap_or("0".into())
+                ));
+            }
+        }
+    }
     for k in 0..fv.len() {
         let numeric = (fp[k] - fm[k]) / (2.0 * h);
         if (dfv[k] - numeric).abs() > 2e-5 * dfv[k].abs().max(numeric.abs()).max(1.0) + 1e-8 * scale
@@ -935,5 +984,236 @@ fn random_jacobians_match_finite_differences() {
         "{} of {cases} random cases failed; the first:\n{}",
         failures.len(),
         failures[0]
+    );
+}
+
+impl Case {
+    /// A column vector of length `r` built only from operations a batched Jacobian passes
+    /// through (constant matrices times vectors, entrywise functions, entries, blocks, ..).
+    fn vector(&mut self, r: (Dim, usize), depth: u32) -> NodeId {
+        let one = (Dim::Fixed(1), 1);
+        let ty = Ty::Matrix(Shape::new(r.0, one.0));
+        if depth == 0 || self.rng.chance(0.15) {
+            return self.leaf_matrix(r, one);
+        }
+        let d = depth - 1;
+        match self.rng.below(14) {
+            0 => {
+                let (a, b) = (self.vector(r, d), self.vector(r, d));
+                let op = if self.rng.chance(0.5) {
+                    Op::Add
+                } else {
+                    Op::Sub
+                };
+                self.raw(op, vec![a, b], ty)
+            }
+            1 | 2 => {
+                let k = self.dim();
+                let a = self.param("A", Some((r, k)), false);
+                let b = self.vector(k, d);
+                self.raw(Op::MatMul, vec![a, b], ty)
+            }
+            3 => {
+                let (s, a) = (self.vscalar(d), self.vector(r, d));
+                self.raw(Op::Scale, vec![s, a], ty)
+            }
+            4 => {
+                let (a, b) = (self.vector(r, d), self.vector(r, d));
+                self.raw(Op::Mul, vec![a, b], ty)
+            }
+            5 => {
+                let (a, b) = (self.vector(r, d), self.vector(r, d));
+                let b = self.positive(b);
+                self.raw(Op::Div, vec![a, b], ty)
+            }
+            6 => {
+                let (a, s) = (self.vector(r, d), self.vscalar(d));
+                let s = self.positive(s);
+                self.raw(Op::Div, vec![a, s], ty)
+            }
+            7 => {
+                let a = self.vector(r, d);
+                let f = [Func::Tanh, Func::Sin, Func::Exp, Func::Sigmoid][self.rng.below(4)];
+                let a = if f == Func::Exp {
+                    self.raw(Op::Elem(Func::Tanh), vec![a], ty)
+                } else {
+                    a
+                };
+                self.raw(Op::Elem(f), vec![a], ty)
+            }
+            8 => {
+                let a = self.vector(r, d);
+                let p = self.positive(a);
+                let f = [Func::Ln, Func::Sqrt, Func::Recip][self.rng.below(3)];
+                self.raw(Op::Elem(f), vec![p], ty)
+            }
+            9 => {
+                let (a, s) = (self.vector(r, d), self.vscalar(d));
+                self.raw(Op::AddScalar, vec![a, s], ty)
+            }
+            10 => {
+                let parts = (0..r.1).map(|_| self.vscalar(d)).collect();
+                self.raw(Op::Stack, parts, ty)
+            }
+            11 => {
+                let rows = self.dim_at_least(r.1);
+                let a = self.vector(rows, d);
+                let i = self.rng.below(rows.1 - r.1 + 1);
+                self.raw(Op::View(Index::Lit(i), Index::Lit(0)), vec![a], ty)
+            }
+            12 => {
+                let t = self.param("T", Some((r, r)), false);
+                let eye = self
+                    .g
+                    .node(Op::Identity, vec![], Ty::Matrix(Shape::new(r.0, r.0)));
+                let three = self.lit(3.0);
+                let d3 = self.raw(
+                    Op::Scale,
+                    vec![three, eye],
+                    Ty::Matrix(Shape::new(r.0, r.0)),
+                );
+                let t = self.raw(Op::Add, vec![t, d3], Ty::Matrix(Shape::new(r.0, r.0)));
+                let b = self.vector(r, d);
+                let (upper, transpose) = (self.rng.chance(0.5), self.rng.chance(0.5));
+                self.raw(Op::TriSolve { upper, transpose }, vec![t, b], ty)
+            }
+            _ => {
+                // (aᵀ)ᵀ through a row vector, and a row times a constant matrix.
+                let k = self.dim();
+                let a = self.vector(k, d);
+                let at = self.raw(Op::Transpose, vec![a], Ty::Matrix(Shape::new(one.0, k.0)));
+                let b = self.param("B", Some((k, r)), false);
+                let row = self.raw(Op::MatMul, vec![at, b], Ty::Matrix(Shape::new(one.0, r.0)));
+                self.raw(Op::Transpose, vec![row], ty)
+            }
+        }
+    }
+
+    fn vscalar(&mut self, depth: u32) -> NodeId {
+        let ty = Ty::Scalar;
+        if depth == 0 || self.rng.chance(0.2) {
+            return self.leaf_scalar();
+        }
+        let d = depth - 1;
+        let k = self.dim();
+        match self.rng.below(8) {
+            0 => {
+                let a = self.vector(k, d);
+                self.raw(Op::Sum, vec![a], ty)
+            }
+            1 => {
+                let (a, b) = (self.vector(k, d), self.vector(k, d));
+                self.raw(Op::Dot, vec![a, b], ty)
+            }
+            2 => {
+                let a = self.vector(k, d);
+                self.raw(Op::NormSq, vec![a], ty)
+            }
+            3 => {
+                let a = self.vector(k, d);
+                let i = self.rng.below(k.1);
+                self.raw(Op::Entry(Index::Lit(i), Index::Lit(0)), vec![a], ty)
+            }
+            4 => {
+                let a = self.vector(k, d);
+                let max = self.rng.chance(0.5);
+                self.raw(Op::Extremum { max }, vec![a], ty)
+            }
+            5 => {
+                let (a, b) = (self.vscalar(d), self.vscalar(d));
+                self.raw(Op::Mul, vec![a, b], ty)
+            }
+            6 => {
+                let a = self.vscalar(d);
+                self.raw(Op::Elem(Func::Tanh), vec![a], ty)
+            }
+            _ => {
+                // a row times a column: a 1×1 product
+                let (a, b) = (self.vector(k, d), self.vector(k, d));
+                let one = Dim::Fixed(1);
+                let at = self.raw(Op::Transpose, vec![a], Ty::Matrix(Shape::new(one, k.0)));
+                let p = self.raw(Op::MatMul, vec![at, b], Ty::Matrix(Shape::new(one, one)));
+                self.raw(Op::Entry(Index::Lit(0), Index::Lit(0)), vec![p], ty)
+            }
+        }
+    }
+}
+
+/// A vector-valued function of the vector v: its batched Jacobian against differences.
+fn check_batched(seed: u64) -> Result<bool, String> {
+    let mut case = Case::new(seed);
+    let r = case.dim();
+    let f = case.vector(r, 1 + (seed % 5) as u32);
+    let v = case.vars[2];
+    let names: Vec<String> = ["X", "Y", "v", "s"].iter().map(|s| s.to_string()).collect();
+    let g = &mut case.g;
+    g.primal_len = g.len();
+    let text = formula(g, f, &names);
+    let Some(jn) = crate::batched::jacobian(g, f, v) else {
+        return Err(format!(
+            "seed {seed}: no batched Jacobian for a vector path\nF = {text}"
+        ));
+    };
+    let last = NodeId(g.len() as u32 - 1);
+    let vals = eval(g, &case.values, last)
+        .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nF = {text}"))?;
+    let fv = vals[f.index()].entries();
+    if fv.iter().any(|x| !x.is_finite()) {
+        return Ok(false);
+    }
+    let p = match g.op(v) {
+        Op::Param(p) => *p,
+        _ => 2,
+    };
+    let x = case.values[p].entries();
+    let jm = jn.map(|n| vals[n.index()].matrix());
+    for k in 0..x.len() {
+        let h = 1e-6;
+        let at = |step: f64| -> Result<Vec<f64>, String> {
+            let mut params = case.values.clone();
+            params[p] = params[p].with_entry(k, x[k] + step);
+            crate::eval::eval_node(g, &params, f)
+                .map(|v| v.entries())
+                .map_err(|e| format!("{e:?}"))
+        };
+        let (fp, fm) = (at(h)?, at(-h)?);
+        for i in 0..fv.len() {
+            let numeric = (fp[i] - fm[i]) / (2.0 * h);
+            let got = jm.as_ref().map_or(0.0, |m| m[(i, k)]);
+            if (got - numeric).abs() > 2e-5 * got.abs().max(numeric.abs()).max(1.0) {
+                return Err(format!(
+                    "seed {seed}: J[({i}, {k})] = {got} but differences give {numeric}\nF = {text}\nJ = {}",
+                    jn.map(|n| formula(g, n, &names)).unwrap_or("0".into())
+                ));
+            }
+        }
+    }
+    Ok(true)
+}
+
+#[test]
+fn random_batched_jacobians_match_finite_differences() {
+    let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for seed in 0..cases {
+        match check_batched(seed) {
+            Ok(true) => checked += 1,
+            Ok(false) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} failed; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(
+        checked > cases * 9 / 10,
+        "only {checked} of {cases} were finite"
     );
 }
