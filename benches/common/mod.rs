@@ -1,5 +1,5 @@
-//! Helpers for the gradient benchmarks: seeded inputs, zero-copy transposed views, central
-//! differences, num-dual plumbing and the startup correctness checks.
+//! Helpers for the gradient and Jacobian benchmarks: seeded inputs, zero-copy transposed views,
+//! central differences, num-dual plumbing and the startup correctness checks.
 
 #![allow(dead_code)]
 
@@ -186,6 +186,35 @@ where
     g
 }
 
+/// Central finite differences of a vector-valued `f` with respect to every entry of `x`: the
+/// Jacobian in numerator layout (one row per entry of f(x), one column per entry of x), two
+/// evaluations per entry, the step of [`central_fd`].
+pub fn central_fd_jacobian(
+    x: &DVector<f64>,
+    mut f: impl FnMut(&DVector<f64>) -> DVector<f64>,
+) -> DMatrix<f64> {
+    let mut xp = x.clone();
+    let mut j = DMatrix::zeros(0, x.len());
+    for i in 0..x.len() {
+        let xi = xp[i];
+        let h = 6.0555e-6 * xi.abs().max(1.0);
+        let (hi, lo) = (xi + h, xi - h);
+        xp[i] = hi;
+        let fp = f(&xp);
+        xp[i] = lo;
+        let fm = f(&xp);
+        xp[i] = xi;
+        if i == 0 {
+            j = DMatrix::zeros(fp.len(), x.len());
+        }
+        let step = hi - lo;
+        for ((c, a), b) in j.column_mut(i).iter_mut().zip(fp.iter()).zip(fm.iter()) {
+            *c = (a - b) / step;
+        }
+    }
+    j
+}
+
 /// A constant lifted to dual numbers (no derivative part, nothing allocated for it).
 pub fn dual_m(m: &DMatrix<f64>) -> DMatrix<DualDVec64> {
     m.map(DualDVec64::from_re)
@@ -226,6 +255,15 @@ pub fn dual_gradient(
     x: &DVector<f64>,
 ) -> DVector<f64> {
     num_dual::gradient(f, x).1
+}
+
+/// Jacobian of the vector-valued `f` at `x` with num-dual's forward mode (`num_dual::jacobian`:
+/// one `DualDVec64` per variable, carrying the full derivative vector), in numerator layout.
+pub fn dual_jacobian(
+    f: impl Fn(DVector<DualDVec64>) -> DVector<DualDVec64>,
+    x: &DVector<f64>,
+) -> DMatrix<f64> {
+    num_dual::jacobian(f, x).1
 }
 
 /// One benchmark: `f` timed with `iter`; `id` is `function` or `function/parameter`.
