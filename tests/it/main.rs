@@ -3,8 +3,10 @@
 mod check;
 mod cookbook;
 mod edges;
+mod integrations;
 mod jacobian_ops;
 mod jacobians;
+mod minimize;
 mod second;
 mod seeds;
 mod smoke;
