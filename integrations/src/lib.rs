@@ -39,3 +39,13 @@ where
         .map(|(g, w)| (g - w).abs() / w.abs().max(1.0))
         .fold(0.0, f64::max)
 }
+
+/// A deterministic pseudo-random number in [−1, 1) for the index `k` (SplitMix64), so that the
+/// tests' and examples' data are irregular (full rank) without a random-number crate.
+pub fn noise(k: u64) -> f64 {
+    let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+}

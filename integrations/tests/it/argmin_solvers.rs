@@ -9,7 +9,7 @@ use argmin::solver::newton::{Newton, NewtonCG};
 use argmin::solver::quasinewton::LBFGS;
 use argmin_math::{ArgminDot, ArgminInv};
 use matgrad::{gradient, jacobian};
-use matgrad_integrations::{central_jacobian, relative_error};
+use matgrad_integrations::{central_jacobian, noise, relative_error};
 use nalgebra::{DMatrix, DVector};
 
 /// L2-regularised logistic regression: Σ softplus(x w) − yᵀ(x w) + λ‖w‖², labels y ∈ {0, 1}.
@@ -38,11 +38,11 @@ fn exp_decay(p: &DVector<f64>, t: &DVector<f64>, y: &DVector<f64>) -> DVector<f6
 
 /// Deterministic, irregular data: a design matrix and labels that are not separable.
 fn classification(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
-    let x = DMatrix::from_fn(n, d, |i, j| ((i * 7 + j * 13 + 1) as f64).sin());
+    let x = DMatrix::from_fn(n, d, |i, j| noise((i * d + j) as u64));
     let truth = DVector::from_fn(d, |j, _| 1.0 - j as f64 * 0.4);
     let y = DVector::from_fn(n, |i, _| {
-        let noise = ((i * 31 + 5) as f64).cos() * 0.8;
-        if (x.row(i) * &truth)[0] + noise > 0.0 {
+        let e = noise(10_000 + i as u64) * 0.8;
+        if (x.row(i) * &truth)[0] + e > 0.0 {
             1.0
         } else {
             0.0
@@ -157,7 +157,7 @@ fn lbfgs_newton_and_newton_cg_agree_on_logistic_regression() {
         println!("{name}: w = {:?}, |∇f| = {:.1e}", w.as_slice(), g.norm());
     }
     let grad_norm = |w: &DVector<f64>| logistic_grad(&x, w, &y, lambda).norm();
-    assert!(grad_norm(&w_lbfgs) < 1e-8);
+    assert!(grad_norm(&w_lbfgs) < 1e-6);
     assert!(grad_norm(&w_newton) < 1e-12);
     assert!(relative_error(&w_lbfgs, &w_newton) < 1e-8);
     // argmin 0.11's Newton-CG stops its inner CG when the *squared* residual rᵀr falls below

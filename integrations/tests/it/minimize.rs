@@ -5,7 +5,7 @@ use argmin::core::{Executor, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use matgrad::gradient;
-use matgrad_integrations::relative_error;
+use matgrad_integrations::{noise, relative_error};
 use nalgebra::{DMatrix, DVector};
 
 /// Ridge regression: (xᵀx + λI) w = xᵀy.
@@ -15,8 +15,8 @@ fn ridge(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>, lambda: f64) -> f
 }
 
 fn data() -> (DMatrix<f64>, DVector<f64>) {
-    let x = DMatrix::from_fn(30, 6, |i, j| ((i * 3 + j * 11 + 1) as f64 * 0.37).sin());
-    let y = DVector::from_fn(30, |i, _| ((i * 5 + 2) as f64 * 0.21).cos());
+    let x = DMatrix::from_fn(30, 6, |i, j| noise((i * 6 + j) as u64));
+    let y = DVector::from_fn(30, |i, _| noise(1000 + i as u64));
     (x, y)
 }
 
