@@ -73,6 +73,7 @@
 
 use std::fmt;
 
+use crate::nalgebra;
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix};
 

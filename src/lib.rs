@@ -37,15 +37,24 @@
 //! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs.
 
 pub use matgrad_macros::{gradient, jacobian};
-pub use nalgebra;
+mod adapters;
 pub mod check;
+mod nalgebra_selection;
 mod shape_error;
+mod solve;
+mod solve_error;
 
+pub use nalgebra_selection::nalgebra;
 pub use shape_error::ShapeError;
+pub use solve_error::SolveError;
 
 /// Support for generated code. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::adapters::*;
+    pub use crate::solve::SymmetricFactor;
+
+    use crate::nalgebra;
     use nalgebra::allocator::Allocator;
     use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, Scalar};
 

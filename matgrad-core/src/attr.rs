@@ -1,4 +1,5 @@
-//! The attributes: `#[gradient(wrt = x, hessian)]` and `#[jacobian(wrt = x, layout = ..)]`.
+//! The attributes: `#[gradient(wrt = x, hessian, minimize, argmin = Name)]` and
+//! `#[jacobian(wrt = x, layout = .., argmin = Name, least_squares = Name)]`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
@@ -12,6 +13,9 @@ use crate::ctxt::Ctxt;
 pub const WRT: &str = "wrt";
 pub const HESSIAN: &str = "hessian";
 pub const LAYOUT: &str = "layout";
+pub const MINIMIZE: &str = "minimize";
+pub const ARGMIN: &str = "argmin";
+pub const LEAST_SQUARES: &str = "least_squares";
 
 /// Which attribute is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +39,9 @@ impl Macro {
 
     fn options(self) -> &'static str {
         match self {
-            Macro::Gradient => "`wrt = x` (or `wrt = (x, y)`) and `hessian`",
+            Macro::Gradient => "`wrt = x` (or `wrt = (x, y)`), `hessian`, `minimize` and `argmin = Name`",
             Macro::Jacobian => {
-                "`wrt = x` (or `wrt = (x, y)`) and `layout = numerator | denominator | blocks`"
+                "`wrt = x` (or `wrt = (x, y)`), `layout = numerator | denominator | blocks`, `argmin = Name` and `least_squares = Name`"
             }
         }
     }
@@ -67,6 +71,21 @@ pub struct Options {
     pub hessian: Option<Span>,
     pub layout: Layout,
     pub layout_span: Option<Span>,
+    /// `minimize`: also generate `<name>_argmin`, the closed-form minimiser of a quadratic.
+    pub minimize: Option<Span>,
+    /// `argmin = Name`: a struct implementing argmin's problem traits.
+    pub argmin: Option<Adapter>,
+    /// `least_squares = Name`: a struct implementing levenberg-marquardt's `LeastSquaresProblem`.
+    pub least_squares: Option<Adapter>,
+}
+
+/// A solver adapter the attribute asks for: `argmin = LinearFit`.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    /// The option's name (`argmin`), where a missing cargo feature is reported.
+    pub option: Span,
+    /// The struct to generate.
+    pub name: Ident,
 }
 
 /// Read the attribute's tokens. Problems are reported in `cx`; `None` if no variable could be read.
@@ -91,6 +110,9 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
         hessian: None,
         layout: Layout::default(),
         layout_span: None,
+        minimize: None,
+        argmin: None,
+        least_squares: None,
     };
     for meta in &metas {
         let name = meta
@@ -151,6 +173,33 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
                 "`layout` applies to `#[jacobian]`: a gradient always has the shape of its variable",
             ),
             (LAYOUT, _) => cx.error_spanned_by(meta, "write `layout = numerator`, `layout = denominator` or `layout = blocks`"),
+            (MINIMIZE, Meta::Path(p)) if kind == Macro::Gradient => {
+                if options.minimize.is_some() {
+                    duplicate(cx);
+                }
+                options.minimize = Some(p.span());
+            }
+            (MINIMIZE, _) if kind == Macro::Jacobian => cx.error_spanned_by(
+                meta,
+                "`minimize` applies to `#[gradient]` of a scalar objective; to fit residuals, use `#[jacobian(wrt = p, least_squares = Name)]`",
+            ),
+            (MINIMIZE, _) => cx.error_spanned_by(meta, "`minimize` takes no value: write `#[gradient(wrt = w, minimize)]`"),
+            (ARGMIN, _) => {
+                if options.argmin.is_some() {
+                    duplicate(cx);
+                }
+                options.argmin = adapter(meta, kind, cx);
+            }
+            (LEAST_SQUARES, _) if kind == Macro::Gradient => cx.error_spanned_by(
+                meta,
+                "`least_squares` applies to `#[jacobian]` of the residuals r(p), which levenberg-marquardt needs with their Jacobian: write `#[jacobian(wrt = p, least_squares = Name)]` on the function returning the residual vector",
+            ),
+            (LEAST_SQUARES, _) => {
+                if options.least_squares.is_some() {
+                    duplicate(cx);
+                }
+                options.least_squares = adapter(meta, kind, cx);
+            }
             _ => cx.error_spanned_by(
                 meta.path(),
                 format!("unknown #[{m}] option `{}`: the options are {}", crate::pretty::source_text(&quote::quote!(#meta)), kind.options()),
@@ -159,6 +208,14 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
     }
     match wrt {
         Some(vars) => {
+            if vars.len() > 1 {
+                for a in options.argmin.iter().chain(&options.least_squares) {
+                    cx.error_spanned_by(
+                        &a.name,
+                        format!("a solver adapter works on one variable, but `wrt` lists {}: the solvers take one parameter vector, so stack the variables into one (`wrt = p`)", vars.len()),
+                    );
+                }
+            }
             options.wrt = vars;
             Some(options)
         }
@@ -218,4 +275,32 @@ fn variables(value: &Expr, kind: Macro, cx: &mut Ctxt) -> Option<Vec<Ident>> {
         }
     }
     ok.then_some(out)
+}
+
+/// `argmin = Name` or `least_squares = Name`: the struct's name.
+fn adapter(meta: &Meta, kind: Macro, cx: &mut Ctxt) -> Option<Adapter> {
+    let m = kind.name();
+    let option = meta.path().span();
+    let option_name = meta
+        .path()
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let usage = format!("`{option_name}` names the struct to generate: write `#[{m}(wrt = p, {option_name} = Name)]`");
+    let Meta::NameValue(nv) = meta else {
+        cx.error_spanned_by(meta, usage);
+        return None;
+    };
+    match &nv.value {
+        Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+            p.path.get_ident().map(|name| Adapter {
+                option,
+                name: name.clone(),
+            })
+        }
+        other => {
+            cx.error_spanned_by(other, format!("expected an identifier: {usage}"));
+            None
+        }
+    }
 }

@@ -172,7 +172,8 @@ pub fn derive_with(
                         .unwrap_or_else(|| "0".into())
                 })
                 .collect();
-            if d.options.hessian.is_some() {
+            // `minimize` reads the Hessian-vector product to tell whether f is quadratic.
+            if d.options.hessian.is_some() || d.options.minimize.is_some() {
                 d.second = Some(derive::second(&mut d, &wrt));
             }
         }

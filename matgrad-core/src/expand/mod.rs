@@ -1,10 +1,17 @@
 //! The items the attributes add beside the function: for `#[gradient]`, `<name>_grad`,
 //! `<name>_value_and_grad`, their `try_` variants and `<NAME>_GRAD_FORMULA` (`gradient.rs`), and
 //! with `hessian`, `<name>_hvp` and `<name>_hessian` (`second.rs`); for `#[jacobian]`,
-//! `<name>_jacobian` and `<name>_value_and_jacobian` (`jacobian.rs`).
+//! `<name>_jacobian` and `<name>_value_and_jacobian` (`jacobian.rs`). With `minimize`, the
+//! closed-form minimiser `<name>_argmin` (`minimize.rs`); with `argmin = Name` or
+//! `least_squares = Name`, a struct for a solver crate (`argmin.rs`, `least_squares.rs`, sharing
+//! `adapter.rs`).
 
+mod adapter;
+mod argmin;
 mod gradient;
 mod jacobian;
+mod least_squares;
+mod minimize;
 mod second;
 
 use proc_macro2::TokenStream;
@@ -25,12 +32,28 @@ pub fn items(d: &Derivation) -> TokenStream {
     match d.options.kind {
         Macro::Gradient => {
             let mut out = gradient::items(d);
+            // With `minimize` alone too: `_argmin` builds the Hessian with `_hessian`.
             if d.second.is_some() {
                 out.extend(second::items(d));
             }
+            if d.options.minimize.is_some() {
+                out.extend(minimize::items(d));
+            }
+            if let Some(a) = &d.options.argmin {
+                out.extend(argmin::gradient_problem(d, a));
+            }
             out
         }
-        Macro::Jacobian => jacobian::items(d),
+        Macro::Jacobian => {
+            let mut out = jacobian::items(d);
+            if let Some(a) = &d.options.argmin {
+                out.extend(argmin::residual_problem(d, a));
+            }
+            if let Some(a) = &d.options.least_squares {
+                out.extend(least_squares::items(d, a));
+            }
+            out
+        }
     }
 }
 

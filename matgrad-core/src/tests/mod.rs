@@ -6,3 +6,4 @@ mod expansion_time;
 mod formulas;
 mod random;
 mod robust;
+mod solvers;

@@ -1,0 +1,6 @@
+//! matgrad's solver adapters with the real solver crates, in a crate on nalgebra 0.34 (the
+//! nalgebra those crates are built on). One test binary, so that the dependencies link once.
+
+mod argmin_solvers;
+mod mgh;
+mod minimize;
