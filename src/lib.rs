@@ -77,6 +77,11 @@ pub mod __private {
         T::one() / (T::one() + (-v).exp())
     }
 
+    /// ln(1 + eᵛ) without overflow: max(v, 0) + ln(1 + e^−|v|).
+    pub fn softplus<T: RealField + Copy>(v: T) -> T {
+        v.max(T::zero()) + (-v.abs()).exp().ln_1p()
+    }
+
     /// The matrix power xᵏ (k ≥ 1) by repeated squaring: ⌊log₂ k⌋ squarings and at most as
     /// many further products.
     pub fn matrix_power<T, D, S>(x: &Matrix<T, D, D, S>, k: u32) -> OMatrix<T, D, D>

@@ -15,7 +15,7 @@ use nalgebra::{DMatrix, DVector};
 #[gradient(wrt = w, argmin = Logistic)]
 fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>, lambda: f64) -> f64 {
     let z = x * w;
-    z.map(|v| v.exp().ln_1p()).sum() - y.dot(&z) + lambda * w.norm_squared()
+    z.map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()).sum() - y.dot(&z) + lambda * w.norm_squared()
 }
 
 fn main() {

@@ -912,6 +912,7 @@ fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
         Func::Sign => quote!(::matgrad::__private::sign(#v)),
         // 1/(1 + e⁻ᵛ), which neither overflows nor loses precision for large |v|.
         Func::Sigmoid => quote!(::matgrad::__private::sigmoid(#v)),
+        Func::Softplus => quote!(::matgrad::__private::softplus(#v)),
         _ => {
             let m = format_ident!("{}", f.method());
             quote!(#v.#m())

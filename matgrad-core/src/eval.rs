@@ -91,6 +91,7 @@ fn apply(f: Func, v: f64) -> f64 {
         Func::Log10 => v.log10(),
         Func::Log2 => v.log2(),
         Func::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Func::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
     }
 }
 

@@ -495,6 +495,10 @@ impl Builder<'_> {
                     Func::Log10 => E::Call("log₁₀".into(), vec![a]),
                     Func::Log2 => E::Call("log₂".into(), vec![a]),
                     Func::Ln1p => E::Call("ln".into(), vec![sum(E::Num(1.0), a)]),
+                    Func::Softplus => E::Call(
+                        "ln".into(),
+                        vec![sum(E::Num(1.0), E::Call("exp".into(), vec![a]))],
+                    ),
                     Func::Sqrt => E::Call("√".into(), vec![a]),
                     other => E::Call(other.method().into(), vec![a]),
                 }

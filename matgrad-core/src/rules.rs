@@ -552,6 +552,8 @@ pub(crate) fn derivative(g: &mut Graph, f: Func, a: NodeId, c: NodeId) -> NodeId
             let r = g.elem(Func::Recip, a);
             g.times(k, r)
         }
+        // softplus′ = σ
+        Func::Softplus => g.elem(Func::Sigmoid, a),
         // σ′ = σ (1 − σ)
         Func::Sigmoid => {
             let one = g.lit(1.0);

@@ -156,7 +156,7 @@ fn cross_and_normalize() {
 }
 
 // Stable scalar forms: softplus written with max and ln_1p, and sqrt at 0.
-#[gradient(wrt = z)]
+#[gradient(wrt = z, hessian)]
 fn stable_softplus(z: &DVector<f64>) -> f64 {
     z.map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()).sum()
 }
@@ -168,12 +168,18 @@ fn root_sum(z: &DVector<f64>) -> f64 {
 
 #[test]
 fn stable_softplus_and_sqrt_at_zero() {
-    let z = DVector::from_vec(vec![-800.0, -3.0, 0.5, 2.0, 800.0]);
+    // The written form has two kinks at 0 (max and abs); the function is smooth there, and
+    // so is its derivative: σ(0) = ½, σ′(0) = ¼, as everywhere else.
+    let z = DVector::from_vec(vec![-800.0, -3.0, 0.0, 0.5, 2.0, 800.0]);
     let g = stable_softplus_grad(&z);
-    for k in 0..5 {
+    let h = stable_softplus_hessian(&z);
+    for k in 0..6 {
         let sigmoid = 1.0 / (1.0 + (-z[k]).exp());
         assert!((g[k] - sigmoid).abs() < 1e-15, "{g}");
+        assert!((h[(k, k)] - sigmoid * (1.0 - sigmoid)).abs() < 1e-15, "{h}");
     }
+    assert_eq!(g[2], 0.5);
+    assert_eq!(h[(2, 2)], 0.25);
     assert!(stable_softplus(&z).is_finite());
     let small = DVector::from_vec(vec![-0.7, 0.3, 1.9]);
     assert_close(

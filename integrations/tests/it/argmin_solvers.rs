@@ -13,15 +13,14 @@ use matgrad_integrations::{central_jacobian, noise, relative_error};
 use nalgebra::{DMatrix, DVector};
 
 /// L2-regularised logistic regression: Σ softplus(x w) − yᵀ(x w) + λ‖w‖², labels y ∈ {0, 1}.
-/// softplus(v) = ln(1 + eᵛ) is written as it is, not in the overflow-safe form
-/// max(v, 0) + ln(1 + e^−|v|): matgrad differentiates `max` and `abs` by subgradients that are 0
-/// at the kink, so at v = 0 — every entry at w = 0, where solvers start — that form's derivatives
-/// lose the ½ and ¼ of σ(0) and σ′(0), and Newton's first step from 0 would use a Hessian
-/// without the data term.
+/// softplus(v) = ln(1 + eᵛ) is written in the overflow-safe form max(v, 0) + ln(1 + e^−|v|),
+/// which matgrad reads as the smooth function it is: at w = 0, where solvers start and every
+/// entry is at the two kinks of that form, the gradient and Hessian still carry σ(0) = ½ and
+/// σ′(0) = ¼.
 #[gradient(wrt = w, hessian, argmin = Logistic)]
 fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>, lambda: f64) -> f64 {
     let z = x * w;
-    z.map(|v| v.exp().ln_1p()).sum() - y.dot(&z) + lambda * w.norm_squared()
+    z.map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()).sum() - y.dot(&z) + lambda * w.norm_squared()
 }
 
 /// The best rank-k approximation W Wᵀ of a symmetric matrix a, over W (n×k): a matrix variable.

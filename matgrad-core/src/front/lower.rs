@@ -808,6 +808,11 @@ impl Lowerer<'_> {
         let ew = self.elementwise.is_some();
         let (le, re) = (&*b.left, &*b.right);
         match op {
+            BinOp::Add(_) if softplus_argument(&self.g, l, r).is_some() => {
+                let v = softplus_argument(&self.g, l, r)?;
+                let ty = self.ty(v);
+                Some(self.mk(Op::Elem(Func::Softplus), vec![v], ty, span))
+            }
             BinOp::Add(_) | BinOp::Sub(_) => {
                 let sub = matches!(op, BinOp::Sub(_));
                 match (tl, tr) {
@@ -1965,6 +1970,24 @@ impl Lowerer<'_> {
         }
         self.fallback(whole, "this cast", "")
     }
+}
+
+/// `v.max(0.0) + (-v.abs()).exp().ln_1p()` (either way round): the stable softplus, read as
+/// the one smooth function ln(1 + eᵛ) it is. Returns v.
+fn softplus_argument(g: &Graph, l: NodeId, r: NodeId) -> Option<NodeId> {
+    let arg = |n: NodeId, op: &Op| (g.op(n) == op).then(|| g.args(n)[0]);
+    let try_order = |max: NodeId, tail: NodeId| -> Option<NodeId> {
+        if *g.op(max) != Op::Max || g.lit_value(g.args(max)[1]) != Some(0.0) {
+            return None;
+        }
+        let v = g.args(max)[0];
+        let e = arg(tail, &Op::Elem(Func::Ln1p))?;
+        let n = arg(e, &Op::Elem(Func::Exp))?;
+        let a = arg(n, &Op::Neg)?;
+        let inner = arg(a, &Op::Elem(Func::Abs))?;
+        (inner == v).then_some(v)
+    };
+    try_order(l, r).or_else(|| try_order(r, l))
 }
 
 fn collect_pat_idents(p: &Pat, out: &mut Vec<Ident>) {

@@ -24,6 +24,10 @@ pub enum Func {
     Log2,
     /// The logistic function 1/(1 + e⁻ᵛ): the derivative of ln(1 + eᵛ).
     Sigmoid,
+    /// ln(1 + eᵛ), as the stable form `v.max(0.0) + (-v.abs()).exp().ln_1p()` that users write:
+    /// one smooth function, whose derivative σ(v) is right at v = 0 where the two kinks of
+    /// the written form (max and abs) would each contribute a subgradient.
+    Softplus,
 }
 
 impl Func {
@@ -45,6 +49,7 @@ impl Func {
             Func::Log10 => "log10",
             Func::Log2 => "log2",
             Func::Sigmoid => "σ",
+            Func::Softplus => "softplus",
         }
     }
 
