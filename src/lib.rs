@@ -172,6 +172,177 @@ pub mod __private {
         }
     }
 
+    fn zeros_like<T: RealField + Copy, R: Dim, C: Dim>(rows: R, cols: C) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        OMatrix::from_element_generic(rows, cols, T::zero())
+    }
+
+    /// I ⊗ A: A in each diagonal block (the Jacobian of a ↦ A x for a matrix x).
+    pub fn kron_identity_left<T, R1, C1, S1, R, C>(
+        a: &Matrix<T, R1, C1, S1>,
+        rows: R,
+        cols: C,
+    ) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: nalgebra::Storage<T, R1, C1>,
+        R: Dim,
+        C: Dim,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut out = zeros_like(rows, cols);
+        let (p, l) = a.shape();
+        let q = out.nrows().checked_div(p).unwrap_or(0);
+        for k in 0..q {
+            out.generic_view_mut((k * p, k * l), a.shape_generic())
+                .copy_from(a);
+        }
+        out
+    }
+
+    /// A ⊗ I: entry (i, j) of A on the diagonal of block (i, j).
+    pub fn kron_identity_right<T, R1, C1, S1, R, C>(
+        a: &Matrix<T, R1, C1, S1>,
+        rows: R,
+        cols: C,
+    ) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: nalgebra::Storage<T, R1, C1>,
+        R: Dim,
+        C: Dim,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut out = zeros_like(rows, cols);
+        let (m, n) = a.shape();
+        let p = out.nrows().checked_div(m).unwrap_or(0);
+        for j in 0..n {
+            for i in 0..m {
+                for s in 0..p {
+                    out[(i * p + s, j * p + s)] = a[(i, j)];
+                }
+            }
+        }
+        out
+    }
+
+    /// (I ⊗ A) J: A times each block of A's column count rows of J.
+    pub fn apply_kron_identity_left<T, R1, C1, S1, R2, C2, S2, R>(
+        a: &Matrix<T, R1, C1, S1>,
+        j: &Matrix<T, R2, C2, S2>,
+        rows: R,
+    ) -> OMatrix<T, R, C2>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: nalgebra::Storage<T, R1, C1>,
+        R2: Dim,
+        C2: Dim,
+        S2: nalgebra::Storage<T, R2, C2>,
+        R: Dim,
+        DefaultAllocator: Allocator<R, C2>,
+    {
+        let mut out = zeros_like(rows, j.shape_generic().1);
+        let (p, l) = a.shape();
+        let q = j.nrows().checked_div(l).unwrap_or(0);
+        let (pr, lc, n) = (
+            a.shape_generic().0,
+            a.shape_generic().1,
+            j.shape_generic().1,
+        );
+        for k in 0..q {
+            out.generic_view_mut((k * p, 0), (pr, n)).gemm(
+                T::one(),
+                a,
+                &j.generic_view((k * l, 0), (lc, n)),
+                T::zero(),
+            );
+        }
+        out
+    }
+
+    /// (M ⊗ I) J: block i of the result is Σₖ Mᵢₖ times block k of J.
+    pub fn apply_kron_identity_right<T, R1, C1, S1, R2, C2, S2, R>(
+        m: &Matrix<T, R1, C1, S1>,
+        j: &Matrix<T, R2, C2, S2>,
+        rows: R,
+    ) -> OMatrix<T, R, C2>
+    where
+        T: RealField + Copy,
+        R1: Dim,
+        C1: Dim,
+        S1: nalgebra::Storage<T, R1, C1>,
+        R2: Dim,
+        C2: Dim,
+        S2: nalgebra::Storage<T, R2, C2>,
+        R: Dim,
+        DefaultAllocator: Allocator<R, C2>,
+    {
+        let mut out = zeros_like(rows, j.shape_generic().1);
+        let (mi, mk) = m.shape();
+        let p = j.nrows().checked_div(mk).unwrap_or(0);
+        for col in 0..j.ncols() {
+            for i in 0..mi {
+                for k in 0..mk {
+                    let c = m[(i, k)];
+                    if c == T::zero() {
+                        continue;
+                    }
+                    for s in 0..p {
+                        out[(i * p + s, col)] += c * j[(k * p + s, col)];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// K J for the commutation matrix K of matrices with `r` rows: row j + i c of the result is
+    /// row i + j r of J (vec(Aᵀ) from vec(A)).
+    pub fn commute_rows<T, R, C, S>(j: &Matrix<T, R, C, S>, r: usize) -> OMatrix<T, R, C>
+    where
+        T: Scalar,
+        R: Dim,
+        C: Dim,
+        S: nalgebra::Storage<T, R, C>,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut out = j.clone_owned();
+        let c = j.nrows().checked_div(r).unwrap_or(0);
+        for i in 0..r {
+            for jj in 0..c {
+                out.row_mut(jj + i * c).copy_from(&j.row(i + jj * r));
+            }
+        }
+        out
+    }
+
+    /// The commutation matrix of matrices with `r` rows, built (when it is the value).
+    pub fn commutation<T, R, C>(r: usize, rows: R, cols: C) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R: Dim,
+        C: Dim,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut out = zeros_like(rows, cols);
+        let n = out.nrows();
+        let c = n.checked_div(r).unwrap_or(0);
+        for i in 0..r {
+            for j in 0..c {
+                out[(j + i * c, i + j * r)] = T::one();
+            }
+        }
+        out
+    }
+
     /// The storage index of the first largest (`max`) or smallest entry, the one nalgebra's
     /// `max()` / `min()` return: the subgradient of the extremum puts its weight there. A NaN
     /// entry is never chosen over a number.

@@ -210,11 +210,40 @@ impl<'a> Emitter<'a> {
     fn reads(&self, n: NodeId) -> Vec<NodeId> {
         let g = self.g;
         let args = g.args(n);
+        if let Some(s) = self.structured(n) {
+            return s.reads();
+        }
         match g.op(n) {
             Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
             // sum(J) is the number of entries, known from the shape.
             Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
             _ => args.to_vec(),
+        }
+    }
+
+    /// A Kronecker product with an identity, or a product with one or with the commutation
+    /// matrix: applied block by block or as a permutation, never built unless it is the value.
+    fn structured(&self, n: NodeId) -> Option<Structured> {
+        let g = self.g;
+        let args = g.args(n);
+        let is_eye = |x: NodeId| matches!(g.op(x), Op::Identity);
+        match g.op(n) {
+            Op::Kron if is_eye(args[0]) => Some(Structured::IdentityKron(args[1])),
+            Op::Kron if is_eye(args[1]) => Some(Structured::KronIdentity(args[0])),
+            Op::MatMul => {
+                let (a, j) = (args[0], args[1]);
+                match g.op(a) {
+                    Op::Kron if is_eye(g.args(a)[0]) => {
+                        Some(Structured::ApplyIdentityKron(g.args(a)[1], j))
+                    }
+                    Op::Kron if is_eye(g.args(a)[1]) => {
+                        Some(Structured::ApplyKronIdentity(g.args(a)[0], j))
+                    }
+                    Op::Commutation { rows } => Some(Structured::Commute(*rows, j)),
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 
@@ -350,8 +379,11 @@ impl<'a> Emitter<'a> {
         let mut lets = TokenStream::new();
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
-            let is_user_leaf =
-                g.op(n).is_leaf() && !matches!(g.op(n), Op::Identity | Op::Ones | Op::Zeros);
+            let is_user_leaf = g.op(n).is_leaf()
+                && !matches!(
+                    g.op(n),
+                    Op::Identity | Op::Ones | Op::Zeros | Op::Commutation { .. }
+                );
             let virtual_node = self.folded[id] || self.solved_transpose[id] || self.embedded[id];
             if !is_needed || virtual_node || is_user_leaf || !select(n) {
                 continue;
@@ -430,6 +462,18 @@ impl<'a> Emitter<'a> {
             Op::Zeros => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 quote!(#om::zeros_generic(#r, #c))
+            }
+            _ if self.structured(n).is_some() => self.structured_node(n),
+            Op::Commutation { rows } => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let k = self.dim(*rows);
+                let na = na();
+                quote!(::matgrad::__private::commutation(#na::Dim::value(&#k), #r, #c))
+            }
+            Op::Reshape => {
+                let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let x = self.m(a);
+                quote!(#om::from_iterator_generic(#r, #c, #x.iter().cloned()))
             }
             Op::Neg if is_matrix => {
                 let x = self.owned_or_ref(a, n);
@@ -818,6 +862,38 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The code of a node that `structured` recognises.
+    fn structured_node(&self, n: NodeId) -> TokenStream {
+        let g = self.g;
+        let (r, c) = self.dims(g.shape(n).unwrap_or_else(unit_shape));
+        let p = quote!(::matgrad::__private);
+        match self.structured(n) {
+            Some(Structured::IdentityKron(a)) => {
+                let x = self.m(a);
+                quote!(#p::kron_identity_left(#x, #r, #c))
+            }
+            Some(Structured::KronIdentity(a)) => {
+                let x = self.m(a);
+                quote!(#p::kron_identity_right(#x, #r, #c))
+            }
+            Some(Structured::ApplyIdentityKron(a, j)) => {
+                let (x, y) = (self.m(a), self.m(j));
+                quote!(#p::apply_kron_identity_left(#x, #y, #r))
+            }
+            Some(Structured::ApplyKronIdentity(m, j)) => {
+                let (x, y) = (self.m(m), self.m(j));
+                quote!(#p::apply_kron_identity_right(#x, #y, #r))
+            }
+            Some(Structured::Commute(rows, j)) => {
+                let y = self.m(j);
+                let k = self.dim(rows);
+                let na = na();
+                quote!(#p::commute_rows(#y, #na::Dim::value(&#k)))
+            }
+            None => quote!(::core::compile_error!("matgrad: no structured form")),
+        }
+    }
+
     /// A scalar function of one argument: applied directly to a scalar, through `map` to a matrix.
     fn unary(
         &self,
@@ -889,6 +965,31 @@ impl<'a> Emitter<'a> {
             }
         }
         out
+    }
+}
+
+/// The structured forms of Kronecker products with an identity and of the commutation matrix.
+#[derive(Clone, Copy)]
+enum Structured {
+    /// I ⊗ A: A copied into the diagonal blocks
+    IdentityKron(NodeId),
+    /// A ⊗ I: the entries of A spread along diagonals
+    KronIdentity(NodeId),
+    /// (I ⊗ A) J: A times each block of rows of J
+    ApplyIdentityKron(NodeId, NodeId),
+    /// (M ⊗ I) J: block i is Σₖ Mᵢₖ times block k of J
+    ApplyKronIdentity(NodeId, NodeId),
+    /// K J for matrices with this many rows: the rows of J permuted
+    Commute(Dim, NodeId),
+}
+
+impl Structured {
+    fn reads(self) -> Vec<NodeId> {
+        match self {
+            Structured::IdentityKron(a) | Structured::KronIdentity(a) => vec![a],
+            Structured::ApplyIdentityKron(a, j) | Structured::ApplyKronIdentity(a, j) => vec![a, j],
+            Structured::Commute(_, j) => vec![j],
+        }
     }
 }
 

@@ -162,6 +162,23 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let (r, c) = shape()?;
                 Value::Matrix(DMatrix::from_element(r, c, 1.0))
             }
+            Op::Commutation { rows } => {
+                let (len, _) = shape()?;
+                let r = size(n, *rows)?;
+                let c = len.checked_div(r).unwrap_or(0);
+                let mut k = DMatrix::zeros(len, len);
+                // vec(Aᵀ)[j + i c] = vec(A)[i + j r]
+                for i in 0..r {
+                    for j in 0..c {
+                        k[(j + i * c, i + j * r)] = 1.0;
+                    }
+                }
+                Value::Matrix(k)
+            }
+            Op::Reshape => {
+                let (r, c) = shape()?;
+                Value::Matrix(DMatrix::from_iterator(r, c, m(0).iter().cloned()))
+            }
             Op::Zeros => {
                 let (r, c) = shape()?;
                 Value::Matrix(DMatrix::zeros(r, c))

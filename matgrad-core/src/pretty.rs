@@ -94,7 +94,7 @@ impl E {
             E::T(x) => x.kind().transposed(),
             E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
             E::Inv(_) | E::Kron(..) | E::MatPow(..) => Kind::Matrix,
-            E::Call(f, _) if f == "[;]" || f == "cross" => Kind::Col,
+            E::Call(f, _) if f == "[;]" || f == "cross" || f == "vec" => Kind::Col,
             // diag(A) is the column of A's diagonal, diag(v) the matrix with v on its diagonal.
             E::Call(f, args) if f == "diag" => match args.first().map(E::kind) {
                 Some(Kind::Col) => Kind::Matrix,
@@ -338,6 +338,8 @@ impl Builder<'_> {
             Op::Identity => E::Name("I".into(), Kind::Matrix),
             Op::Ones => E::Name("J".into(), kind),
             Op::Zeros => E::Num(0.0),
+            Op::Commutation { .. } => E::Name("K".into(), Kind::Matrix),
+            Op::Reshape => E::Call("vec".into(), vec![arg(0, self)?]),
             Op::Neg => scaled(-1.0, arg(0, self)?),
             Op::Add => sum(arg(0, self)?, arg(1, self)?),
             Op::Sub => {

@@ -26,7 +26,8 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         | Op::Lit(_)
         | Op::Identity
         | Op::Ones
-        | Op::Zeros => vec![],
+        | Op::Zeros
+        | Op::Commutation { .. } => vec![],
 
         // d(−A) = −dA  ⇒  Ā += −C̄
         Op::Neg => vec![(0, g.neg(cbar))],
@@ -77,6 +78,8 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         // d(a × b) = da × b + a × db, and ⟨c̄, da × b⟩ = ⟨da, b × c̄⟩ (the scalar triple
         // product is cyclic)  ⇒  ā += b × c̄, b̄ += c̄ × a
         Op::Cross => vec![(0, g.cross(b, cbar)), (1, g.cross(cbar, a))],
+        // A reshape moves entries: Ā += C̄ put back in A's shape
+        Op::Reshape => vec![(0, g.reshape(cbar, shape_of(g, a)))],
         // d(diag(d) A) = diag(dd) A + diag(d) dA  ⇒  d̄ += (C̄ ⊙ A) 1, Ā += diag(d) C̄
         Op::RowScale => {
             let ca = g.mul(cbar, b);
@@ -275,7 +278,8 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         | Op::Lit(_)
         | Op::Identity
         | Op::Ones
-        | Op::Zeros => None,
+        | Op::Zeros
+        | Op::Commutation { .. } => None,
         // d(−A) = −dA
         Op::Neg => da.map(|x| g.neg(x)),
         // d(A ± B) = dA ± dB
@@ -307,6 +311,7 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         Op::Embed(r, cc) => da.map(|x| g.embed(x, r, cc, shape_of(g, c))),
         // d(a × b) = da × b + a × db
         Op::Cross => bilinear(g, &|g, x, y| g.cross(x, y)),
+        Op::Reshape => da.map(|x| g.reshape(x, shape_of(g, c))),
         // d(diag(d) A) = diag(dd) A + diag(d) dA
         Op::RowScale => bilinear(g, &|g, x, y| g.row_scale(x, y)),
         // Linear in each argument.

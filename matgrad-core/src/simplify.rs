@@ -266,6 +266,15 @@ impl Graph {
         if self.is_zero(a) || self.is_zero(b) {
             return self.zero(ty);
         }
+        // matmul-kron-mixed: (M ⊗ I)(I ⊗ A) = M ⊗ A (the mixed-product rule), so the Jacobian
+        // of A X B is the one Kronecker product Bᵀ ⊗ A
+        if let (Op::Kron, Op::Kron) = (self.op(a), self.op(b)) {
+            let (m, i1) = (self.args(a)[0], self.args(a)[1]);
+            let (i2, x) = (self.args(b)[0], self.args(b)[1]);
+            if self.is_square_identity(i1) && self.is_square_identity(i2) {
+                return self.kron(m, x, Shape::new(sa.rows, sb.cols));
+            }
+        }
         // matmul-ones: products with a vector of ones are broadcasts and sums (structure.rs)
         if let Some(n) = self.product_with_ones(a, b) {
             return n;

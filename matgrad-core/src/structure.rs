@@ -123,6 +123,26 @@ impl Graph {
         self.node(Op::Cross, vec![a, b], ty)
     }
 
+    /// The entries of `a`, column by column, in `shape` (of the same size).
+    pub fn reshape(&mut self, a: NodeId, shape: Shape) -> NodeId {
+        if self.ty(a) == Ty::Matrix(shape) {
+            return a;
+        }
+        if self.is_zero(a) {
+            return self.zero(Ty::Matrix(shape));
+        }
+        // reshape-reshape: only the last shape counts
+        let a = if matches!(self.op(a), Op::Reshape) {
+            self.args(a)[0]
+        } else {
+            a
+        };
+        if self.ty(a) == Ty::Matrix(shape) {
+            return a;
+        }
+        self.node(Op::Reshape, vec![a], Ty::Matrix(shape))
+    }
+
     /// diag(d) a: the rows of a scaled by the column d.
     pub fn row_scale(&mut self, d: NodeId, a: NodeId) -> NodeId {
         let ty = self.ty(a);

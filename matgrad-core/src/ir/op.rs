@@ -113,6 +113,9 @@ pub enum Op {
     Ones,
     /// The zero matrix of the node's shape.
     Zeros,
+    /// The commutation matrix K of the node's (rc × rc) shape for matrices with `rows` rows:
+    /// K vec(A) = vec(Aᵀ). Applied by permuting rows, built only when it is the result.
+    Commutation { rows: crate::shape::Dim },
 
     // ---- linear --------------------------------------------------------------------------
     /// `[a]`: −a
@@ -163,6 +166,8 @@ pub enum Op {
     Mul,
     /// `[a, b]`: the Kronecker product a ⊗ b
     Kron,
+    /// `[a]`: the entries of a, column by column, in the node's shape (vec(a) for a column)
+    Reshape,
     /// `[a, b]`: the cross product a × b of two 3-vectors
     Cross,
     /// `[d, a]`: diag(d) a, each row i of a scaled by d_i (d a column); never builds diag(d)
@@ -236,6 +241,7 @@ impl Op {
                 | Op::Identity
                 | Op::Ones
                 | Op::Zeros
+                | Op::Commutation { .. }
         )
     }
 }

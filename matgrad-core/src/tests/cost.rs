@@ -135,3 +135,25 @@ fn jacobian_of_an_entrywise_map_is_a_row_scaling() {
         stack.extend(g.args(n).iter().copied());
     }
 }
+
+#[test]
+fn jacobians_of_matrix_linear_maps_are_their_kronecker_forms() {
+    // ∂vec(A X B)/∂vec(X)ᵀ = Bᵀ ⊗ A: one Kronecker product (the mixed-product rule joins the
+    // two factors), no identity built.
+    let (d, j) = batched_jacobian(
+        "fn f(a: &DMatrix<f64>, x: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> { a * x * b }",
+    );
+    let g = &d.body.graph;
+    assert_eq!(*g.op(j), Op::Kron);
+    assert_eq!(*g.op(g.args(j)[0]), Op::Transpose);
+    assert_eq!(*g.op(g.args(j)[1]), Op::Param(0));
+    // ∂vec(A X)/∂vec(X)ᵀ = I ⊗ A: emitted as a block fill.
+    let (d, j) =
+        batched_jacobian("fn f(a: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> { a * x }");
+    let g = &d.body.graph;
+    assert_eq!(*g.op(j), Op::Kron);
+    assert_eq!(*g.op(g.args(j)[0]), Op::Identity);
+    // ∂vec(Xᵀ)/∂vec(X)ᵀ = K, the commutation matrix, and nothing else.
+    let (d, j) = batched_jacobian("fn f(x: &DMatrix<f64>) -> DMatrix<f64> { x.transpose() }");
+    assert!(matches!(d.body.graph.op(j), Op::Commutation { .. }));
+}

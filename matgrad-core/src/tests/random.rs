@@ -861,8 +861,11 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
     let tangent = grad::forward(g, f, &seeds);
     let df = tangent[f.index()];
     let adjoints = grad::reverse(g, f, cot, &case.vars);
-    // The whole Jacobian with respect to the vector v, where the path allows it.
-    let batched = crate::batched::jacobian(g, f, case.vars[2]);
+    // The whole Jacobians with respect to X, Y and v, where the path allows them.
+    let batched: Vec<(usize, Option<Option<NodeId>>)> = [0usize, 1, 2]
+        .iter()
+        .map(|&k| (k, crate::batched::jacobian(g, f, case.vars[k])))
+        .collect();
     let last = NodeId(g.len() as u32 - 1);
     let vals = eval(g, &case.values, last)
         .map_err(|e| format!("seed {seed}: eval failed: {e:?}\nF = {text}"))?;
@@ -899,13 +902,14 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
     };
     let (fp, fm) = (shifted(1.0)?, shifted(-1.0)?);
     let scale = fv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if let Some(jn) = batched {
-        let dv = &dir_entries[2];
+    for (var, jn) in batched {
+        let Some(jn) = jn else { continue };
+        let dv = &dir_entries[var];
         let only_v: Vec<Vec<f64>> = dir_entries
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                if i == 2 {
+                if i == var {
                     d.clone()
                 } else {
                     vec![0.0; d.len()]
@@ -1139,12 +1143,125 @@ impl Case {
     }
 }
 
-/// A vector-valued function of the vector v: its batched Jacobian against differences.
+impl Case {
+    /// An r×c matrix built only from operations whose batched Jacobian rules handle matrices:
+    /// products of variables, transposes, entrywise functions, scalings, inverses.
+    fn batched_matrix(&mut self, r: (Dim, usize), c: (Dim, usize), depth: u32) -> NodeId {
+        let ty = Ty::Matrix(Shape::new(r.0, c.0));
+        if depth == 0 || self.rng.chance(0.15) {
+            return self.leaf_matrix(r, c);
+        }
+        let d = depth - 1;
+        match self.rng.below(10) {
+            0 => {
+                let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
+                let op = if self.rng.chance(0.5) {
+                    Op::Add
+                } else {
+                    Op::Sub
+                };
+                self.raw(op, vec![a, b], ty)
+            }
+            1 | 2 => {
+                let k = self.dim();
+                let (a, b) = (self.batched_matrix(r, k, d), self.batched_matrix(k, c, d));
+                self.raw(Op::MatMul, vec![a, b], ty)
+            }
+            3 => {
+                let a = self.batched_matrix(c, r, d);
+                self.raw(Op::Transpose, vec![a], ty)
+            }
+            4 => {
+                let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
+                self.raw(Op::Mul, vec![a, b], ty)
+            }
+            5 => {
+                let a = self.batched_matrix(r, c, d);
+                let f = [Func::Tanh, Func::Sin, Func::Sigmoid][self.rng.below(3)];
+                self.raw(Op::Elem(f), vec![a], ty)
+            }
+            6 => {
+                let (s, a) = (self.batched_scalar(d), self.batched_matrix(r, c, d));
+                self.raw(Op::Scale, vec![s, a], ty)
+            }
+            7 if r == c => {
+                // (3I + 0.3 tanh(M))⁻¹ with M on the path
+                let m = self.batched_matrix(r, r, d);
+                let t = self.raw(Op::Elem(Func::Tanh), vec![m], ty);
+                let small = self.lit(0.3);
+                let t = self.raw(Op::Scale, vec![small, t], ty);
+                let eye = self.g.node(Op::Identity, vec![], ty);
+                let three = self.lit(3.0);
+                let d3 = self.raw(Op::Scale, vec![three, eye], ty);
+                let w = self.raw(Op::Add, vec![d3, t], ty);
+                self.raw(Op::Inverse, vec![w], ty)
+            }
+            8 => {
+                let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
+                let b = self.positive(b);
+                self.raw(Op::Div, vec![a, b], ty)
+            }
+            _ => {
+                let (a, s) = (self.batched_matrix(r, c, d), self.batched_scalar(d));
+                self.raw(Op::AddScalar, vec![a, s], ty)
+            }
+        }
+    }
+
+    fn batched_scalar(&mut self, depth: u32) -> NodeId {
+        let ty = Ty::Scalar;
+        if depth == 0 || self.rng.chance(0.3) {
+            return self.leaf_scalar();
+        }
+        let d = depth - 1;
+        let (r, c) = (self.dim(), self.dim());
+        match self.rng.below(5) {
+            0 => {
+                let a = self.batched_matrix(r, c, d);
+                self.raw(Op::Sum, vec![a], ty)
+            }
+            1 => {
+                let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
+                self.raw(Op::Dot, vec![a, b], ty)
+            }
+            2 => {
+                let a = self.batched_matrix(r, r, d);
+                self.raw(Op::Trace, vec![a], ty)
+            }
+            3 => {
+                let a = self.batched_matrix(r, c, d);
+                let (i, j) = (self.rng.below(r.1), self.rng.below(c.1));
+                self.raw(Op::Entry(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+            }
+            _ => {
+                let w = self.well_conditioned(r, 0);
+                let a = self.batched_matrix(r, r, d);
+                let a = self.raw(
+                    Op::Elem(Func::Tanh),
+                    vec![a],
+                    Ty::Matrix(Shape::new(r.0, r.0)),
+                );
+                let s = self.raw(Op::Add, vec![w, a], Ty::Matrix(Shape::new(r.0, r.0)));
+                self.raw(Op::Det, vec![s], ty)
+            }
+        }
+    }
+}
+
+/// A vector-valued function of the vector v, or a matrix-valued function of the matrix X:
+/// its batched Jacobian against differences.
 fn check_batched(seed: u64) -> Result<bool, String> {
     let mut case = Case::new(seed);
     let r = case.dim();
-    let f = case.vector(r, 1 + (seed % 5) as u32);
-    let v = case.vars[2];
+    let (f, v) = if seed % 2 == 0 {
+        (case.vector(r, 1 + (seed % 5) as u32), case.vars[2])
+    } else {
+        let c = case.dim();
+        (
+            case.batched_matrix(r, c, 1 + (seed % 5) as u32),
+            case.vars[0],
+        )
+    };
     let names: Vec<String> = ["X", "Y", "v", "s"].iter().map(|s| s.to_string()).collect();
     let g = &mut case.g;
     g.primal_len = g.len();
