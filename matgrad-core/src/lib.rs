@@ -5,7 +5,11 @@
 //! ```text
 //! attr::parse ─┐
 //! front::parse ┴→ front::lower (graph) → cx.check()? → grad::reverse (rules) → pretty, emit
+//!                                                     derive (HVPs, sweeps), batched (Jacobians)
 //! ```
+//!
+//! Smart constructors (`simplify`, `structure`) apply the algebra as nodes are built;
+//! `expand/` writes the companion items.
 //!
 //! Nothing after `cx.check()` sees invalid input; every user error is a `syn::Error` spanned on
 //! the user's tokens, and all of a function's errors are reported together.
