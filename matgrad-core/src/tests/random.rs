@@ -966,28 +966,10 @@ fn check_jacobian(seed: u64) -> Result<bool, String> {
 
 #[test]
 fn random_jacobians_match_finite_differences() {
-    let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1500);
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    for seed in 0..cases {
-        match check_jacobian(seed) {
-            Ok(true) => checked += 1,
-            Ok(false) => {}
-            Err(e) => failures.push(e),
-        }
-    }
+    let (cases, checked) = run_seeds(1500, check_jacobian);
     assert!(
         checked * 2 > cases,
         "only {checked} of {cases} random cases could be checked"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {cases} random cases failed; the first:\n{}",
-        failures.len(),
-        failures[0]
     );
 }
 
@@ -1310,14 +1292,24 @@ fn check_batched(seed: u64) -> Result<bool, String> {
 
 #[test]
 fn random_batched_jacobians_match_finite_differences() {
+    let (cases, checked) = run_seeds(1500, check_batched);
+    assert!(
+        checked > cases * 9 / 10,
+        "only {checked} of {cases} were finite"
+    );
+}
+
+/// Run `check` on the seeds 0..n, n from `MATGRAD_RANDOM_CASES` or `default`; fail with the
+/// first failure. Returns n and how many cases were checked (not skipped as non-finite).
+fn run_seeds(default: u64, check: impl Fn(u64) -> Result<bool, String>) -> (u64, u64) {
     let cases: u64 = std::env::var("MATGRAD_RANDOM_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1500);
+        .unwrap_or(default);
     let mut failures = Vec::new();
     let mut checked = 0;
     for seed in 0..cases {
-        match check_batched(seed) {
+        match check(seed) {
             Ok(true) => checked += 1,
             Ok(false) => {}
             Err(e) => failures.push(e),
@@ -1325,12 +1317,9 @@ fn random_batched_jacobians_match_finite_differences() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {cases} failed; first:\n{}",
+        "{} of {cases} random cases failed; the first:\n{}",
         failures.len(),
         failures[0]
     );
-    assert!(
-        checked > cases * 9 / 10,
-        "only {checked} of {cases} were finite"
-    );
+    (cases, checked)
 }
