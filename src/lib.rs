@@ -127,48 +127,92 @@ pub mod __private {
         m
     }
 
-    /// diag(d) A: row i of A scaled by dᵢ, column by column (contiguous in nalgebra's
-    /// column-major storage). Takes A by value so that a temporary is scaled in place.
+    /// diag(d) A: row i of A scaled by dᵢ, in place for a temporary, in one pass for a
+    /// borrowed matrix (no copy first).
     pub fn row_scale<T, R, C, S1, M>(d: &Matrix<T, R, nalgebra::U1, S1>, a: M) -> OMatrix<T, R, C>
     where
         T: RealField + Copy,
         R: Dim,
         C: Dim,
-        S1: nalgebra::Storage<T, R, nalgebra::U1>,
-        M: IntoOwned<T, R, C>,
+        S1: nalgebra::Storage<T, R, nalgebra::U1> + nalgebra::IsContiguous,
+        M: MatrixArg<T, R, C>,
         DefaultAllocator: Allocator<R, C>,
     {
-        let mut m = a.into_owned_matrix();
-        for mut col in m.column_iter_mut() {
-            col.component_mul_assign(d);
+        a.scale_rows(d.as_slice())
+    }
+
+    /// −A, in place for a temporary (nalgebra's `-A` goes through a generic iterator that
+    /// does not vectorise).
+    pub fn neg<T, R, C, M>(a: M) -> OMatrix<T, R, C>
+    where
+        T: RealField + Copy,
+        R: Dim,
+        C: Dim,
+        M: MatrixArg<T, R, C>,
+        DefaultAllocator: Allocator<R, C>,
+    {
+        a.map_entries(|v| -v)
+    }
+
+    /// A matrix argument given by value (a temporary, changed in place) or by reference (read
+    /// once into a new matrix).
+    pub trait MatrixArg<T: Scalar, R: Dim, C: Dim>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        fn map_entries(self, f: impl FnMut(T) -> T) -> OMatrix<T, R, C>;
+        fn scale_rows(self, d: &[T]) -> OMatrix<T, R, C>;
+    }
+
+    impl<T: RealField + Copy, R: Dim, C: Dim> MatrixArg<T, R, C> for OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        fn map_entries(mut self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C> {
+            for v in self.as_mut_slice() {
+                *v = f(*v);
+            }
+            self
         }
-        m
-    }
 
-    /// A matrix argument given by value (moved) or by reference (copied).
-    pub trait IntoOwned<T: Scalar, R: Dim, C: Dim>
-    where
-        DefaultAllocator: Allocator<R, C>,
-    {
-        fn into_owned_matrix(self) -> OMatrix<T, R, C>;
-    }
-
-    impl<T: Scalar, R: Dim, C: Dim> IntoOwned<T, R, C> for OMatrix<T, R, C>
-    where
-        DefaultAllocator: Allocator<R, C>,
-    {
-        fn into_owned_matrix(self) -> OMatrix<T, R, C> {
+        fn scale_rows(mut self, d: &[T]) -> OMatrix<T, R, C> {
+            let r = self.nrows();
+            if r > 0 {
+                for col in self.as_mut_slice().chunks_exact_mut(r) {
+                    for (v, di) in col.iter_mut().zip(d) {
+                        *v *= *di;
+                    }
+                }
+            }
             self
         }
     }
 
-    impl<T: Scalar, R: Dim, C: Dim, S: nalgebra::Storage<T, R, C>> IntoOwned<T, R, C>
-        for &Matrix<T, R, C, S>
+    impl<T, R, C, S> MatrixArg<T, R, C> for &Matrix<T, R, C, S>
     where
+        T: RealField + Copy,
+        R: Dim,
+        C: Dim,
+        S: nalgebra::Storage<T, R, C> + nalgebra::IsContiguous,
         DefaultAllocator: Allocator<R, C>,
     {
-        fn into_owned_matrix(self) -> OMatrix<T, R, C> {
-            self.clone_owned()
+        fn map_entries(self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C> {
+            let (r, c) = self.shape_generic();
+            let v: Vec<T> = self.as_slice().iter().map(|&x| f(x)).collect();
+            OMatrix::from_vec_generic(r, c, v)
+        }
+
+        fn scale_rows(self, d: &[T]) -> OMatrix<T, R, C> {
+            let (r, c) = self.shape_generic();
+            let rows = self.nrows();
+            if rows == 0 {
+                return self.clone_owned();
+            }
+            let mut v = Vec::with_capacity(self.len());
+            for col in self.as_slice().chunks_exact(rows) {
+                v.extend(col.iter().zip(d).map(|(x, di)| *x * *di));
+            }
+            OMatrix::from_vec_generic(r, c, v)
         }
     }
 

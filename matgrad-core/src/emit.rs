@@ -477,7 +477,7 @@ impl<'a> Emitter<'a> {
             }
             Op::Neg if is_matrix => {
                 let x = self.owned_or_ref(a, n);
-                quote!(-#x)
+                quote!(::matgrad::__private::neg(#x))
             }
             Op::Neg => {
                 let x = self.v(a);

@@ -336,6 +336,9 @@ impl Builder<'_> {
             Op::Opaque(k) => E::Name(g.opaque[*k].text.clone(), kind),
             Op::Lit(_) => E::Num(g.lit_value(n).unwrap_or(f64::NAN)),
             Op::Identity => E::Name("I".into(), Kind::Matrix),
+            // the vector of ones is 1, the matrix of ones J
+            Op::Ones if kind == Kind::Col => ones(),
+            Op::Ones if kind == Kind::Row => transpose(ones()),
             Op::Ones => E::Name("J".into(), kind),
             Op::Zeros => E::Num(0.0),
             Op::Commutation { .. } => E::Name("K".into(), Kind::Matrix),

@@ -68,6 +68,15 @@ impl Graph {
                 let v = self.lit_value(a).unwrap_or(0.0);
                 self.lit(-v)
             }
+            // neg-embed: −embed(x) = embed(−x), only the block is negated
+            Op::Embed(r, c) => {
+                let x = self.args(a)[0];
+                let nx = self.neg(x);
+                let shape = ty
+                    .shape()
+                    .unwrap_or(Shape::new(Dim::Fixed(1), Dim::Fixed(1)));
+                self.embed(nx, r, c, shape)
+            }
             // neg-scale: −(c a) = (−c) a for a literal c
             Op::Scale if self.lit_value(self.args(a)[0]).is_some() => {
                 let (c, x) = (self.args(a)[0], self.args(a)[1]);
@@ -275,6 +284,14 @@ impl Graph {
                 return self.kron(m, x, Shape::new(sa.rows, sb.cols));
             }
         }
+        // matmul-unit-row: a (s eₖᵀ) = s a in column k, the rest zero (a Jacobian's column)
+        if let Op::Scatter(r, c) = self.op(b).clone() {
+            if sa.cols == Dim::Fixed(1) && sb.rows == Dim::Fixed(1) {
+                let s = self.args(b)[0];
+                let sa_ = self.scale(s, a);
+                return self.embed(sa_, r, c, Shape::new(sa.rows, sb.cols));
+            }
+        }
         // matmul-ones: products with a vector of ones are broadcasts and sums (structure.rs)
         if let Some(n) = self.product_with_ones(a, b) {
             return n;
@@ -455,6 +472,15 @@ impl Graph {
                 let x = self.args(a)[0];
                 let ns = self.neg(s);
                 self.scale(ns, x)
+            }
+            // scale-embed: s embed(x) = embed(s x), only the block is scaled
+            Op::Embed(r, c) => {
+                let x = self.args(a)[0];
+                let sx = self.scale(s, x);
+                let shape = ty
+                    .shape()
+                    .unwrap_or(Shape::new(Dim::Fixed(1), Dim::Fixed(1)));
+                self.embed(sx, r, c, shape)
             }
             _ => self.node(Op::Scale, vec![s, a], ty),
         }

@@ -76,6 +76,14 @@ impl Graph {
         if self.is_zero(r) {
             return self.zero(Ty::Matrix(shape));
         }
+        // repeat-unit-row: the row s eₖᵀ repeated is s 1 in column k
+        if let Op::Scatter(i, k) = self.op(r).clone() {
+            let s = self.args(r)[0];
+            let ones = self.ones(Shape::new(shape.rows, Dim::Fixed(1)));
+            let col = self.scale(s, ones);
+            let _ = i;
+            return self.embed(col, Index::Lit(0), k, shape);
+        }
         self.node(Op::RepeatRow, vec![r], Ty::Matrix(shape))
     }
 
@@ -152,6 +160,17 @@ impl Graph {
         // row-scale-ones: diag(1) a = a
         if matches!(self.op(d), Op::Ones) {
             return a;
+        }
+        // row-scale-embed: diag(d) embed(x) = embed(diag(d) x) for a block of full columns
+        if let Op::Embed(r, c) = self.op(a).clone() {
+            let x = self.args(a)[0];
+            let full = r == Index::Lit(0)
+                && matches!((self.shape(x), self.shape(d)), (Some(sx), Some(sd)) if self.dims.same(sx.rows, sd.rows));
+            if full {
+                let dx = self.row_scale(d, x);
+                let shape = self.shape_or_unit(a);
+                return self.embed(dx, r, c, shape);
+            }
         }
         self.node(Op::RowScale, vec![d, a], ty)
     }

@@ -104,7 +104,7 @@ fn write(
 
 /// The statements computing the value and the numerator-layout Jacobians (`__mg_j0`, ..), as a
 /// block evaluating to `(value, (J0, ..))`.
-fn sweeps(d: &Derivation, em: &mut Emitter) -> TokenStream {
+fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
     let Some(lin) = &d.jacobian else {
@@ -162,10 +162,20 @@ fn sweeps(d: &Derivation, em: &mut Emitter) -> TokenStream {
 
     // The whole Jacobian as nodes of the graph: computed like the function's value.
     if let Some(batched) = &lin.batched {
+        // `_jacobian` does not compute the value where the Jacobian does not need it.
         let mut outputs: Vec<NodeId> = vec![output];
         outputs.extend(batched.iter().flatten());
-        let (lets, values) = em.compute(&outputs);
+        let outputs = if with_value {
+            outputs
+        } else {
+            outputs[1..].to_vec()
+        };
+        let (lets, mut values) = em.compute(&outputs);
+        if !with_value {
+            values.insert(0, quote!(()));
+        }
         let value = match &f.output.kind {
+            _ if !with_value => quote!(()),
             TypeKind::Matrix { rows, cols } if !same_type(g.ty(output), *rows, *cols) => {
                 let (r, c) = out_dims.clone().unwrap_or_default();
                 let v = &values[0];
@@ -383,7 +393,7 @@ pub fn items(d: &Derivation) -> TokenStream {
     let out_dims_of = |em: &Emitter| g.shape(d.body.output).map(|s| em.dims(s));
     let body = |fn_name: String, with_value: bool| -> TokenStream {
         let mut em = Emitter::new(g, &d.body, f, fn_name.clone());
-        let compute = sweeps(d, &mut em);
+        let compute = sweeps(d, &mut em, with_value);
         let out_dims = out_dims_of(&em);
         let js: Vec<TokenStream> = (0..f.variables.len())
             .map(|i| {
