@@ -9,18 +9,17 @@
 //!   `DualDVec64`) over the same expression;
 //! - `finite_differences/<size>`:    central differences of the function (2 evaluations per
 //!   entry of the variable);
-//! - `generated_jacobian/<size>`:    the generated Jacobian again at the size of the num-dual
-//!   column, where that size is smaller than the main one, so that their ratio compares like
-//!   with like.
+//! - `generated_jacobian/<size>`:    the generated Jacobian again at a smaller size, where
+//!   num-dual is also timed at that size, so that their ratio compares like with like.
 //!
 //! Every group first checks that the generated Jacobian matches the hand-written one (and the
 //! num-dual and finite-difference ones), so a benchmark never times a wrong Jacobian.
 //!
 //! Times are the CPU time of the benchmarking thread (see `common::Clock`;
 //! `MATGRAD_BENCH_CLOCK=wall` for wall-clock time). Each group also prints `paired ratio:`
-//! lines, generated/hand-written and value_and_jacobian/value measured interleaved, which
-//! drifting load cannot bias (see `common::paired`). Run with `cargo bench --bench jacobians`;
-//! see docs/BENCHMARKS.md.
+//! lines, generated/hand-written and value_and_jacobian/value (and hand-written/value, the
+//! floor for the latter) measured interleaved, which drifting load cannot bias (see
+//! `common::paired`). Run with `cargo bench --bench jacobians`; see docs/BENCHMARKS.md.
 
 mod common;
 
@@ -98,8 +97,9 @@ fn tanh_layer_hand(w: &DMatrix<f64>, x: &DVector<f64>) -> DMatrix<f64> {
     DMatrix::from_vec(w.nrows(), w.ncols(), j)
 }
 
-/// The variant the brief suggests (and the generated code's `row_scale`): W cloned, then each
-/// column scaled in place by d. Two passes over the result.
+/// The same Jacobian the way `matgrad::__private::row_scale` (the generated code) builds it: W
+/// cloned, then each column scaled in place by d (`component_mul_assign`). Two passes over the
+/// 1 MB result instead of one; shown for information, as `hand_written_clone_then_scale`.
 fn tanh_layer_hand_clone(w: &DMatrix<f64>, x: &DVector<f64>) -> DMatrix<f64> {
     let mut d = w * x;
     d.apply(|s| {
@@ -111,16 +111,6 @@ fn tanh_layer_hand_clone(w: &DMatrix<f64>, x: &DVector<f64>) -> DMatrix<f64> {
         col.component_mul_assign(&d);
     }
     j
-}
-
-/// Candidate: `map_with_location`.
-fn tanh_layer_hand_map(w: &DMatrix<f64>, x: &DVector<f64>) -> DMatrix<f64> {
-    let mut d = w * x;
-    d.apply(|s| {
-        let h = s.tanh();
-        *s = 1.0 - h * h;
-    });
-    w.map_with_location(|i, _, v| v * d[i])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +146,7 @@ macro_rules! main_columns {
                 ("generated_value_and_jacobian", &mut || { black_box($vj($(black_box($arg)),*)); }),
                 ("value", &mut || { black_box($f($(black_box($arg)),*)); }),
             ],
-            &[(0, 1), (2, 3)],
+            &[(0, 1), (2, 3), (1, 3)],
         );
         j
     }};
@@ -168,11 +158,11 @@ fn bench_exp_decay(cr: &mut Criterion) {
     let t = DVector::from_fn(m, |i, _| 5.0 * i as f64 / (m - 1) as f64);
     let p = DVector::from_vec(vec![2.0, 0.7, 0.3]);
     let y = t.map(|ti| 2.5 * (-0.6 * ti).exp() + 0.2) + vec(&mut r, m, 0.05);
-    let mut grp = cr.benchmark_group("exp_decay");
+    let mut grp = cr.benchmark_group("exp_decay_jacobian");
     configure(&mut grp, 2.0);
     let j = main_columns!(
         grp,
-        "exp_decay",
+        "exp_decay_jacobian",
         exp_decay,
         exp_decay_jacobian,
         exp_decay_value_and_jacobian,
@@ -182,8 +172,8 @@ fn bench_exp_decay(cr: &mut Criterion) {
     let (td, yd) = (dual_v(&t), dual_v(&y));
     let dual = |p: &DVector<f64>| dual_jacobian(|p| exp_decay_t(&p, &td, &yd), p);
     let fd = |p: &DVector<f64>| central_fd_jacobian(p, |p| exp_decay(p, &t, &y));
-    check("exp_decay: num_dual", &dual(&p), &j, EXACT);
-    check("exp_decay: finite differences", &fd(&p), &j, FD);
+    check("exp_decay_jacobian: num_dual", &dual(&p), &j, EXACT);
+    check("exp_decay_jacobian: finite differences", &fd(&p), &j, FD);
     let size = format!("{m}x3");
     grp.sampling_mode(SamplingMode::Flat);
     bench(&mut grp, &format!("num_dual/{size}"), || {
@@ -202,53 +192,56 @@ fn bench_tanh_layer(cr: &mut Criterion) {
     let x = vec(&mut r, d, 1.0);
     let mut grp = cr.benchmark_group("tanh_layer_jacobian");
     configure(&mut grp, 2.0);
-    check(
-        "tanh_layer: hand-written (clone) vs hand-written",
-        &tanh_layer_hand_clone(&w, &x),
-        &tanh_layer_hand(&w, &x),
-        0.0,
-    );
-    check(
-        "tanh_layer: hand-written (map) vs hand-written",
-        &tanh_layer_hand_map(&w, &x),
-        &tanh_layer_hand(&w, &x),
-        0.0,
-    );
-    paired(
-        "tanh_layer candidates",
-        &mut [
-            ("hand_written", &mut || {
-                black_box(tanh_layer_hand(black_box(&w), black_box(&x)));
-            }),
-            ("clone", &mut || {
-                black_box(tanh_layer_hand_clone(black_box(&w), black_box(&x)));
-            }),
-            ("map", &mut || {
-                black_box(tanh_layer_hand_map(black_box(&w), black_box(&x)));
-            }),
-        ],
-        &[(1, 0), (2, 0)],
-    );
     let j = main_columns!(
         grp,
-        "tanh_layer",
+        "tanh_layer_jacobian",
         tanh_layer,
         tanh_layer_jacobian,
         tanh_layer_value_and_jacobian,
         tanh_layer_hand,
         (&w, &x)
     );
+    check(
+        "tanh_layer_jacobian: hand-written, clone then scale",
+        &tanh_layer_hand_clone(&w, &x),
+        &j,
+        EXACT,
+    );
+    bench(&mut grp, "hand_written_clone_then_scale", || {
+        tanh_layer_hand_clone(black_box(&w), black_box(&x))
+    });
+    paired(
+        "tanh_layer_jacobian",
+        &mut [
+            ("hand_written_clone_then_scale", &mut || {
+                black_box(tanh_layer_hand_clone(black_box(&w), black_box(&x)));
+            }),
+            ("hand_written", &mut || {
+                black_box(tanh_layer_hand(black_box(&w), black_box(&x)));
+            }),
+        ],
+        &[(0, 1)],
+    );
     let fd = |x: &DVector<f64>| central_fd_jacobian(x, |x| tanh_layer(&w, x));
-    check("tanh_layer: finite differences", &fd(&x), &j, FD);
-    // num-dual at a smaller size: at 256×512 every one of the 131 072 scalar products in W x
-    // carries a 512-entry derivative vector.
+    check("tanh_layer_jacobian: finite differences", &fd(&x), &j, FD);
+    // num-dual carries a 512-entry derivative vector through each of the 131 072 scalar
+    // products of W x: ≈ 0.2 s a call at full size, so it is also timed at a smaller size, with
+    // the generated Jacobian at that size beside it.
+    let wd = dual_m(&w);
+    let dual_full = |x: &DVector<f64>| dual_jacobian(|x| tanh_layer_t(&wd, &x), x);
+    check("tanh_layer_jacobian: num_dual", &dual_full(&x), &j, EXACT);
     let (sh, sd) = (64, 128);
     let ws = mat(&mut r, sh, sd, 1.0 / (sd as f64).sqrt());
     let xs = vec(&mut r, sd, 1.0);
     let js = tanh_layer_jacobian(&ws, &xs);
-    let wd = dual_m(&ws);
-    let dual = |x: &DVector<f64>| dual_jacobian(|x| tanh_layer_t(&wd, &x), x);
-    check("tanh_layer: num_dual (small)", &dual(&xs), &js, EXACT);
+    let wsd = dual_m(&ws);
+    let dual = |x: &DVector<f64>| dual_jacobian(|x| tanh_layer_t(&wsd, &x), x);
+    check(
+        "tanh_layer_jacobian: num_dual (small)",
+        &dual(&xs),
+        &js,
+        EXACT,
+    );
     let size = format!("{h}x{d}");
     let small = format!("{sh}x{sd}");
     bench(&mut grp, &format!("generated_jacobian/{small}"), || {
@@ -257,6 +250,9 @@ fn bench_tanh_layer(cr: &mut Criterion) {
     grp.sampling_mode(SamplingMode::Flat);
     bench(&mut grp, &format!("num_dual/{small}"), || {
         dual(black_box(&xs))
+    });
+    bench(&mut grp, &format!("num_dual/{size}"), || {
+        dual_full(black_box(&x))
     });
     bench(&mut grp, &format!("finite_differences/{size}"), || {
         fd(black_box(&x))
