@@ -266,3 +266,30 @@ fn residuals_written_entry_by_entry() {
     println!("{ROSENBROCK_JACOBIAN_FORMULA}");
     let _ = rosenbrock(&p);
 }
+
+// An entrywise function of the variable itself: its whole Jacobian is diag(f′(x)), n×n. For a
+// vector result that is the answer; for a scalar result it would be wasted work, and the
+// generated code takes one reverse sweep instead (chosen at run time, m < n).
+#[jacobian(wrt = x)]
+fn sines(x: &DVector<f64>) -> DVector<f64> {
+    x.map(|v| v.sin())
+}
+
+#[jacobian(wrt = x)]
+fn sum_of_sines(x: &DVector<f64>) -> f64 {
+    x.map(|v| v.sin()).sum()
+}
+
+#[test]
+fn entrywise_functions_of_the_variable_in_both_strategies() {
+    let x = DVector::from_fn(7, |i, _| 0.3 * i as f64 - 1.0);
+    let j = sines_jacobian(&x);
+    assert_eq!(j, DMatrix::from_diagonal(&x.map(|v| v.cos())));
+    let (value, j) = sum_of_sines_value_and_jacobian(&x);
+    assert_eq!(value, sum_of_sines(&x));
+    assert_eq!(j.shape(), (1, 7));
+    for k in 0..7 {
+        assert!((j[(0, k)] - x[k].cos()).abs() < 1e-15);
+    }
+    assert_eq!(sum_of_sines_jacobian(&x), j);
+}

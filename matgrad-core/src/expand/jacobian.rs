@@ -161,8 +161,12 @@ fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
     };
 
     // The whole Jacobian as nodes of the graph: computed like the function's value.
+    let mut whole_jacobian = None;
     if let Some(batched) = &lin.batched {
-        // `_jacobian` does not compute the value where the Jacobian does not need it.
+        // `_jacobian` does not compute the value where the Jacobian does not need it (unless
+        // the sweeps are an alternative at run time, and both branches return the value).
+        let square = builds_square(g, batched);
+        let with_value = with_value || square;
         let mut outputs: Vec<NodeId> = vec![output];
         outputs.extend(batched.iter().flatten());
         let outputs = if with_value {
@@ -187,7 +191,7 @@ fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
         let js: Vec<TokenStream> = batched
             .iter()
             .zip(&sizes)
-            .map(|(j, n)| match (j, next.next().filter(|_| j.is_some())) {
+            .map(|(j, n)| match (j, j.and_then(|_| next.next())) {
                 (Some(node), Some(v)) => {
                     let dynamic = g
                         .shape(*node)
@@ -202,11 +206,20 @@ fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
                 _ => quote!(#dmat::zeros(__mg_m, #n)),
             })
             .collect();
-        return quote!({
-            let __mg_m: usize = #m;
+        let whole = quote!({
             #lets
             (#value, (#(#js),*))
         });
+        // A whole Jacobian that builds an n×n intermediate (the derivative of an entrywise
+        // function of the variable itself) is worse than m reverse sweeps when m < n, e.g. for
+        // a scalar result: then the sweeps below are emitted too, and chosen at run time.
+        if !square {
+            return quote!({
+                let __mg_m: usize = #m;
+                #whole
+            });
+        }
+        whole_jacobian = Some(whole);
     }
 
     // Forward sweeps: one per entry of each variable.
@@ -289,10 +302,40 @@ fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
     });
 
     let total = quote!(0usize #(+ #sizes)*);
-    quote! {
-        let __mg_m: usize = #m;
-        if __mg_m <= #total { #reverse } else { #forward }
+    match whole_jacobian {
+        Some(whole) => quote! {
+            let __mg_m: usize = #m;
+            if __mg_m < #total { #reverse } else { #whole }
+        },
+        None => quote! {
+            let __mg_m: usize = #m;
+            if __mg_m <= #total { #reverse } else { #forward }
+        },
     }
+}
+
+/// Whether a whole Jacobian computes an n×n matrix besides the function's own values (n the
+/// entries of its variable), such as diag(f′(x)) for an entrywise function of the variable.
+fn builds_square(g: &crate::ir::Graph, batched: &[Option<NodeId>]) -> bool {
+    batched.iter().flatten().any(|&j| {
+        let Some(n) = g.shape(j).map(|s| s.cols) else {
+            return false;
+        };
+        let mut stack = vec![j];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) || g.is_primal(x) {
+                continue;
+            }
+            if g.shape(x)
+                .is_some_and(|s| g.dims.same(s.rows, n) && g.dims.same(s.cols, n))
+            {
+                return true;
+            }
+            stack.extend(g.args(x).iter().copied());
+        }
+        false
+    })
 }
 
 /// A numerator-layout Jacobian in the requested layout and type.
