@@ -44,8 +44,8 @@ pub struct Emitter<'a> {
     /// by solves; and the transposes of those inverses, applied by transposed solves.
     solved: Vec<bool>,
     solved_transpose: Vec<bool>,
-    /// Embeddings (the adjoint of a view) read only by a sum: the block is added in place
-    /// into the other term, never built as a matrix of zeros around it.
+    /// Embeddings (the adjoint of a view) and broadcasts (a bias repeated along rows or
+    /// columns) read only by a sum: added in place into the other term, never built.
     embedded: Vec<bool>,
 }
 
@@ -295,7 +295,7 @@ impl<'a> Emitter<'a> {
                 _ => false,
             };
             if is_needed
-                && matches!(g.op(n), Op::Embed(..))
+                && matches!(g.op(n), Op::Embed(..) | Op::RepeatRow | Op::RepeatColumn)
                 && self.uses[id] == 1
                 && !self.returned[id]
                 && self.last_reader[id].is_some_and(|r| {
@@ -483,7 +483,7 @@ impl<'a> Emitter<'a> {
                 let x = self.v(a);
                 quote!(-#x)
             }
-            // T + embed(B) and T − embed(B): B added into its block of T, in place.
+            // T ± embed(B), T ± c 1ᵀ, T ± 1 r: added into T in place, never built.
             Op::Add | Op::Sub
                 if is_matrix && (self.embedded[a.index()] || self.embedded[b.index()]) =>
             {
@@ -491,10 +491,6 @@ impl<'a> Emitter<'a> {
                     (b, a)
                 } else {
                     (a, b)
-                };
-                let (i, j) = match g.op(e) {
-                    Op::Embed(i, j) => (index(i), index(j)),
-                    _ => (quote!(0), quote!(0)),
                 };
                 let inner = g.args(e)[0];
                 let (br, bc) = self.dims(g.shape(inner).unwrap_or_else(unit_shape));
@@ -506,17 +502,37 @@ impl<'a> Emitter<'a> {
                     let m = self.m(t);
                     quote!(#m.clone_owned())
                 };
-                let op = if *g.op(n) == Op::Sub {
-                    quote!(-=)
-                } else {
-                    quote!(+=)
+                let sub = *g.op(n) == Op::Sub;
+                let op = if sub { quote!(-=) } else { quote!(+=) };
+                let update = match g.op(e) {
+                    Op::Embed(i, j) => {
+                        let (i, j) = (index(i), index(j));
+                        quote! {
+                            let mut __mg_block = __mg_m.generic_view_mut((#i, #j), (#br, #bc));
+                            __mg_block #op #block;
+                        }
+                    }
+                    // a bias added to every column: column by column, never the broadcast
+                    Op::RepeatColumn => quote! {
+                        let __mg_c = #block;
+                        for mut __mg_col in __mg_m.column_iter_mut() {
+                            __mg_col #op __mg_c;
+                        }
+                    },
+                    // a bias added to every row: entry j of the row to column j
+                    _ => {
+                        let sign = if sub { quote!(-) } else { quote!() };
+                        quote! {
+                            let __mg_r = #block;
+                            for (__mg_j, mut __mg_col) in __mg_m.column_iter_mut().enumerate() {
+                                __mg_col.add_scalar_mut(#sign __mg_r[__mg_j]);
+                            }
+                        }
+                    }
                 };
                 quote!({
                     let mut __mg_m = #total;
-                    {
-                        let mut __mg_block = __mg_m.generic_view_mut((#i, #j), (#br, #bc));
-                        __mg_block #op #block;
-                    }
+                    { #update }
                     __mg_m
                 })
             }

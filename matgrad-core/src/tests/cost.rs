@@ -157,3 +157,29 @@ fn jacobians_of_matrix_linear_maps_are_their_kronecker_forms() {
     let (d, j) = batched_jacobian("fn f(x: &DMatrix<f64>) -> DMatrix<f64> { x.transpose() }");
     assert!(matches!(d.body.graph.op(j), Op::Commutation { .. }));
 }
+
+#[test]
+fn a_bias_added_through_a_ones_vector_is_never_built() {
+    // W X + b 1ᵀ (bias per row, samples as columns) and X W + 1 bᵀ: the ones-vector and the
+    // broadcast matrix appear nowhere in the generated code; the bias is added column by
+    // column, and its gradient is a row or column sum.
+    for (item, sum) in [
+        (
+            "fn f(x: &DMatrix<f64>, w: &DMatrix<f64>, b: &DVector<f64>, y: &DMatrix<f64>) -> f64 { let ones = RowDVector::from_element(x.ncols(), 1.0); ((w * x + b * ones).map(|v| v.tanh()) - y).norm_squared() }",
+            "column_sum",
+        ),
+        (
+            "fn f(x: &DMatrix<f64>, w: &DMatrix<f64>, b: &DVector<f64>, y: &DMatrix<f64>) -> f64 { (x * w + DVector::from_element(x.nrows(), 1.0) * b.transpose() - y).norm_squared() }",
+            "row_sum",
+        ),
+    ] {
+        let attr: TokenStream = "wrt = (w, b)".parse().expect("attribute tokens");
+        let code = crate::expand_gradient(attr, item.parse().expect("item tokens")).to_string();
+        let grad = &code[code.find("fn f_grad").expect("f_grad")..];
+        let grad = &grad[..grad.find("fn f_value_and_grad").unwrap_or(grad.len())];
+        for built in ["from_fn_generic", "from_element_generic", "from_element"] {
+            assert!(!grad.contains(built), "{built} in {grad}");
+        }
+        assert!(grad.contains(sum), "{sum} in {grad}");
+    }
+}
