@@ -793,11 +793,7 @@ impl<'a> Emitter<'a> {
             },
             Op::Inverse if self.solved[n.index()] => {
                 let x = self.m(a);
-                let msg = format!(
-                    "{}: cannot invert `{}`: the matrix is singular (`try_inverse` returned `None`)",
-                    self.fn_name,
-                    crate::pretty::node_text(g, a)
-                );
+                let msg = self.singular_message(n, a);
                 let singular = if g.is_primal(n) {
                     quote!(::core::option::Option::Some(#msg))
                 } else {
@@ -807,11 +803,7 @@ impl<'a> Emitter<'a> {
             }
             Op::Inverse => {
                 let x = self.m(a);
-                let msg = format!(
-                    "{}: cannot invert `{}`: the matrix is singular (`try_inverse` returned `None`)",
-                    self.fn_name,
-                    crate::pretty::node_text(g, a)
-                );
+                let msg = self.singular_message(n, a);
                 if g.is_primal(n) {
                     // The function inverts this matrix itself, and panics where it does.
                     quote!(#x.clone_owned().try_inverse().expect(#msg))
@@ -907,6 +899,22 @@ impl<'a> Emitter<'a> {
                 quote!(#p::commute_rows(#y, #na::Dim::value(&#k)))
             }
             None => quote!(::core::compile_error!("matgrad: no structured form")),
+        }
+    }
+
+    /// What a generated function says where the body's inversion or solve would fail.
+    fn singular_message(&self, inverse: NodeId, a: NodeId) -> String {
+        let what = crate::pretty::node_text(self.g, a);
+        if self.g.solves.contains(&inverse) {
+            format!(
+                "{}: cannot solve with `{what}`: the matrix is singular (`lu().solve(..)` returned `None`)",
+                self.fn_name
+            )
+        } else {
+            format!(
+                "{}: cannot invert `{what}`: the matrix is singular (`try_inverse` returned `None`)",
+                self.fn_name
+            )
         }
     }
 

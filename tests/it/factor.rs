@@ -243,3 +243,16 @@ fn hessians_through_factorisations() {
     assert_close(&ga, &fd(&a, |a| solve_hessian(a, &b, &c)), 1e-6);
     assert_close(&gb, &fd(&b, |b| solve_hessian(&a, b, &c)), 1e-6);
 }
+
+#[test]
+#[should_panic(expected = "lu_solve_grad: cannot solve with `a`: the matrix is singular")]
+fn a_singular_lu_solve_panics_like_the_original_and_says_so() {
+    let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]);
+    let b = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
+    let (c, d) = (
+        DVector::from_vec(vec![1.0, 1.0]),
+        DVector::from_vec(vec![1.0]),
+    );
+    assert!(std::panic::catch_unwind(|| lu_solve(&a, &b, &c, &d)).is_err());
+    let _ = lu_solve_grad(&a, &b, &c, &d);
+}

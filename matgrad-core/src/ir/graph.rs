@@ -61,6 +61,8 @@ pub struct Graph {
     /// The names the body's `let`s give to nodes of the active path, for formulas too long to
     /// read inline (`… where k = …`).
     pub names: HashMap<NodeId, String>,
+    /// Inverses that stand for an LU solve of the body (`a.lu().solve(&b)`), for messages.
+    pub solves: std::collections::HashSet<NodeId>,
     /// Nodes below this id belong to the function itself (its forward pass); nodes from
     /// here on were built by differentiation.
     pub primal_len: usize,

@@ -107,6 +107,7 @@ impl Lowerer<'_> {
         let b = b?;
         let ty = self.ty(a);
         let inv = self.mk(Op::Inverse, vec![a], ty, span);
+        self.g.solves.insert(inv);
         let s = Shape::new(self.g.shape(a)?.rows, self.g.shape(b)?.cols);
         Some(self.mk(Op::MatMul, vec![inv, b], Ty::Matrix(s), span))
     }
