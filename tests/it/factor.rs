@@ -256,3 +256,61 @@ fn a_singular_lu_solve_panics_like_the_original_and_says_so() {
     assert!(std::panic::catch_unwind(|| lu_solve(&a, &b, &c, &d)).is_err());
     let _ = lu_solve_grad(&a, &b, &c, &d);
 }
+
+// The same operations on static matrices, in f32 and for a generic scalar type.
+#[gradient(wrt = a)]
+fn static_chol_log_det(
+    a: &matgrad::nalgebra::Matrix3<f64>,
+    y: &matgrad::nalgebra::Vector3<f64>,
+) -> f64 {
+    let chol = a.cholesky().unwrap();
+    chol.ln_determinant() + y.dot(&chol.solve(y)) + a.row_sum().sum() * a.diagonal().max()
+}
+
+#[gradient(wrt = a)]
+fn f32_lu_solve(a: &DMatrix<f32>, b: &DVector<f32>) -> f32 {
+    let x = a.clone().lu().solve(b).unwrap();
+    x.norm_squared() + a.column(0).sum()
+}
+
+#[gradient(wrt = a)]
+fn generic_chol<T: matgrad::nalgebra::RealField + Copy>(a: &DMatrix<T>, y: &DVector<T>) -> T {
+    let l = a.clone().cholesky().unwrap().l();
+    y.dot(&l.solve_lower_triangular(y).unwrap()) + l.diagonal().map(|v| v.ln()).sum()
+}
+
+#[test]
+fn factorisations_in_static_f32_and_generic_forms() {
+    let mut r = rng(907);
+    let a = spd(&mut r, 3);
+    let y = vec(&mut r, 3);
+    let (sa, sy) = (
+        matgrad::nalgebra::Matrix3::from_iterator(a.iter().cloned()),
+        matgrad::nalgebra::Vector3::from_iterator(y.iter().cloned()),
+    );
+    let g = static_chol_log_det_grad(&sa, &sy);
+    let want = fd(&a, |a| {
+        static_chol_log_det(
+            &matgrad::nalgebra::Matrix3::from_iterator(a.iter().cloned()),
+            &sy,
+        )
+    });
+    assert_close(
+        &DMatrix::from_iterator(3, 3, g.iter().cloned()),
+        &want,
+        1e-6,
+    );
+
+    let a32 = well_conditioned(&mut r, 4).map(|v| v as f32);
+    let b32 = vec(&mut r, 4).map(|v| v as f32);
+    let g = f32_lu_solve_grad(&a32, &b32).map(f64::from);
+    // closed form, in f64: −A⁻ᵀ (2x) xᵀ with x = A⁻¹b, plus ones in column 0
+    let (a64, b64) = (a32.map(f64::from), b32.map(f64::from));
+    let x = a64.clone().lu().solve(&b64).unwrap();
+    let mut want = -(a64.clone().try_inverse().unwrap().transpose() * (&x * 2.0)) * x.transpose();
+    want.column_mut(0).add_scalar_mut(1.0);
+    assert_close(&g, &want, 1e-4);
+
+    let g = generic_chol_grad(&a, &y);
+    assert_close(&g, &fd(&a, |a| generic_chol(a, &y)), 1e-6);
+}
