@@ -310,6 +310,8 @@ fn factorisations_in_static_f32_and_generic_forms() {
     let mut want = -(a64.clone().try_inverse().unwrap().transpose() * (&x * 2.0)) * x.transpose();
     want.column_mut(0).add_scalar_mut(1.0);
     assert_close(&g, &want, 1e-4);
+    let value = f64::from(f32_lu_solve(&a32, &b32));
+    assert!((value - (x.norm_squared() + a64.column(0).sum())).abs() < 1e-4 * value.abs());
 
     let g = generic_chol_grad(&a, &y);
     assert_close(&g, &fd(&a, |a| generic_chol(a, &y)), 1e-6);
