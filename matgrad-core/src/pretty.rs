@@ -1222,15 +1222,10 @@ fn vectorize(e: &E, dir: &str, dir_kind: Kind) -> Option<E> {
                 jx,
             ))
         }
+        // d sum(X) = 1ᵀ vec(dX), 1 the vector of ones
         E::Call(f, xs) if f == "sum" && xs.len() == 1 => {
             let jx = vectorize(&xs[0], dir, dir_kind)?;
-            Some(product(
-                E::T(Box::new(E::Call(
-                    "vec".into(),
-                    vec![E::Name("J".into(), Kind::Matrix)],
-                ))),
-                jx,
-            ))
+            Some(product(transpose(ones()), jx))
         }
         // d[s₀; s₁; ..] stacks the rows ds₀, ds₁, ..
         E::Call(f, parts) if f == "[;]" => {
