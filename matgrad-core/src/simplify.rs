@@ -580,6 +580,17 @@ impl Graph {
                 return self.div(q, d);
             }
         }
+        // mul-neg: a ⊙ (−b) = −(a ⊙ b) for matrices, so that the sign joins a scaling later
+        // instead of costing a pass of its own
+        if ty.is_matrix() {
+            for (p, q) in [(a, b), (b, a)] {
+                if matches!(self.op(q), Op::Neg) && !self.is_primal(q) {
+                    let inner = self.args(q)[0];
+                    let m = self.mul(p, inner);
+                    return self.neg(m);
+                }
+            }
+        }
         // mul-lit-first: keep a literal factor on the left, where formulas show it
         let (a, b) = if self.lit_value(b).is_some() {
             (b, a)

@@ -161,6 +161,11 @@ impl Graph {
         if matches!(self.op(d), Op::Ones) {
             return a;
         }
+        // row-scale-column: diag(d) a = d ⊙ a for a column a, which the entrywise rules
+        // simplify further (signs and scalings gathered into one factor)
+        if self.shape(a).is_some_and(|s| s.cols == Dim::Fixed(1)) && self.ty(d) == ty {
+            return self.mul(d, a);
+        }
         // row-scale-embed: diag(d) embed(x) = embed(diag(d) x) for a block of full columns
         if let Op::Embed(r, c) = self.op(a).clone() {
             let x = self.args(a)[0];
