@@ -215,10 +215,6 @@ impl<'a> Emitter<'a> {
         }
         match g.op(n) {
             Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
-            // a block of equal entries is filled, not built first
-            Op::Embed(..) if self.fill_value_reads(args[0]).is_some() => {
-                self.fill_value_reads(args[0]).unwrap_or_default()
-            }
             // sum(J) is the number of entries, known from the shape.
             Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
             _ => args.to_vec(),
@@ -247,26 +243,6 @@ impl<'a> Emitter<'a> {
                     _ => None,
                 }
             }
-            _ => None,
-        }
-    }
-
-    /// For J or s J (all entries equal): the nodes the value reads.
-    fn fill_value_reads(&self, x: NodeId) -> Option<Vec<NodeId>> {
-        let g = self.g;
-        match g.op(x) {
-            Op::Ones => Some(vec![]),
-            Op::Scale if matches!(g.op(g.args(x)[1]), Op::Ones) => Some(vec![g.args(x)[0]]),
-            _ => None,
-        }
-    }
-
-    /// For J or s J: the entry, as a scalar expression.
-    fn fill_value(&self, x: NodeId) -> Option<TokenStream> {
-        let g = self.g;
-        match g.op(x) {
-            Op::Ones => Some(self.lit(1.0)),
-            Op::Scale if matches!(g.op(g.args(x)[1]), Op::Ones) => Some(self.s(g.args(x)[0])),
             _ => None,
         }
     }
@@ -531,14 +507,9 @@ impl<'a> Emitter<'a> {
                 let update = match g.op(e) {
                     Op::Embed(i, j) => {
                         let (i, j) = (index(i), index(j));
-                        let apply = match self.fill_value(inner) {
-                            Some(v) if sub => quote!(__mg_block.add_scalar_mut(-(#v));),
-                            Some(v) => quote!(__mg_block.add_scalar_mut(#v);),
-                            None => quote!(__mg_block #op #block;),
-                        };
                         quote! {
                             let mut __mg_block = __mg_m.generic_view_mut((#i, #j), (#br, #bc));
-                            #apply
+                            __mg_block #op #block;
                         }
                     }
                     // a bias added to every column: column by column, never the broadcast
@@ -667,17 +638,11 @@ impl<'a> Emitter<'a> {
             Op::Embed(i, j) => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let (br, bc) = self.dims(g.shape(a).unwrap_or_else(unit_shape));
+                let x = self.m(a);
                 let (i, j) = (index(i), index(j));
-                let write = match self.fill_value(a) {
-                    Some(v) => quote!(.fill(#v)),
-                    None => {
-                        let x = self.m(a);
-                        quote!(.copy_from(#x))
-                    }
-                };
                 quote!({
                     let mut __mg_m = #om::zeros_generic(#r, #c);
-                    __mg_m.generic_view_mut((#i, #j), (#br, #bc))#write;
+                    __mg_m.generic_view_mut((#i, #j), (#br, #bc)).copy_from(#x);
                     __mg_m
                 })
             }
