@@ -767,13 +767,13 @@ impl Graph {
         self.node(Op::Powf, vec![a, c], ty)
     }
 
-    /// [a > c], entrywise.
+    /// `[a > c]`, entrywise.
     pub fn above(&mut self, a: NodeId, c: NodeId) -> NodeId {
         let ty = self.ty(a);
         self.node(Op::Above, vec![a, c], ty)
     }
 
-    /// [a < c] = [−a > −c], entrywise.
+    /// `[a < c] = [−a > −c]`, entrywise.
     pub fn below(&mut self, a: NodeId, c: NodeId) -> NodeId {
         let (na, nc) = (self.neg(a), self.neg(c));
         self.above(na, nc)
