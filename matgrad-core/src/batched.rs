@@ -391,6 +391,28 @@ impl Batch {
                 let t = self.inner(g, inv_t, j);
                 g.scale(c, t)
             }),
+            // vec(1ᵀA) = (I ⊗ 1ᵀ) vec(A), vec(A1) = (1ᵀ ⊗ I) vec(A), vec(1r) = (I ⊗ 1) vec(r),
+            // vec(c1ᵀ) = (1 ⊗ I) vec(c): applied block by block, the ones never formed as I ⊗ 1
+            Op::RowSum => ja.map(|j| {
+                let s = shape_of(g, a);
+                let ones = g.ones(Shape::new(one, s.rows));
+                self.identity_kron(g, ones, s.cols, j)
+            }),
+            Op::ColumnSum => ja.map(|j| {
+                let s = shape_of(g, a);
+                let ones = g.ones(Shape::new(one, s.cols));
+                self.kron_identity(g, ones, s.rows, j)
+            }),
+            Op::RepeatRow => ja.map(|j| {
+                let s = shape_of(g, c);
+                let ones = g.ones(Shape::new(s.rows, one));
+                self.identity_kron(g, ones, s.cols, j)
+            }),
+            Op::RepeatColumn => ja.map(|j| {
+                let s = shape_of(g, c);
+                let ones = g.ones(Shape::new(s.cols, one));
+                self.kron_identity(g, ones, s.rows, j)
+            }),
             // A block of a vector: the same rows of J
             Op::View(i, jx) if is_vector(g, a) => ja.map(|j| {
                 let start = if is_row(g, a) { jx } else { i };

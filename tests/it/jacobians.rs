@@ -294,3 +294,27 @@ fn entrywise_functions_of_the_variable_in_both_strategies() {
     }
     assert_eq!(sum_of_sines_jacobian(&x), j);
 }
+
+// Logits of softmax regression with a bias, as a matrix of the two variables: whole Jacobians
+// through a product, a broadcast of the bias and a sum over columns.
+#[jacobian(wrt = (w, b))]
+fn logits_with_bias(x: &DMatrix<f64>, w: &DMatrix<f64>, b: &DVector<f64>) -> DMatrix<f64> {
+    let ones = DVector::from_element(x.nrows(), 1.0);
+    let z = x * w + ones * b.transpose();
+    z.map(|v| v.tanh()) + z.column_sum() * b.transpose()
+}
+
+#[test]
+fn jacobians_through_broadcasts_and_sums() {
+    let mut r = rng(931);
+    let (x, w, b) = (mat(&mut r, 5, 4), mat(&mut r, 4, 3), vec(&mut r, 3));
+    let (jw, jb) = logits_with_bias_jacobian(&x, &w, &b);
+    assert_eq!((jw.shape(), jb.shape()), ((15, 12), (15, 3)));
+    let fw = fd_jacobian(&w, &|w| logits_with_bias(&x, w, &b));
+    let bm = DMatrix::from_column_slice(3, 1, b.as_slice());
+    let fb = fd_jacobian(&bm, &|bm| {
+        logits_with_bias(&x, &w, &DVector::from_column_slice(bm.as_slice()))
+    });
+    assert_close(&jw, &fw, 1e-6);
+    assert_close(&jb, &fb, 1e-6);
+}

@@ -1134,7 +1134,7 @@ impl Case {
             return self.leaf_matrix(r, c);
         }
         let d = depth - 1;
-        match self.rng.below(10) {
+        match self.rng.below(11) {
             0 => {
                 let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
                 let op = if self.rng.chance(0.5) {
@@ -1182,6 +1182,30 @@ impl Case {
                 let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
                 let b = self.positive(b);
                 self.raw(Op::Div, vec![a, b], ty)
+            }
+            9 => {
+                // a bias broadcast along rows or columns, or a sum of rows or columns
+                let one = (Dim::Fixed(1), 1);
+                match (r.0 == one.0, c.0 == one.0, self.rng.below(2)) {
+                    (true, _, _) => {
+                        let k = self.dim();
+                        let a = self.batched_matrix(k, c, d);
+                        self.raw(Op::RowSum, vec![a], ty)
+                    }
+                    (_, true, _) => {
+                        let k = self.dim();
+                        let a = self.batched_matrix(r, k, d);
+                        self.raw(Op::ColumnSum, vec![a], ty)
+                    }
+                    (_, _, 0) => {
+                        let v = self.batched_matrix(one, c, d);
+                        self.raw(Op::RepeatRow, vec![v], ty)
+                    }
+                    _ => {
+                        let v = self.batched_matrix(r, one, d);
+                        self.raw(Op::RepeatColumn, vec![v], ty)
+                    }
+                }
             }
             _ => {
                 let (a, s) = (self.batched_matrix(r, c, d), self.batched_scalar(d));
