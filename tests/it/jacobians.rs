@@ -318,3 +318,52 @@ fn jacobians_through_broadcasts_and_sums() {
     assert_close(&jw, &fw, 1e-6);
     assert_close(&jb, &fb, 1e-6);
 }
+
+// Whole Jacobians in f32, for a generic scalar type, and with static shapes throughout.
+#[jacobian(wrt = x)]
+fn f32_layer(w: &DMatrix<f32>, x: &DMatrix<f32>) -> DMatrix<f32> {
+    (w * x).map(|v| v.tanh()).transpose()
+}
+
+#[jacobian(wrt = x)]
+fn generic_layer<T: matgrad::nalgebra::RealField + Copy>(
+    w: &DMatrix<T>,
+    x: &DVector<T>,
+) -> DVector<T> {
+    (w * x).map(|v| v.sin())
+}
+
+#[jacobian(wrt = x)]
+fn static_product(
+    a: &matgrad::nalgebra::Matrix2x3<f64>,
+    x: &matgrad::nalgebra::Matrix3x2<f64>,
+) -> matgrad::nalgebra::Matrix2<f64> {
+    a * x
+}
+
+#[test]
+fn whole_jacobians_in_f32_generic_and_static_forms() {
+    let mut r = rng(932);
+    let (w, x) = (mat(&mut r, 3, 4), mat(&mut r, 4, 2));
+    let j = f32_layer_jacobian(&w.map(|v| v as f32), &x.map(|v| v as f32)).map(f64::from);
+    let want = fd_jacobian(&x, &|x| (&w * x).map(|v| v.tanh()).transpose());
+    assert_close(&j, &want, 1e-5);
+    assert_eq!(
+        f32_layer(&w.map(|v| v as f32), &x.map(|v| v as f32)).shape(),
+        (2, 3)
+    );
+
+    let xv = vec(&mut r, 4);
+    let j = generic_layer_jacobian(&w, &xv);
+    let d = (&w * &xv).map(|v| v.cos());
+    assert_close(&j, &DMatrix::from_fn(3, 4, |i, k| d[i] * w[(i, k)]), 1e-14);
+    assert_eq!(generic_layer(&w, &xv).len(), 3);
+
+    let a = matgrad::nalgebra::Matrix2x3::from_fn(|i, j| (i + 2 * j) as f64 - 1.5);
+    let xs = matgrad::nalgebra::Matrix3x2::from_fn(|i, j| (i * j) as f64 + 0.5);
+    let j = static_product_jacobian(&a, &xs);
+    // ∂vec(A X)/∂vec(X)ᵀ = I ⊗ A, a static 4×6 matrix
+    let want = matgrad::nalgebra::Matrix2::<f64>::identity().kronecker(&a);
+    assert_eq!(j, want);
+    assert_eq!(static_product(&a, &xs), a * xs);
+}
