@@ -109,8 +109,9 @@ impl Derivation {
 }
 
 /// What `derive` returns on error: the combined errors and, if the item was a function, the
-/// function (so that the expansion can still emit it).
-pub type Failure = Box<(syn::Error, Option<Function>)>;
+/// function and the attribute's options as far as they were read (so that the expansion can
+/// still emit the function and stand-ins for everything the attribute would have added).
+pub type Failure = Box<(syn::Error, Option<Function>, Option<attr::Options>)>;
 
 /// Parse, check and differentiate.
 pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failure> {
@@ -129,6 +130,7 @@ pub fn derive_with(
         return Err(Box::new((
             cx.check().err().unwrap_or_else(internal_error),
             None,
+            options,
         )));
     };
     // A return type that does not fit would make every use of the value an error too.
@@ -138,10 +140,13 @@ pub fn derive_with(
         None
     };
     if let Err(e) = cx.check() {
-        return Err(Box::new((e, Some(function))));
+        return Err(Box::new((e, Some(function), options)));
     }
-    let (Some(body), Some(options)) = (body, options) else {
-        return Err(Box::new((internal_error(), Some(function))));
+    let Some(options) = options else {
+        return Err(Box::new((internal_error(), Some(function), None)));
+    };
+    let Some(body) = body else {
+        return Err(Box::new((internal_error(), Some(function), Some(options))));
     };
 
     let wrt: Vec<NodeId> = function
@@ -244,14 +249,14 @@ fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> Token
     match derive_with(kind, attr, item.clone()) {
         Ok(d) => expand::items(&d),
         Err(failure) => {
-            let (err, function) = *failure;
+            let (err, function, options) = *failure;
             let mut out = err.to_compile_error();
             match &function {
                 Some(f) => {
                     out.extend(quote::quote!(#[allow(clippy::all)]));
                     let item = &f.item;
                     out.extend(quote::quote!(#item));
-                    out.extend(expand::stand_ins(kind, f));
+                    out.extend(expand::stand_ins(kind, f, options.as_ref()));
                 }
                 None => out.extend(item),
             }

@@ -6,10 +6,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Ident, Type};
 
-use crate::attr::{Adapter, Layout};
+use crate::attr::{Adapter, Layout, Options};
 use crate::front::types::TypeKind;
 use crate::front::Function;
-use crate::Derivation;
 
 /// A data field: a parameter of the function other than the variable.
 pub(super) struct Field {
@@ -33,8 +32,12 @@ impl<'a> Problem<'a> {
     /// Check that the function fits a struct (one variable, named parameters, no generics, the
     /// numerator layout) and read its data fields. `option` is how the user wrote the option
     /// (`argmin`), for messages.
-    pub fn new(d: &'a Derivation, adapter: &'a Adapter, option: &str) -> syn::Result<Self> {
-        let f = &d.function;
+    pub fn new(
+        f: &'a Function,
+        options: &Options,
+        adapter: &'a Adapter,
+        option: &str,
+    ) -> syn::Result<Self> {
         let mut errors: Vec<syn::Error> = Vec::new();
         let generics = &f.item.sig.generics;
         if !generics.params.is_empty() {
@@ -43,8 +46,8 @@ impl<'a> Problem<'a> {
                 format!("`{option} = {}` generates a struct with concrete types, so the function cannot be generic: write it for `f64`", adapter.name),
             ));
         }
-        if d.options.layout != Layout::Numerator {
-            let span = d.options.layout_span.unwrap_or(adapter.option);
+        if options.layout != Layout::Numerator {
+            let span = options.layout_span.unwrap_or(adapter.option);
             errors.push(syn::Error::new(
                 span,
                 format!("`{option} = ..` gives solvers the Jacobian in the numerator layout they expect: remove `layout = ..`"),

@@ -15,19 +15,20 @@ use quote::{format_ident, quote};
 
 use super::adapter::{behind_feature, pass, Problem};
 use crate::attr::Adapter;
-use crate::Derivation;
+use crate::attr::Options;
+use crate::front::Function;
 
-pub fn gradient_problem(d: &Derivation, adapter: &Adapter) -> TokenStream {
+pub fn gradient_problem(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
     wrap(
         adapter,
-        Problem::new(d, adapter, "argmin").map(|pr| cost_and_gradient(d, &pr)),
+        Problem::new(f, options, adapter, "argmin").map(|pr| cost_and_gradient(options, &pr)),
     )
 }
 
-pub fn residual_problem(d: &Derivation, adapter: &Adapter) -> TokenStream {
+pub fn residual_problem(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
     wrap(
         adapter,
-        Problem::new(d, adapter, "argmin").map(|pr| operator_and_jacobian(&pr)),
+        Problem::new(f, options, adapter, "argmin").map(|pr| operator_and_jacobian(&pr)),
     )
 }
 
@@ -36,6 +37,26 @@ fn wrap(adapter: &Adapter, items: syn::Result<TokenStream>) -> TokenStream {
         Ok(items) => behind_feature("with_argmin", adapter.option, items),
         Err(e) => e.to_compile_error(),
     }
+}
+
+/// The adapter beside a function that failed to derive (calling its stand-ins), if the
+/// adapter itself would be fine; nothing otherwise, its problems being reported already or
+/// secondary.
+pub fn stand_in(
+    kind: crate::attr::Macro,
+    f: &Function,
+    options: &Options,
+    adapter: &Adapter,
+) -> TokenStream {
+    let pr = match Problem::new(f, options, adapter, "argmin") {
+        Ok(pr) if f.variables.len() == 1 => pr,
+        _ => return TokenStream::new(),
+    };
+    let items = match kind {
+        crate::attr::Macro::Gradient => cost_and_gradient(options, &pr),
+        crate::attr::Macro::Jacobian => operator_and_jacobian(&pr),
+    };
+    behind_feature("with_argmin", adapter.option, items)
 }
 
 /// The struct with its data fields, a cache of the last evaluation (`(point, value,
@@ -118,7 +139,7 @@ fn cached_struct(
     }
 }
 
-fn cost_and_gradient(d: &Derivation, pr: &Problem) -> TokenStream {
+fn cost_and_gradient(options: &Options, pr: &Problem) -> TokenStream {
     let f = pr.f;
     let fn_name = &f.item.sig.ident;
     let name = pr.name;
@@ -129,7 +150,7 @@ fn cost_and_gradient(d: &Derivation, pr: &Problem) -> TokenStream {
     let try_vg = format_ident!("try_{}_value_and_grad", fn_name);
     let args = pr.args(&quote!(self), &quote!(p));
     let compute = quote!(#try_vg(#(#args),*));
-    let hessian = d.options.hessian.is_some();
+    let hessian = options.hessian.is_some();
     let hessian_doc = if hessian {
         format!(" `Hessian` gives [`{name}Hessian`], which applies the Hessian to a direction by [`{fn_name}_hvp`] without forming it (Newton-CG) and whose `inv()` factorises [`{fn_name}_hessian`] once (Newton's step is then a Cholesky or LU solve, no inverse is formed).")
     } else {

@@ -554,7 +554,9 @@ pub fn items(d: &Derivation) -> TokenStream {
     }
 }
 
-pub fn stand_ins(f: &Function) -> TokenStream {
+/// `_jacobian`, `_value_and_jacobian` and their `try_` variants with the types they would
+/// have and no bodies, beside an error.
+pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
     if f.variables.is_empty() {
         return TokenStream::new();
     }
@@ -567,20 +569,34 @@ pub fn stand_ins(f: &Function) -> TokenStream {
         syn::ReturnType::Type(_, t) => quote!(#t),
         syn::ReturnType::Default => quote!(()),
     };
-    let s = &f.scalar;
-    let dm = quote!(::matgrad::nalgebra::OMatrix<#s, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>);
-    let j_ty = if f.variables.len() == 1 {
-        dm.clone()
-    } else {
-        let v = vec![dm.clone(); f.variables.len()];
-        quote!((#(#v),*))
+    let j_types: Vec<TokenStream> = f
+        .variables
+        .iter()
+        .map(|&p| jacobian_type(f, p, layout))
+        .collect();
+    let j_ty = match j_types.as_slice() {
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
     };
-    let jac_sig = signature(f, &jac_name, j_ty.clone());
-    let vj_sig = signature(f, &vj_name, quote!((#out_ty, #j_ty)));
+    let shape_error = quote!(::matgrad::ShapeError);
+    let sigs = [
+        signature(f, &jac_name, j_ty.clone()),
+        signature(f, &vj_name, quote!((#out_ty, #j_ty))),
+        signature(
+            f,
+            &format_ident!("try_{}", jac_name),
+            quote!(::core::result::Result<#j_ty, #shape_error>),
+        ),
+        signature(
+            f,
+            &format_ident!("try_{}", vj_name),
+            quote!(::core::result::Result<(#out_ty, #j_ty), #shape_error>),
+        ),
+    ];
     quote! {
-        #[allow(dead_code, unused_variables, clippy::all)]
-        #vis #jac_sig { ::core::unreachable!() }
-        #[allow(dead_code, unused_variables, clippy::all)]
-        #vis #vj_sig { ::core::unreachable!() }
+        #(
+            #[allow(dead_code, unused_variables, clippy::all)]
+            #vis #sigs { ::core::unreachable!() }
+        )*
     }
 }

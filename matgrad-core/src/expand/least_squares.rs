@@ -9,13 +9,24 @@ use quote::{format_ident, quote};
 
 use super::adapter::{behind_feature, Problem};
 use crate::attr::Adapter;
+use crate::attr::Options;
 use crate::front::types::{Axis, TypeKind};
-use crate::Derivation;
+use crate::front::Function;
 
-pub fn items(d: &Derivation, adapter: &Adapter) -> TokenStream {
-    match problem_items(d, adapter) {
+pub fn items(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
+    match problem_items(f, options, adapter) {
         Ok(items) => behind_feature("with_levenberg_marquardt", adapter.option, items),
         Err(e) => e.to_compile_error(),
+    }
+}
+
+/// The adapter beside a function that failed to derive, if the adapter itself would be fine.
+pub fn stand_in(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
+    match problem_items(f, options, adapter) {
+        Ok(items) if f.variables.len() == 1 => {
+            behind_feature("with_levenberg_marquardt", adapter.option, items)
+        }
+        _ => TokenStream::new(),
     }
 }
 
@@ -38,8 +49,8 @@ fn vector_axis(kind: &TypeKind) -> Option<Axis> {
     }
 }
 
-fn problem_items(d: &Derivation, adapter: &Adapter) -> syn::Result<TokenStream> {
-    let pr = Problem::new(d, adapter, "least_squares")?;
+fn problem_items(f: &Function, options: &Options, adapter: &Adapter) -> syn::Result<TokenStream> {
+    let pr = Problem::new(f, options, adapter, "least_squares")?;
     let f = pr.f;
     let item = &f.item;
     let var = &f.params[pr.variable];

@@ -16,6 +16,7 @@ use super::adapter::pass;
 use super::{shape_checks, shared_attrs, signature};
 use crate::derive::depends_on;
 use crate::front::types::{Axis, TypeKind};
+use crate::front::Function;
 use crate::shape::{Dim, Ty};
 use crate::Derivation;
 
@@ -24,7 +25,7 @@ pub fn items(d: &Derivation) -> TokenStream {
         Ok(items) => items,
         Err(e) => {
             let mut out = e.to_compile_error();
-            out.extend(stand_ins(d));
+            out.extend(stand_ins(&d.function));
             out
         }
     }
@@ -145,8 +146,7 @@ fn zero_variable(d: &Derivation) -> syn::Result<TokenStream> {
 }
 
 /// The signature of `<name>_argmin` (prefixed), without the variable, returning `output`.
-fn argmin_signature(d: &Derivation, name: &syn::Ident, output: TokenStream) -> syn::Signature {
-    let f = &d.function;
+fn argmin_signature(f: &Function, name: &syn::Ident, output: TokenStream) -> syn::Signature {
     let mut sig = signature(f, name, output);
     let var = f.variables.first().copied().unwrap_or(0);
     sig.inputs = sig
@@ -211,11 +211,11 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
     let var_text = var_ident.to_string();
 
     let try_sig = argmin_signature(
-        d,
+        &d.function,
         &try_name,
         quote!(::core::result::Result<#owned, ::matgrad::SolveError>),
     );
-    let sig = argmin_signature(d, &argmin_name, quote!(#owned));
+    let sig = argmin_signature(f, &argmin_name, quote!(#owned));
 
     // Docs: the normal equations, in textbook form.
     let second = d.second.as_ref();
@@ -279,8 +279,7 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
 }
 
 /// `_argmin` with the right signature and no body, beside the error, so that callers compile.
-fn stand_ins(d: &Derivation) -> TokenStream {
-    let f = &d.function;
+pub(super) fn stand_ins(f: &Function) -> TokenStream {
     if f.variables.len() != 1 {
         return TokenStream::new();
     }
@@ -289,9 +288,9 @@ fn stand_ins(d: &Derivation) -> TokenStream {
     let owned = &f.params[f.variables[0]].info.owned;
     let argmin_name = format_ident!("{}_argmin", item.sig.ident);
     let try_name = format_ident!("try_{}", argmin_name);
-    let sig = argmin_signature(d, &argmin_name, quote!(#owned));
+    let sig = argmin_signature(f, &argmin_name, quote!(#owned));
     let try_sig = argmin_signature(
-        d,
+        f,
         &try_name,
         quote!(::core::result::Result<#owned, ::matgrad::SolveError>),
     );

@@ -19,7 +19,7 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 use syn::{ItemFn, ReturnType, Type};
 
-use crate::attr::Macro;
+use crate::attr::{Macro, Options};
 use crate::emit::{same_type, Emitter};
 use crate::front::types::TypeKind;
 use crate::front::Function;
@@ -40,17 +40,17 @@ pub fn items(d: &Derivation) -> TokenStream {
                 out.extend(minimize::items(d));
             }
             if let Some(a) = &d.options.argmin {
-                out.extend(argmin::gradient_problem(d, a));
+                out.extend(argmin::gradient_problem(&d.function, &d.options, a));
             }
             out
         }
         Macro::Jacobian => {
             let mut out = jacobian::items(d);
             if let Some(a) = &d.options.argmin {
-                out.extend(argmin::residual_problem(d, a));
+                out.extend(argmin::residual_problem(&d.function, &d.options, a));
             }
             if let Some(a) = &d.options.least_squares {
-                out.extend(least_squares::items(d, a));
+                out.extend(least_squares::items(&d.function, &d.options, a));
             }
             out
         }
@@ -179,10 +179,36 @@ pub(super) fn shape_checks(d: &Derivation, fn_name: &str) -> TokenStream {
 /// Gradient functions with the right signatures and no body, emitted beside the errors of a
 /// function that could not be differentiated, so that its callers compile and the user sees
 /// only the errors that matter.
-pub fn stand_ins(kind: Macro, f: &Function) -> TokenStream {
-    if kind == Macro::Jacobian {
-        return jacobian::stand_ins(f);
+pub fn stand_ins(kind: Macro, f: &Function, options: Option<&Options>) -> TokenStream {
+    let mut out = match kind {
+        Macro::Jacobian => jacobian::stand_ins(f, options.map_or(Default::default(), |o| o.layout)),
+        Macro::Gradient => gradient_stand_ins(f),
+    };
+    if f.variables.is_empty() {
+        return out;
     }
+    let Some(options) = options else {
+        return out;
+    };
+    // What the options add: the second derivatives, `_argmin`, and the solver adapters, whose
+    // structs are real (they call the stand-ins), so that code using them reports nothing more.
+    if kind == Macro::Gradient && (options.hessian.is_some() || options.minimize.is_some()) {
+        out.extend(second::stand_ins(f));
+    }
+    if kind == Macro::Gradient && options.minimize.is_some() {
+        out.extend(minimize::stand_ins(f));
+    }
+    if let Some(a) = &options.argmin {
+        out.extend(argmin::stand_in(kind, f, options, a));
+    }
+    if let (Macro::Jacobian, Some(a)) = (kind, &options.least_squares) {
+        out.extend(least_squares::stand_in(f, options, a));
+    }
+    out
+}
+
+/// `_grad`, `_value_and_grad`, their `try_` variants and the formula constant, without bodies.
+fn gradient_stand_ins(f: &Function) -> TokenStream {
     if f.variables.is_empty() {
         return TokenStream::new();
     }

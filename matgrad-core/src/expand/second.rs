@@ -10,6 +10,7 @@ use super::{
 };
 use crate::emit::Emitter;
 use crate::front::types::TypeKind;
+use crate::front::Function;
 use crate::ir::Op;
 use crate::Derivation;
 
@@ -232,5 +233,45 @@ pub fn items(d: &Derivation) -> TokenStream {
             #hessian_panic
             #hessian_code
         }
+    }
+}
+
+/// `_hvp` and `_hessian` with their signatures and no bodies, beside an error.
+pub(super) fn stand_ins(f: &Function) -> TokenStream {
+    let item = &f.item;
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let scalar = &f.scalar;
+    let taken = |n: &str| {
+        f.params
+            .iter()
+            .any(|p| p.name.as_ref().is_some_and(|i| i == n))
+    };
+    let dir_name = ["v", "dir", "direction"]
+        .into_iter()
+        .find(|c| !taken(c))
+        .unwrap_or("__mg_direction");
+    let dir = format_ident!("{}", dir_name);
+    let param_types: Vec<&syn::Type> = f.variables.iter().map(|&p| &f.params[p].ty).collect();
+    let dir_ty = match param_types.as_slice() {
+        [one] => quote!(#one),
+        many => quote!((#(#many),*)),
+    };
+    let mut hvp_sig = signature(
+        f,
+        &format_ident!("{}_hvp", name),
+        tuple_type(&gradient_types(f)),
+    );
+    hvp_sig.inputs.push(syn::parse_quote!(#dir: #dir_ty));
+    let hessian_sig = signature(
+        f,
+        &format_ident!("{}_hessian", name),
+        quote!(::matgrad::nalgebra::OMatrix<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>),
+    );
+    quote! {
+        #[allow(dead_code, unused_variables, clippy::all)]
+        #vis #hvp_sig { ::core::unreachable!() }
+        #[allow(dead_code, unused_variables, clippy::all)]
+        #vis #hessian_sig { ::core::unreachable!() }
     }
 }

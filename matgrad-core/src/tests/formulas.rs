@@ -9,7 +9,7 @@ fn derive(attr: &str, item: &str) -> Result<Vec<String>, String> {
     crate::derive(attr, item)
         .map(|d| d.formulas)
         .map_err(|failure| {
-            let (e, _) = *failure;
+            let (e, _, _) = *failure;
             e.into_iter()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
