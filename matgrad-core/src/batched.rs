@@ -413,6 +413,17 @@ impl Batch {
                 let ones = g.ones(Shape::new(s.cols, one));
                 self.kron_identity(g, ones, s.rows, j)
             }),
+            // A block of a matrix: V = Sᵣ A Sᶜᵀ with Sᵣ, Sᶜ rows of identities, so
+            // vec(V) = (Sᶜ ⊗ I)(I ⊗ Sᵣ) vec(A): rows of J picked block by block
+            Op::View(i, jx) if !is_vector(g, a) => ja.map(|j| {
+                let (sa, sv) = (shape_of(g, a), shape_of(g, c));
+                let eye_r = g.identity(Shape::new(sa.rows, sa.rows));
+                let pick_rows = g.view(eye_r, i, Index::Lit(0), Shape::new(sv.rows, sa.rows));
+                let eye_c = g.identity(Shape::new(sa.cols, sa.cols));
+                let pick_cols = g.view(eye_c, jx, Index::Lit(0), Shape::new(sv.cols, sa.cols));
+                let rows_picked = self.identity_kron(g, pick_rows, sa.cols, j);
+                self.kron_identity(g, pick_cols, sv.rows, rows_picked)
+            }),
             // A block of a vector: the same rows of J
             Op::View(i, jx) if is_vector(g, a) => ja.map(|j| {
                 let start = if is_row(g, a) { jx } else { i };

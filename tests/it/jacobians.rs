@@ -367,3 +367,18 @@ fn whole_jacobians_in_f32_generic_and_static_forms() {
     assert_eq!(j, want);
     assert_eq!(static_product(&a, &xs), a * xs);
 }
+
+// Views of a matrix variable: the rows of the Jacobian picked block by block.
+#[jacobian(wrt = x)]
+fn blocks_of(x: &DMatrix<f64>) -> DMatrix<f64> {
+    x.view((1, 0), (2, 3)).map(|v| v.sin()) + x.columns(1, 3).rows(0, 2)
+}
+
+#[test]
+fn jacobians_of_views_of_a_matrix() {
+    let mut r = rng(933);
+    let x = mat(&mut r, 4, 5);
+    let j = blocks_of_jacobian(&x);
+    assert_eq!(j.shape(), (6, 20));
+    assert_close(&j, &fd_jacobian(&x, &|x| blocks_of(x)), 1e-6);
+}

@@ -1134,7 +1134,7 @@ impl Case {
             return self.leaf_matrix(r, c);
         }
         let d = depth - 1;
-        match self.rng.below(11) {
+        match self.rng.below(12) {
             0 => {
                 let (a, b) = (self.batched_matrix(r, c, d), self.batched_matrix(r, c, d));
                 let op = if self.rng.chance(0.5) {
@@ -1206,6 +1206,17 @@ impl Case {
                         self.raw(Op::RepeatColumn, vec![v], ty)
                     }
                 }
+            }
+            10 => {
+                // a block of a larger matrix
+                let rows = self.dim_at_least(r.1);
+                let cols = self.dim_at_least(c.1);
+                let a = self.batched_matrix(rows, cols, d);
+                let (i, j) = (
+                    self.rng.below(rows.1 - r.1 + 1),
+                    self.rng.below(cols.1 - c.1 + 1),
+                );
+                self.raw(Op::View(Index::Lit(i), Index::Lit(j)), vec![a], ty)
             }
             _ => {
                 let (a, s) = (self.batched_matrix(r, c, d), self.batched_scalar(d));
