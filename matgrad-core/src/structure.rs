@@ -100,8 +100,15 @@ impl Graph {
         if self.is_zero(a) {
             return self.zero(Ty::Matrix(shape));
         }
-        // view-identity-row: row k of I is the unit row e_kᵀ, without I
-        if matches!(self.op(a), Op::Identity) && shape.rows == Dim::Fixed(1) && c == Index::Lit(0) {
+        // view-identity-row: row k of I (the whole row) is the unit row e_kᵀ, without I
+        let whole_row = self
+            .shape(a)
+            .is_some_and(|sa| self.dims.same(sa.cols, shape.cols));
+        if matches!(self.op(a), Op::Identity)
+            && shape.rows == Dim::Fixed(1)
+            && c == Index::Lit(0)
+            && whole_row
+        {
             let one = self.lit(1.0);
             return self.scatter(one, Index::Lit(0), r, shape);
         }

@@ -183,3 +183,32 @@ fn a_bias_added_through_a_ones_vector_is_never_built() {
         assert!(grad.contains(sum), "{sum} in {grad}");
     }
 }
+
+#[test]
+fn a_block_of_a_row_of_the_identity_is_not_a_unit_row() {
+    // Row 1 of I₃ is e₁ᵀ; its first entry alone is 0, not the 1×1 identity (found by the
+    // randomized HVP test at 12,000 cases).
+    use crate::shape::{Shape, Ty};
+    let mut g = crate::ir::Graph::default();
+    let three = Dim::Fixed(3);
+    let eye = g.identity(Shape::new(three, three));
+    let row = g.view(
+        eye,
+        crate::ir::Index::Lit(1),
+        crate::ir::Index::Lit(0),
+        Shape::new(Dim::Fixed(1), three),
+    );
+    assert!(matches!(g.op(row), Op::Scatter(..)));
+    let corner = g.view(
+        eye,
+        crate::ir::Index::Lit(1),
+        crate::ir::Index::Lit(0),
+        Shape::new(Dim::Fixed(1), Dim::Fixed(1)),
+    );
+    let value = crate::eval::eval_node(&g, &[], corner).expect("evaluates");
+    assert_eq!(value.entries(), vec![0.0]);
+    assert_eq!(
+        g.ty(corner),
+        Ty::Matrix(Shape::new(Dim::Fixed(1), Dim::Fixed(1)))
+    );
+}

@@ -749,7 +749,9 @@ fn check_hvp(seed: u64) -> Result<(), String> {
         }
         if !close(df, predicted, 1e-9) {
             return Err(format!(
-                "seed {seed}: forward differential {df} but ⟨∇f, d⟩ = {predicted}\nf = {text}"
+                "seed {seed}: forward differential {df} but ⟨∇f, d⟩ = {predicted}\nf = {text}\ndf = {}\ngrads = {:?}",
+                hvps[k][4].map(|n| formula(g, n, &names)).unwrap_or("0".into()),
+                grads.iter().map(|gr| gr.map(|n| formula(g, n, &names))).collect::<Vec<_>>()
             ));
         }
         let hd: Vec<Vec<f64>> = (0..4).map(|i| entries(hvps[k][i], case.vars[i])).collect();
