@@ -47,6 +47,9 @@ pub struct Emitter<'a> {
     /// Embeddings (the adjoint of a view) and broadcasts (a bias repeated along rows or
     /// columns) read only by a sum: added in place into the other term, never built.
     embedded: Vec<bool>,
+    /// Entrywise products read only by a scaling: s (A ⊙ B) in one pass, without the product
+    /// as a temporary.
+    fused: Vec<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -64,6 +67,7 @@ impl<'a> Emitter<'a> {
             solved: Vec::new(),
             solved_transpose: Vec::new(),
             embedded: Vec::new(),
+            fused: Vec::new(),
         }
     }
 
@@ -144,6 +148,7 @@ impl<'a> Emitter<'a> {
             && !g.op(id).is_leaf()
             && !self.folded[id.index()]
             && !self.embedded[id.index()]
+            && !self.fused[id.index()]
             && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
             && !self.returned.get(id.index()).copied().unwrap_or(true)
             && g.args(reader).iter().filter(|&&a| a == id).count() == 1
@@ -286,6 +291,22 @@ impl<'a> Emitter<'a> {
             self.returned[o.index()] = true;
         }
         self.plan_solves(&needed);
+        self.fused = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            let by_scaling =
+                self.last_reader[id].is_some_and(|r| *g.op(r) == Op::Scale && g.args(r)[1] == n);
+            if is_needed
+                && *g.op(n) == Op::Mul
+                && g.ty(n).is_matrix()
+                && self.uses[id] == 1
+                && !self.returned[id]
+                && by_scaling
+                && g.args(n).iter().all(|&x| g.ty(x) == g.ty(n))
+            {
+                self.fused[id] = true;
+            }
+        }
         self.embedded = vec![false; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
@@ -384,7 +405,8 @@ impl<'a> Emitter<'a> {
                     g.op(n),
                     Op::Identity | Op::Ones | Op::Zeros | Op::Commutation { .. }
                 );
-            let virtual_node = self.folded[id] || self.solved_transpose[id] || self.embedded[id];
+            let virtual_node =
+                self.folded[id] || self.solved_transpose[id] || self.embedded[id] || self.fused[id];
             if !is_needed || virtual_node || is_user_leaf || !select(n) {
                 continue;
             }
@@ -753,6 +775,10 @@ impl<'a> Emitter<'a> {
                     Op::Identity => {
                         let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
                         quote!(#om::from_diagonal_element_generic(#r, #c, #s))
+                    }
+                    _ if self.fused[b.index()] => {
+                        let (x, y) = (self.m(g.args(b)[0]), self.m(g.args(b)[1]));
+                        quote!({ let __mg_s = #s; #x.zip_map(#y, |__mg_a, __mg_b| __mg_a * __mg_b * __mg_s) })
                     }
                     _ => {
                         let m = self.owned_or_ref(b, n);
