@@ -161,57 +161,55 @@ pub fn check_scalar(what: &str, a: f64, b: f64, tol: f64) {
     );
 }
 
-/// Central finite differences of `f` with respect to every entry of `x`, in the shape of `x`:
-/// two evaluations per entry, step h = ε^(1/3)·max(1, |xᵢ|).
+/// For each entry i of `x`: f at x + hᵢeᵢ and at x − hᵢeᵢ, and the step between them, handed to
+/// `record`; h = ε^(1/3)·max(1, |xᵢ|), two evaluations per entry.
+fn central_steps<R: Dim, C: Dim, T>(
+    x: &OMatrix<f64, R, C>,
+    mut f: impl FnMut(&OMatrix<f64, R, C>) -> T,
+    mut record: impl FnMut(usize, T, T, f64),
+) where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut xp = x.clone();
+    for i in 0..x.len() {
+        let xi = xp[i];
+        let h = 6.0555e-6 * xi.abs().max(1.0);
+        let (hi, lo) = (xi + h, xi - h);
+        xp[i] = hi;
+        let fp = f(&xp);
+        xp[i] = lo;
+        let fm = f(&xp);
+        xp[i] = xi;
+        record(i, fp, fm, hi - lo);
+    }
+}
+
+/// Central finite differences of `f` with respect to every entry of `x`, in the shape of `x`.
 pub fn central_fd<R: Dim, C: Dim>(
     x: &OMatrix<f64, R, C>,
-    mut f: impl FnMut(&OMatrix<f64, R, C>) -> f64,
+    f: impl FnMut(&OMatrix<f64, R, C>) -> f64,
 ) -> OMatrix<f64, R, C>
 where
     DefaultAllocator: Allocator<R, C>,
 {
-    let mut xp = x.clone();
     let mut g = x.clone();
-    for i in 0..x.len() {
-        let xi = xp[i];
-        let h = 6.0555e-6 * xi.abs().max(1.0);
-        let (hi, lo) = (xi + h, xi - h);
-        xp[i] = hi;
-        let fp = f(&xp);
-        xp[i] = lo;
-        let fm = f(&xp);
-        xp[i] = xi;
-        g[i] = (fp - fm) / (hi - lo);
-    }
+    central_steps(x, f, |i, fp, fm, step| g[i] = (fp - fm) / step);
     g
 }
 
 /// Central finite differences of a vector-valued `f` with respect to every entry of `x`: the
-/// Jacobian in numerator layout (one row per entry of f(x), one column per entry of x), two
-/// evaluations per entry, the step of [`central_fd`].
+/// Jacobian in numerator layout (one row per entry of f(x), one column per entry of x).
 pub fn central_fd_jacobian(
     x: &DVector<f64>,
-    mut f: impl FnMut(&DVector<f64>) -> DVector<f64>,
+    f: impl FnMut(&DVector<f64>) -> DVector<f64>,
 ) -> DMatrix<f64> {
-    let mut xp = x.clone();
     let mut j = DMatrix::zeros(0, x.len());
-    for i in 0..x.len() {
-        let xi = xp[i];
-        let h = 6.0555e-6 * xi.abs().max(1.0);
-        let (hi, lo) = (xi + h, xi - h);
-        xp[i] = hi;
-        let fp = f(&xp);
-        xp[i] = lo;
-        let fm = f(&xp);
-        xp[i] = xi;
-        if i == 0 {
+    central_steps(x, f, |i, fp: DVector<f64>, fm: DVector<f64>, step| {
+        if j.nrows() != fp.len() {
             j = DMatrix::zeros(fp.len(), x.len());
         }
-        let step = hi - lo;
-        for ((c, a), b) in j.column_mut(i).iter_mut().zip(fp.iter()).zip(fm.iter()) {
-            *c = (a - b) / step;
-        }
-    }
+        j.set_column(i, &((fp - fm) / step));
+    });
     j
 }
 

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use crate::ir::{Func, Graph, Index, NodeId, Op};
-use crate::rules::derivative;
+use crate::rules::{derivative, kink, powf_derivative, powi_derivative};
 use crate::shape::{Dim, Shape, Ty};
 
 /// Why there is no batched Jacobian: the path leaves vectors and scalars.
@@ -271,25 +271,16 @@ impl Batch {
                 add(g, t1, t2)
             }
             Op::Elem(f) => ja.map(|j| {
-                let fp = if f == Func::Ln {
-                    g.elem(Func::Recip, a)
-                } else {
-                    derivative(g, f, a, c)
-                };
+                let fp = derivative(g, f, a, c);
                 self.row_scale(g, fp, j)
             }),
             Op::Powi(k) => ja.map(|j| {
-                let p = g.powi(a, k - 1);
-                let kk = g.lit(f64::from(k));
-                let fp = g.times(kk, p);
+                let fp = powi_derivative(g, a, k);
                 self.row_scale(g, fp, j)
             }),
             Op::Powf => {
                 let t1 = ja.map(|j| {
-                    let one = g.lit(1.0);
-                    let s1 = g.sub(b, one);
-                    let p = g.powf(a, s1);
-                    let fp = g.times(b, p);
+                    let fp = powf_derivative(g, a, b);
                     self.row_scale(g, fp, j)
                 });
                 let t2 = jb.map(|j| {
@@ -307,11 +298,7 @@ impl Batch {
             }
             // d max(A, s) = diag([A > s]) dA + (1 − [A > s]) ds
             Op::Max | Op::Min => {
-                let above = if g.op(c) == &Op::Max {
-                    g.above(a, b)
-                } else {
-                    g.below(a, b)
-                };
+                let above = kink(g, g.op(c) == &Op::Max, a, b);
                 let t1 = ja.map(|j| self.row_scale(g, above, j));
                 let t2 = jb.map(|j| {
                     let one = g.lit(1.0);

@@ -164,17 +164,12 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         }
         // d(A^k) = k A^(k−1) ⊙ dA
         Op::Powi(k) => {
-            let p = g.powi(a, k - 1);
-            let kk = g.lit(f64::from(k));
-            let fprime = g.times(kk, p);
+            let fprime = powi_derivative(g, a, k);
             vec![(0, g.mul(cbar, fprime))]
         }
         // d(A^s) = s A^(s−1) ⊙ dA + ln(A) ⊙ A^s ds  ⇒  Ā += C̄ ⊙ s A^(s−1), s̄ += ⟨C̄, C ⊙ ln A⟩
         Op::Powf => {
-            let one = g.lit(1.0);
-            let s1 = g.sub(b, one);
-            let p = g.powf(a, s1);
-            let fprime = g.times(b, p);
+            let fprime = powf_derivative(g, a, b);
             let ln = g.elem(Func::Ln, a);
             let cl = g.mul(c, ln);
             vec![(0, g.mul(cbar, fprime)), (1, g.dot(cbar, cl))]
@@ -218,11 +213,7 @@ pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
         Op::ArgExtremum { .. } => vec![],
         // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc  (the subgradient 0 where A = c)
         Op::Max | Op::Min => {
-            let above = if op == Op::Max {
-                g.above(a, b)
-            } else {
-                g.below(a, b)
-            };
+            let above = kink(g, op == Op::Max, a, b);
             let da = g.mul(cbar, above);
             let rest = g.sub(cbar, da);
             vec![(0, da), (1, g.sum(rest))]
@@ -383,18 +374,13 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         }),
         // d(A^k) = k A^(k−1) ⊙ dA
         Op::Powi(k) => da.map(|x| {
-            let p = g.powi(a, k - 1);
-            let kk = g.lit(f64::from(k));
-            let fp = g.times(kk, p);
+            let fp = powi_derivative(g, a, k);
             g.mul(fp, x)
         }),
         // d(A^s) = s A^(s−1) ⊙ dA + C ⊙ ln(A) ds
         Op::Powf => {
             let t1 = da.map(|x| {
-                let one = g.lit(1.0);
-                let s1 = g.sub(b, one);
-                let p = g.powf(a, s1);
-                let fp = g.times(b, p);
+                let fp = powf_derivative(g, a, b);
                 g.mul(fp, x)
             });
             let t2 = db.map(|y| {
@@ -447,11 +433,7 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         Op::ArgExtremum { .. } => None,
         // d max(A, c) = [A > c] ⊙ dA + (1 − [A > c]) dc
         Op::Max | Op::Min => {
-            let above = if op == Op::Max {
-                g.above(a, b)
-            } else {
-                g.below(a, b)
-            };
+            let above = kink(g, op == Op::Max, a, b);
             let t1 = da.map(|x| g.mul(above, x));
             let t2 = db.map(|y| {
                 let one = g.lit(1.0);
@@ -477,6 +459,31 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
         }
     };
     out.filter(|&n| !g.is_zero(n))
+}
+
+/// k aᵏ⁻¹, the derivative of aᵏ (entrywise).
+pub(crate) fn powi_derivative(g: &mut Graph, a: NodeId, k: i32) -> NodeId {
+    let p = g.powi(a, k - 1);
+    let kk = g.lit(f64::from(k));
+    g.times(kk, p)
+}
+
+/// s aˢ⁻¹, the derivative of aˢ in a (entrywise).
+pub(crate) fn powf_derivative(g: &mut Graph, a: NodeId, s: NodeId) -> NodeId {
+    let one = g.lit(1.0);
+    let s1 = g.sub(s, one);
+    let p = g.powf(a, s1);
+    g.times(s, p)
+}
+
+/// [a > c] for max(a, c), [a < c] for min(a, c): where the first argument is taken (the
+/// subgradient 0 at the kink).
+pub(crate) fn kink(g: &mut Graph, max: bool, a: NodeId, c: NodeId) -> NodeId {
+    if max {
+        g.above(a, c)
+    } else {
+        g.below(a, c)
+    }
 }
 
 /// The shape of a matrix node (every structural operation's argument is one).

@@ -406,32 +406,8 @@ pub fn items(d: &Derivation) -> TokenStream {
         "{}_JACOBIAN_FORMULA",
         name.unraw().to_string().to_uppercase()
     );
-    let out_ty = match &item.sig.output {
-        syn::ReturnType::Type(_, t) => quote!(#t),
-        syn::ReturnType::Default => quote!(()),
-    };
-    let j_types: Vec<TokenStream> = f
-        .variables
-        .iter()
-        .map(|&p| jacobian_type(f, p, layout))
-        .collect();
-    let j_ty = match j_types.as_slice() {
-        [one] => one.clone(),
-        many => quote!((#(#many),*)),
-    };
     let _ = tuple_type;
-    let jac_sig = signature(f, &jac_name, j_ty.clone());
-    let vj_sig = signature(f, &vj_name, quote!((#out_ty, #j_ty)));
-    let try_jac_sig = signature(
-        f,
-        &format_ident!("try_{}", jac_name),
-        quote!(::core::result::Result<#j_ty, ::matgrad::ShapeError>),
-    );
-    let try_vj_sig = signature(
-        f,
-        &format_ident!("try_{}", vj_name),
-        quote!(::core::result::Result<(#out_ty, #j_ty), ::matgrad::ShapeError>),
-    );
+    let [jac_sig, vj_sig, try_jac_sig, try_vj_sig] = signatures(f, layout);
 
     let out_dims_of = |em: &Emitter| g.shape(d.body.output).map(|s| em.dims(s));
     let body = |fn_name: String, with_value: bool| -> TokenStream {
@@ -554,18 +530,13 @@ pub fn items(d: &Derivation) -> TokenStream {
     }
 }
 
-/// `_jacobian`, `_value_and_jacobian` and their `try_` variants with the types they would
-/// have and no bodies, beside an error.
-pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
-    if f.variables.is_empty() {
-        return TokenStream::new();
-    }
-    let item = &f.item;
-    let vis = &item.vis;
-    let name = &item.sig.ident;
+/// The signatures of `_jacobian`, `_value_and_jacobian` and their `try_` variants, with the
+/// Jacobians' types in `layout`.
+fn signatures(f: &Function, layout: Layout) -> [syn::Signature; 4] {
+    let name = &f.item.sig.ident;
     let jac_name = format_ident!("{}_jacobian", name);
     let vj_name = format_ident!("{}_value_and_jacobian", name);
-    let out_ty = match &item.sig.output {
+    let out_ty = match &f.item.sig.output {
         syn::ReturnType::Type(_, t) => quote!(#t),
         syn::ReturnType::Default => quote!(()),
     };
@@ -579,7 +550,7 @@ pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
         many => quote!((#(#many),*)),
     };
     let shape_error = quote!(::matgrad::ShapeError);
-    let sigs = [
+    [
         signature(f, &jac_name, j_ty.clone()),
         signature(f, &vj_name, quote!((#out_ty, #j_ty))),
         signature(
@@ -592,7 +563,17 @@ pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
             &format_ident!("try_{}", vj_name),
             quote!(::core::result::Result<(#out_ty, #j_ty), #shape_error>),
         ),
-    ];
+    ]
+}
+
+/// `_jacobian`, `_value_and_jacobian` and their `try_` variants with the types they would
+/// have and no bodies, beside an error.
+pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
+    if f.variables.is_empty() {
+        return TokenStream::new();
+    }
+    let vis = &f.item.vis;
+    let sigs = signatures(f, layout);
     quote! {
         #(
             #[allow(dead_code, unused_variables, clippy::all)]

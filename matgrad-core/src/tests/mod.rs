@@ -5,5 +5,6 @@ mod cost;
 mod expansion_time;
 mod formulas;
 mod random;
+mod rng;
 mod robust;
 mod solvers;

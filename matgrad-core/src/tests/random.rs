@@ -4,28 +4,15 @@
 //! interpreted function along random directions. The same harness checks that the simplifying
 //! constructors preserve values. Seeded and reproducible: a failure prints its seed and formula.
 
+use super::rng::Rng;
 use crate::eval::{eval, Value};
 use crate::grad;
 use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::pretty::formula;
 use crate::shape::{Dim, Shape, Ty};
 
-/// xorshift64*: small, deterministic, good enough for test inputs.
-struct Rng(u64);
-
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+    /// Uniform in [−1, 1).
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     }
@@ -111,6 +98,22 @@ impl Case {
         self.dims[self.rng.below(self.dims.len())]
     }
 
+    /// A block of shape `block` at a random place in `a`, of shape `whole`.
+    fn block_of(
+        &mut self,
+        a: NodeId,
+        whole: ((Dim, usize), (Dim, usize)),
+        block: ((Dim, usize), (Dim, usize)),
+    ) -> NodeId {
+        let ((rows, cols), (r, c)) = (whole, block);
+        let (i, j) = (
+            self.rng.below(rows.1 - r.1 + 1),
+            self.rng.below(cols.1 - c.1 + 1),
+        );
+        let ty = Ty::Matrix(Shape::new(r.0, c.0));
+        self.raw(Op::View(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+    }
+
     fn dim_at_least(&mut self, size: usize) -> (Dim, usize) {
         let fits: Vec<_> = self.dims.iter().copied().filter(|d| d.1 >= size).collect();
         fits[self.rng.below(fits.len())]
@@ -176,8 +179,13 @@ impl Case {
     /// 3I + 0.3 tanh(M): diagonally dominant with a positive diagonal, so invertible with a
     /// positive determinant.
     fn well_conditioned(&mut self, k: (Dim, usize), depth: u32) -> NodeId {
-        let ty = Ty::Matrix(Shape::new(k.0, k.0));
         let m = self.matrix(k, k, depth);
+        self.dominant(m)
+    }
+
+    /// 3I + 0.3 tanh(m) for a square m.
+    fn dominant(&mut self, m: NodeId) -> NodeId {
+        let ty = self.g.ty(m);
         let t = self.raw(Op::Elem(Func::Tanh), vec![m], ty);
         let small = self.lit(0.3);
         let t = self.raw(Op::Scale, vec![small, t], ty);
@@ -301,14 +309,9 @@ impl Case {
             }
             21 => {
                 // A block of a larger matrix.
-                let rows = self.dim_at_least(r.1);
-                let cols = self.dim_at_least(c.1);
+                let (rows, cols) = (self.dim_at_least(r.1), self.dim_at_least(c.1));
                 let a = self.matrix(rows, cols, d);
-                let (i, j) = (
-                    self.rng.below(rows.1 - r.1 + 1),
-                    self.rng.below(cols.1 - c.1 + 1),
-                );
-                self.raw(Op::View(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+                self.block_of(a, (rows, cols), (r, c))
             }
             22 => {
                 // A smaller matrix placed in a block.
@@ -1171,13 +1174,7 @@ impl Case {
             7 if r == c => {
                 // (3I + 0.3 tanh(M))⁻¹ with M on the path
                 let m = self.batched_matrix(r, r, d);
-                let t = self.raw(Op::Elem(Func::Tanh), vec![m], ty);
-                let small = self.lit(0.3);
-                let t = self.raw(Op::Scale, vec![small, t], ty);
-                let eye = self.g.node(Op::Identity, vec![], ty);
-                let three = self.lit(3.0);
-                let d3 = self.raw(Op::Scale, vec![three, eye], ty);
-                let w = self.raw(Op::Add, vec![d3, t], ty);
+                let w = self.dominant(m);
                 self.raw(Op::Inverse, vec![w], ty)
             }
             8 => {
@@ -1211,14 +1208,9 @@ impl Case {
             }
             10 => {
                 // a block of a larger matrix
-                let rows = self.dim_at_least(r.1);
-                let cols = self.dim_at_least(c.1);
+                let (rows, cols) = (self.dim_at_least(r.1), self.dim_at_least(c.1));
                 let a = self.batched_matrix(rows, cols, d);
-                let (i, j) = (
-                    self.rng.below(rows.1 - r.1 + 1),
-                    self.rng.below(cols.1 - c.1 + 1),
-                );
-                self.raw(Op::View(Index::Lit(i), Index::Lit(j)), vec![a], ty)
+                self.block_of(a, (rows, cols), (r, c))
             }
             _ => {
                 let (a, s) = (self.batched_matrix(r, c, d), self.batched_scalar(d));

@@ -34,6 +34,8 @@ use std::time::Instant;
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 
+use super::rng::Rng;
+
 /// How many random cases `malformed_inputs_never_panic` runs by default (the corpus, the
 /// stress inputs and the attribute table come on top).
 const RANDOM_CASES: u64 = 4400;
@@ -282,27 +284,12 @@ const ODD_ATTRS: &[&str] = &[
 
 // ---- a deterministic generator -----------------------------------------------------------------
 
-/// xorshift64*: small, deterministic, good enough for test inputs.
-struct Rng(u64);
-
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng((seed ^ 0x5DEE_CE66_D1CE_B00C).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    /// This test's own stream of `seed`.
+    fn salted(seed: u64) -> Self {
+        Rng::new(seed ^ 0x5DEE_CE66_D1CE_B00C)
     }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
+    fn percent(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -395,7 +382,7 @@ fn random_container(rng: &mut Rng, v: &[Tok]) -> Vec<usize> {
     // Pick a token uniformly, then its list: two tries at a non-empty one.
     for _ in 0..2 {
         let p = rng.pick(&all).clone();
-        if container_len(v, &p) > 0 || rng.chance(30) {
+        if container_len(v, &p) > 0 || rng.percent(30) {
             return p;
         }
     }
@@ -1318,7 +1305,7 @@ fn random_attr(rng: &mut Rng, names: &[String]) -> String {
         _ => {
             let mut chosen: Vec<String> = Vec::new();
             for _ in 0..=rng.below(3) {
-                let name = if names.is_empty() || rng.chance(15) {
+                let name = if names.is_empty() || rng.percent(15) {
                     rng.pick(IDENT_POOL).to_string()
                 } else {
                     rng.pick(names).clone()
@@ -1438,7 +1425,7 @@ fn token_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
                 .unwrap_or((0, vec![]));
             let c = container(v, &parent);
             if let Tok::Group(d, inner) = c[last].clone() {
-                if rng.chance(30) {
+                if rng.percent(30) {
                     c.splice(last..=last, inner);
                 } else {
                     let nd = *rng.pick(&[
@@ -1486,7 +1473,7 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
                 return token_mutation(rng, v);
             }
             let (p, i) = rng.pick(&sites).clone();
-            let rename = rng.chance(50);
+            let rename = rng.percent(50);
             let new = if rename {
                 frag(rng.pick_str(METHOD_POOL))
             } else {
@@ -1547,7 +1534,11 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
         3 => {
             // Wrap the tail expression.
             let (before, after) = *rng.pick(WRAP_POOL);
-            let depth = if rng.chance(10) { 1 + rng.below(40) } else { 1 };
+            let depth = if rng.percent(10) {
+                1 + rng.below(40)
+            } else {
+                1
+            };
             let Some(b) = group_contents(v, body) else {
                 return "no body";
             };
@@ -1595,13 +1586,13 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
         5 => {
             // Qualifiers and attributes before `fn`.
             let new = frag(rng.pick_str(QUALIFIER_POOL));
-            let at = if rng.chance(50) { fn_kw } else { 0 };
+            let at = if rng.percent(50) { fn_kw } else { 0 };
             v.splice(at..at, new);
             "qualifier added"
         }
         6 => {
             // Generics, or a where clause.
-            if rng.chance(60) {
+            if rng.percent(60) {
                 let new = frag(rng.pick_str(GENERICS_POOL));
                 v.splice(fn_kw + 2..fn_kw + 2, new);
             } else {
@@ -1625,7 +1616,7 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
                 return "no parameters";
             };
             let mut new = frag(recv);
-            if rng.chance(70) && !p.is_empty() {
+            if rng.percent(70) && !p.is_empty() {
                 new.extend(frag(","));
                 p.splice(0..0, new);
             } else if p.is_empty() {
@@ -1644,21 +1635,21 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
             let names = param_names(p);
             let mut out = Vec::new();
             for n in &names {
-                if rng.chance(10) {
+                if rng.percent(10) {
                     continue;
                 }
-                let pat = if rng.chance(40) {
+                let pat = if rng.percent(40) {
                     rng.pick(PATTERN_POOL).replace("{n}", n)
                 } else {
                     n.clone()
                 };
                 let ty = *rng.pick(TYPE_POOL);
                 out.push(format!("{pat}: {ty}"));
-                if rng.chance(5) {
+                if rng.percent(5) {
                     out.push(format!("{n}: f64"));
                 }
             }
-            if rng.chance(10) {
+            if rng.percent(10) {
                 out.push("...".to_string());
             }
             let Some(new) = try_frag(&out.join(", ")) else {
@@ -1701,8 +1692,8 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
 
 /// A random expression over `names`, `depth` deep at most.
 fn random_expr(rng: &mut Rng, names: &[&str], depth: usize) -> String {
-    if depth == 0 || rng.chance(25) {
-        return if rng.chance(80) && !names.is_empty() {
+    if depth == 0 || rng.percent(25) {
+        return if rng.percent(80) && !names.is_empty() {
             rng.pick(names).to_string()
         } else {
             rng.pick(LEAF_EXTRAS).to_string()
@@ -1719,7 +1710,7 @@ fn random_expr(rng: &mut Rng, names: &[&str], depth: usize) -> String {
         out = out.replace("{b}", &b);
     }
     if out.contains("{c}") {
-        let c = if rng.chance(70) {
+        let c = if rng.percent(70) {
             rng.pick(SCALAR_CLOSURE_TEMPLATES).to_string()
         } else {
             let mut inner: Vec<&str> = names.to_vec();
@@ -1746,7 +1737,7 @@ fn random_function(rng: &mut Rng) -> (String, String) {
     let lets = ["l0", "l1", "l2"];
     for l in lets.iter().take(rng.below(4)) {
         let e = random_expr(rng, &names, 3);
-        if rng.chance(20) {
+        if rng.percent(20) {
             let ty = *rng.pick(TYPE_POOL);
             body.push_str(&format!("let {l}: {ty} = {e}; "));
         } else {
@@ -1761,16 +1752,16 @@ fn random_function(rng: &mut Rng) -> (String, String) {
         ""
     };
     let list: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
-    let ret = if rng.chance(90) { "f64" } else { "f32" };
+    let ret = if rng.percent(90) { "f64" } else { "f32" };
     let item = format!(
         "fn random{generics}({}) -> {ret} {{ {body} }}",
         list.join(", ")
     );
     let param_names: Vec<String> = params.iter().map(|p| p.0.to_string()).collect();
-    let attr = if rng.chance(85) {
+    let attr = if rng.percent(85) {
         let mut chosen: Vec<&str> = Vec::new();
         for p in &param_names {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 chosen.push(p);
             }
         }
@@ -1791,7 +1782,7 @@ fn random_function(rng: &mut Rng) -> (String, String) {
 
 /// The random case of a seed.
 fn random_case(seed: u64) -> Case {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::salted(seed);
     let kind = rng.below(100);
     if kind < 18 {
         let (attr, item) = random_function(&mut rng);
@@ -1821,13 +1812,13 @@ fn random_case(seed: u64) -> Case {
             what.push(m.into());
         }
     }
-    let attr = if kind < 23 || rng.chance(25) {
+    let attr = if kind < 23 || rng.percent(25) {
         random_attr(&mut rng, &names)
     } else {
         with_hessian(&mut rng, CORPUS[k].0.to_string())
     };
     let mut attr_tokens: Result<TokenStream, String> = attr.parse().map_err(|_| attr.clone());
-    if rng.chance(5) {
+    if rng.percent(5) {
         if let Ok(a) = &attr_tokens {
             let mut av = toks(a.clone());
             what.push(format!("attribute {}", token_mutation(&mut rng, &mut av)));
