@@ -7,4 +7,5 @@ mod formulas;
 mod random;
 mod rng;
 mod robust;
+mod snapshot;
 mod solvers;
