@@ -2,11 +2,12 @@
 //! differential of the gradient's nodes (forward-over-reverse); the Jacobian of a vector or
 //! matrix function is its forward differential, or its reverse accumulation from a cotangent.
 
+use crate::derivation::{Jacobian, Linear, Second};
+use crate::front::{Body, Function};
 use crate::grad;
 use crate::ir::{Graph, NodeId, Op};
 use crate::pretty;
 use crate::shape::Ty;
-use crate::{Derivation, Linear, Linearized, Second};
 
 /// A new parameter of the given type that generated code binds itself (a direction, a
 /// cotangent); `name` is how formulas show it.
@@ -28,10 +29,9 @@ pub fn depends_on(g: &Graph, leaves: &[NodeId]) -> Vec<bool> {
 }
 
 /// A name for an extra parameter that no parameter of the function has.
-pub fn fresh_name(d: &Derivation, candidates: &[&str]) -> String {
+pub fn fresh_name(f: &Function, candidates: &[&str]) -> String {
     let taken = |n: &str| {
-        d.function
-            .params
+        f.params
             .iter()
             .any(|p| p.name.as_ref().is_some_and(|i| i == n))
     };
@@ -43,10 +43,15 @@ pub fn fresh_name(d: &Derivation, candidates: &[&str]) -> String {
 }
 
 /// `hessian`: directions V, one per variable, and H V.
-pub fn second(d: &mut Derivation, wrt: &[NodeId]) -> Second {
-    let names = d.variable_names();
-    let dir_name = fresh_name(d, &["v", "dir", "direction"]);
-    let g = &mut d.body.graph;
+pub fn second(
+    f: &Function,
+    body: &mut Body,
+    gradients: &[Option<NodeId>],
+    wrt: &[NodeId],
+) -> Second {
+    let names = f.variable_names();
+    let dir_name = fresh_name(f, &["v", "dir", "direction"]);
+    let g = &mut body.graph;
     let dirs: Vec<NodeId> = wrt
         .iter()
         .zip(&names)
@@ -63,8 +68,7 @@ pub fn second(d: &mut Derivation, wrt: &[NodeId]) -> Second {
     let last = NodeId(g.len() as u32 - 1);
     let seeds: Vec<(NodeId, NodeId)> = wrt.iter().copied().zip(dirs.iter().copied()).collect();
     let tangent = grad::forward(g, last, &seeds);
-    let outputs: Vec<Option<NodeId>> = d
-        .gradients
+    let outputs: Vec<Option<NodeId>> = gradients
         .iter()
         .map(|gr| gr.and_then(|n| tangent.get(n.index()).copied().flatten()))
         .collect();
@@ -100,10 +104,10 @@ pub fn second(d: &mut Derivation, wrt: &[NodeId]) -> Second {
 
 /// `#[jacobian]`: the forward differential per variable and the reverse accumulation from a
 /// cotangent of the result.
-pub fn linearize(d: &mut Derivation, wrt: &[NodeId]) -> Linearized {
-    let names = d.variable_names();
-    let output = d.body.output;
-    let g = &mut d.body.graph;
+pub fn linearize(f: &Function, body: &mut Body, wrt: &[NodeId]) -> Jacobian {
+    let names = f.variable_names();
+    let output = body.output;
+    let g = &mut body.graph;
     let out_ty = g.ty(output);
     let mut forward = Vec::new();
     let mut formulas = Vec::new();
@@ -147,7 +151,7 @@ pub fn linearize(d: &mut Derivation, wrt: &[NodeId]) -> Linearized {
         .iter()
         .map(|&x| crate::batched::jacobian(g, output, x))
         .collect();
-    Linearized {
+    Jacobian {
         forward,
         reverse,
         formulas,

@@ -1,22 +1,28 @@
-//! The engine behind `#[gradient]`: an ordinary library, testable without compiling user code.
-//!
-//! The pipeline, one phase per module:
+//! The engine behind `#[gradient]` and `#[jacobian]`: an ordinary library, testable without
+//! compiling user code. `docs/ARCHITECTURE.md` in the repository is the map; this is the
+//! pipeline, with the type each phase hands to the next (`derive_with` below is the code):
 //!
 //! ```text
-//! attr::parse ─┐
-//! front::parse ┴→ front::lower (graph) → cx.check()? → grad::reverse (rules) → pretty, emit
-//!                                                     derive (HVPs, sweeps), batched (Jacobians)
+//! attr::parse          attribute tokens ─→ Options
+//! front::parse         item tokens ─→ Function (parameters, types, variables)
+//! front::lower         Function ─→ Body: the expression graph (ir), shapes unified as nodes are
+//!                      built (shape), algebra applied by the smart constructors (simplify, structure)
+//! valid::function      the options checked against the Function
+//! differentiate        Body ─→ Derived: grad::reverse / grad::forward over the rules (rules),
+//!                      derive::second (HVPs), derive::linearize + batched (Jacobians); pretty
+//!                      prints the formulas
+//! valid::derived       the options checked against the derivatives ─→ Solvers
+//! cx.check()?          every error above, reported together ─→ Derivation
+//! expand::items        Derivation ─→ tokens, through emit (nalgebra code)
 //! ```
 //!
-//! Smart constructors (`simplify`, `structure`) apply the algebra as nodes are built;
-//! `expand/` writes the companion items.
-//!
-//! Nothing after `cx.check()` sees invalid input; every user error is a `syn::Error` spanned on
-//! the user's tokens, and all of a function's errors are reported together.
+//! Every user error is a `syn::Error` spanned on the user's tokens, reported to the `Ctxt` by the
+//! phases before `cx.check()`; nothing after it can fail.
 
 pub mod attr;
 mod batched;
 pub mod ctxt;
+mod derivation;
 mod derive;
 pub mod emit;
 #[cfg(any(test, feature = "eval"))]
@@ -30,83 +36,14 @@ pub mod rules;
 pub mod shape;
 pub mod simplify;
 mod structure;
+pub mod valid;
 
 use proc_macro2::TokenStream;
 
 use ctxt::Ctxt;
+pub use derivation::{Derivation, Derived, Gradient, Jacobian, Linear, Second};
 use front::{Body, Function};
 use ir::NodeId;
-
-/// A function and its derived gradient.
-pub struct Derivation {
-    pub options: attr::Options,
-    pub function: Function,
-    pub body: Body,
-    /// ∂f/∂x for each variable in `wrt` order; `None` where f does not depend on it.
-    pub gradients: Vec<Option<NodeId>>,
-    /// The gradient formulas in textbook form, one per variable (`2 xᵀ(x w − y)`).
-    pub formulas: Vec<String>,
-    /// With `hessian`: the Hessian applied to a direction.
-    pub second: Option<Second>,
-    /// For `#[jacobian]`: the differentials used to build the Jacobians.
-    pub jacobian: Option<Linearized>,
-}
-
-/// A derivative that is linear in an extra input (a direction or a cotangent), as graph nodes:
-/// generated code evaluates it once for a given input, or once per basis vector to fill a
-/// matrix.
-pub struct Linear {
-    /// The input leaves (parameters the generated code binds), one per variable or one in all.
-    pub inputs: Vec<NodeId>,
-    /// The outputs, linear in the inputs; `None` where an output is zero.
-    pub outputs: Vec<Option<NodeId>>,
-    /// Which nodes depend on the inputs (and so must be recomputed per basis vector).
-    pub variant: Vec<bool>,
-}
-
-/// Second derivatives: the Hessian-vector product, forward-over-reverse.
-pub struct Second {
-    /// Directions V (one per variable) ↦ (H V) per variable.
-    pub hvp: Linear,
-    /// The name of the direction parameter of `_hvp`.
-    pub dir_name: String,
-    /// `(H v)` per variable, in textbook form.
-    pub hvp_formulas: Vec<String>,
-    /// The Hessian as a matrix formula, where it has a closed form matgrad can print.
-    pub hessian_formula: Option<String>,
-}
-
-/// First derivatives of a function with a vector or matrix value.
-pub struct Linearized {
-    /// Per variable: the direction dX ↦ dF (forward sweeps, one per entry of X).
-    pub forward: Vec<Linear>,
-    /// The cotangent F̄ ↦ X̄ for every variable (reverse sweeps, one per entry of F).
-    pub reverse: Linear,
-    /// Per variable: the Jacobian in closed form (numerator layout), where matgrad can print it.
-    pub formulas: Vec<String>,
-    /// Per variable: the differential dF in terms of dX.
-    pub differentials: Vec<String>,
-    /// Per variable, the whole Jacobian as one node (`batched.rs`), where every value between
-    /// the variables and the result is a vector or a scalar; `None` if the sweeps fill it.
-    pub batched: Option<Vec<Option<NodeId>>>,
-}
-
-impl Derivation {
-    /// The names of the variables, in `wrt` order.
-    pub fn variable_names(&self) -> Vec<String> {
-        self.function
-            .variables
-            .iter()
-            .map(|&i| {
-                self.function.params[i]
-                    .name
-                    .as_ref()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-}
 
 /// What `derive` returns on error: the combined errors and, if the item was a function, the
 /// function and the attribute's options as far as they were read (so that the expansion can
@@ -118,7 +55,9 @@ pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failur
     derive_with(attr::Macro::Gradient, attr, item)
 }
 
-/// Parse, check and differentiate, for either attribute.
+/// The pipeline, for either attribute: parse, lower, validate the options against the function,
+/// differentiate a valid body, validate what needs the derivatives, and only then check for
+/// errors. Everything after `cx.check()` is infallible.
 pub fn derive_with(
     kind: attr::Macro,
     attr: TokenStream,
@@ -127,11 +66,8 @@ pub fn derive_with(
     let mut cx = Ctxt::new();
     let options = attr::parse(kind, attr, &mut cx);
     let Some(function) = front::parse(kind, item, options.as_ref(), &mut cx) else {
-        return Err(Box::new((
-            cx.check().err().unwrap_or_else(internal_error),
-            None,
-            options,
-        )));
+        let e = cx.check().err().unwrap_or_else(internal_error);
+        return Err(Box::new((e, None, options)));
     };
     // A return type that does not fit would make every use of the value an error too.
     let body = if function.output_fits {
@@ -139,58 +75,73 @@ pub fn derive_with(
     } else {
         None
     };
+    let options_fit = match &options {
+        Some(o) => valid::function(&mut cx, &function, o),
+        None => false,
+    };
+    let valid = match (options, body) {
+        (Some(o), Some(body)) if options_fit && !cx.has_errors() => {
+            let (body, derived) = differentiate(&o, &function, body);
+            let solvers = valid::derived(&mut cx, &function, &o, &body, &derived);
+            Ok((o, body, derived, solvers))
+        }
+        (options, _) => Err(options),
+    };
     if let Err(e) = cx.check() {
+        let options = match valid {
+            Ok((o, ..)) => Some(o),
+            Err(o) => o,
+        };
         return Err(Box::new((e, Some(function), options)));
     }
-    let Some(options) = options else {
-        return Err(Box::new((internal_error(), Some(function), None)));
-    };
-    let Some(body) = body else {
-        return Err(Box::new((internal_error(), Some(function), Some(options))));
-    };
+    match valid {
+        Ok((options, body, derived, solvers)) => Ok(Derivation {
+            options,
+            function,
+            body,
+            derived,
+            solvers,
+        }),
+        Err(options) => Err(Box::new((internal_error(), Some(function), options))),
+    }
+}
 
+/// The derivatives the attribute asks for, of a valid body.
+fn differentiate(options: &attr::Options, function: &Function, mut body: Body) -> (Body, Derived) {
     let wrt: Vec<NodeId> = function
         .variables
         .iter()
         .map(|&i| body.param_nodes[i].unwrap_or(body.output))
         .collect();
-    let mut d = Derivation {
-        options,
-        function,
-        body,
-        gradients: Vec::new(),
-        formulas: Vec::new(),
-        second: None,
-        jacobian: None,
-    };
-    let names = d.variable_names();
-    match d.options.kind {
+    let names = function.variable_names();
+    let derived = match options.kind {
         attr::Macro::Gradient => {
-            let seed = d.body.graph.lit(1.0);
-            let g = &mut d.body.graph;
-            d.gradients = if g.is_active(d.body.output) {
-                grad::reverse(g, d.body.output, seed, &wrt)
+            let seed = body.graph.lit(1.0);
+            let g = &mut body.graph;
+            let nodes = if g.is_active(body.output) {
+                grad::reverse(g, body.output, seed, &wrt)
             } else {
                 vec![None; wrt.len()]
             };
-            d.formulas = d
-                .gradients
+            let formulas = nodes
                 .iter()
                 .map(|gr| {
-                    gr.map(|n| pretty::formula(&d.body.graph, n, &names))
+                    gr.map(|n| pretty::formula(&body.graph, n, &names))
                         .unwrap_or_else(|| "0".into())
                 })
                 .collect();
             // `minimize` reads the Hessian-vector product to tell whether f is quadratic.
-            if d.options.hessian.is_some() || d.options.minimize.is_some() {
-                d.second = Some(derive::second(&mut d, &wrt));
-            }
+            let second = (options.hessian.is_some() || options.minimize.is_some())
+                .then(|| derive::second(function, &mut body, &nodes, &wrt));
+            Derived::Gradient(Gradient {
+                nodes,
+                formulas,
+                second,
+            })
         }
-        attr::Macro::Jacobian => {
-            d.jacobian = Some(derive::linearize(&mut d, &wrt));
-        }
-    }
-    Ok(d)
+        attr::Macro::Jacobian => Derived::Jacobian(derive::linearize(function, &mut body, &wrt)),
+    };
+    (body, derived)
 }
 
 fn internal_error() -> syn::Error {

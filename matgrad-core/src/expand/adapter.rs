@@ -6,84 +6,26 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Ident, Type};
 
-use crate::attr::{Adapter, Layout, Options};
 use crate::front::types::TypeKind;
 use crate::front::Function;
+use crate::valid::{Field, Struct};
 
-/// A data field: a parameter of the function other than the variable.
-pub(super) struct Field {
-    pub name: Ident,
-    /// What the struct stores: the parameter's type, owned.
-    pub ty: Type,
-    /// Whether the function takes it by reference (so a call passes `&self.name`).
-    pub by_ref: bool,
-}
-
-/// The struct an adapter generates, as far as the adapters agree.
+/// The struct an adapter generates, as validation accepted it, with the function it calls.
 pub(super) struct Problem<'a> {
     pub f: &'a Function,
     pub name: &'a Ident,
     /// The variable: its parameter index.
     pub variable: usize,
-    pub fields: Vec<Field>,
+    pub fields: &'a [Field],
 }
 
 impl<'a> Problem<'a> {
-    /// Check that the function fits a struct (one variable, named parameters, no generics, the
-    /// numerator layout) and read its data fields. `option` is how the user wrote the option
-    /// (`argmin`), for messages.
-    pub fn new(
-        f: &'a Function,
-        options: &Options,
-        adapter: &'a Adapter,
-        option: &str,
-    ) -> syn::Result<Self> {
-        let mut errors: Vec<syn::Error> = Vec::new();
-        let generics = &f.item.sig.generics;
-        if !generics.params.is_empty() {
-            errors.push(syn::Error::new_spanned(
-                generics,
-                format!("`{option} = {}` generates a struct with concrete types, so the function cannot be generic: write it for `f64`", adapter.name),
-            ));
-        }
-        if options.layout != Layout::Numerator {
-            let span = options.layout_span.unwrap_or(adapter.option);
-            errors.push(syn::Error::new(
-                span,
-                format!("`{option} = ..` gives solvers the Jacobian in the numerator layout they expect: remove `layout = ..`"),
-            ));
-        }
-        let mut fields = Vec::new();
-        for (i, p) in f.params.iter().enumerate() {
-            let Some(name) = &p.name else {
-                let input = &f.item.sig.inputs[i];
-                errors.push(syn::Error::new_spanned(
-                    input,
-                    format!("`{option} = ..` stores the parameters in a struct's fields, named after them: give this parameter a plain name"),
-                ));
-                continue;
-            };
-            if f.variables.contains(&i) {
-                continue;
-            }
-            fields.push(Field {
-                name: name.clone(),
-                ty: stored_type(&p.info.owned),
-                by_ref: p.info.by_ref,
-            });
-        }
-        let variable = f.variables.first().copied().unwrap_or(0);
-        match errors.into_iter().reduce(|mut a, b| {
-            a.combine(b);
-            a
-        }) {
-            Some(e) => Err(e),
-            None => Ok(Problem {
-                f,
-                name: &adapter.name,
-                variable,
-                fields,
-            }),
+    pub fn new(f: &'a Function, s: &'a Struct) -> Self {
+        Problem {
+            f,
+            name: &s.name,
+            variable: s.variable,
+            fields: &s.fields,
         }
     }
 
@@ -178,21 +120,6 @@ pub(super) fn pass(value: &TokenStream, by_ref: bool) -> TokenStream {
         value.clone()
     } else {
         quote!(::core::clone::Clone::clone(#value))
-    }
-}
-
-/// The owned type a struct stores for a parameter: the referent of a `&` (`&[f64]` and `&str`
-/// as `Vec<f64>` and `String`, which the calls pass back by deref).
-fn stored_type(owned: &Type) -> Type {
-    match owned {
-        Type::Slice(s) => {
-            let elem = &s.elem;
-            syn::parse_quote!(::std::vec::Vec<#elem>)
-        }
-        Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
-            syn::parse_quote!(::std::string::String)
-        }
-        other => other.clone(),
     }
 }
 

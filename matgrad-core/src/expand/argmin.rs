@@ -14,49 +14,34 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::adapter::{behind_feature, pass, Problem};
-use crate::attr::Adapter;
-use crate::attr::Options;
+use crate::attr::{Adapter, Macro, Options};
 use crate::front::Function;
+use crate::valid::{self, Struct};
 
-pub fn gradient_problem(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
-    wrap(
-        adapter,
-        Problem::new(f, options, adapter, "argmin").map(|pr| cost_and_gradient(options, &pr)),
-    )
-}
-
-pub fn residual_problem(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
-    wrap(
-        adapter,
-        Problem::new(f, options, adapter, "argmin").map(|pr| operator_and_jacobian(&pr)),
-    )
-}
-
-fn wrap(adapter: &Adapter, items: syn::Result<TokenStream>) -> TokenStream {
-    match items {
-        Ok(items) => behind_feature("with_argmin", adapter.option, items),
-        Err(e) => e.to_compile_error(),
-    }
+/// The struct of `argmin = Name` and its trait impls, for the attribute `kind`.
+pub fn items(
+    kind: Macro,
+    f: &Function,
+    options: &Options,
+    adapter: &Adapter,
+    s: &Struct,
+) -> TokenStream {
+    let pr = Problem::new(f, s);
+    let items = match kind {
+        Macro::Gradient => cost_and_gradient(options, &pr),
+        Macro::Jacobian => operator_and_jacobian(&pr),
+    };
+    behind_feature("with_argmin", adapter.option, items)
 }
 
 /// The adapter beside a function that failed to derive (calling its stand-ins), if the
 /// adapter itself would be fine; nothing otherwise, its problems being reported already or
 /// secondary.
-pub fn stand_in(
-    kind: crate::attr::Macro,
-    f: &Function,
-    options: &Options,
-    adapter: &Adapter,
-) -> TokenStream {
-    let pr = match Problem::new(f, options, adapter, "argmin") {
-        Ok(pr) if f.variables.len() == 1 => pr,
-        _ => return TokenStream::new(),
-    };
-    let items = match kind {
-        crate::attr::Macro::Gradient => cost_and_gradient(options, &pr),
-        crate::attr::Macro::Jacobian => operator_and_jacobian(&pr),
-    };
-    behind_feature("with_argmin", adapter.option, items)
+pub fn stand_in(kind: Macro, f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
+    match valid::adapter::problem(f, options, adapter, "argmin") {
+        Ok(s) if f.variables.len() == 1 => items(kind, f, options, adapter, &s),
+        _ => TokenStream::new(),
+    }
 }
 
 /// The struct with its data fields, a cache of the last evaluation (`(point, value,

@@ -8,9 +8,9 @@ use super::{
     as_variable, gradient_types, shape_checks, shared_attrs, signature, tuple_type, tuple_value,
 };
 use crate::emit::Emitter;
-use crate::Derivation;
+use crate::{Derivation, Gradient};
 
-pub fn items(d: &Derivation) -> TokenStream {
+pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
     let f = &d.function;
     let item = &f.item;
     let vis = &item.vis;
@@ -24,7 +24,7 @@ pub fn items(d: &Derivation) -> TokenStream {
 
     let formula_lines: Vec<String> = names
         .iter()
-        .zip(&d.formulas)
+        .zip(&gr.formulas)
         .map(|(v, fm)| format!("∂f/∂{v} = {fm}"))
         .collect();
     let formula_text = formula_lines.join("\n");
@@ -52,8 +52,8 @@ pub fn items(d: &Derivation) -> TokenStream {
     let grad_sig = signature(f, &grad_name, grad_ty.clone());
     let vg_sig = signature(f, &vg_name, quote!((#scalar, #grad_ty)));
 
-    let grad_body = body(d, &grad_name.to_string(), false);
-    let vg_body = body(d, &vg_name.to_string(), true);
+    let grad_body = body(d, gr, &grad_name.to_string(), false);
+    let vg_body = body(d, gr, &vg_name.to_string(), true);
     let grad_checks = shape_checks(d, &grad_name.to_string());
     let vg_checks = shape_checks(d, &vg_name.to_string());
 
@@ -138,14 +138,14 @@ pub fn items(d: &Derivation) -> TokenStream {
 }
 
 /// The statements of a generated function, ending in its return value.
-fn body(d: &Derivation, fn_name: &str, with_value: bool) -> TokenStream {
+fn body(d: &Derivation, gr: &Gradient, fn_name: &str, with_value: bool) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
     let mut outputs = Vec::new();
     if with_value {
         outputs.push(d.body.output);
     }
-    outputs.extend(d.gradients.iter().flatten().copied());
+    outputs.extend(gr.nodes.iter().flatten().copied());
     let mut em = Emitter::new(g, &d.body, f, fn_name.to_string());
     let (lets, values) = em.compute(&outputs);
     let mut values = values.into_iter();
@@ -153,14 +153,14 @@ fn body(d: &Derivation, fn_name: &str, with_value: bool) -> TokenStream {
     let grads: Vec<TokenStream> = f
         .variables
         .iter()
-        .zip(&d.gradients)
-        .map(|(&p, gr)| {
-            let v = if gr.is_some() {
+        .zip(&gr.nodes)
+        .map(|(&p, node)| {
+            let v = if node.is_some() {
                 values.next().unwrap_or_default()
             } else {
                 TokenStream::new()
             };
-            as_variable(&em, f, g, p, *gr, v)
+            as_variable(&em, f, g, p, *node, v)
         })
         .collect();
     let grads = tuple_value(&grads);

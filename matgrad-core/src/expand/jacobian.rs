@@ -19,7 +19,7 @@ use crate::front::types::{Axis, TypeKind};
 use crate::front::Function;
 use crate::ir::NodeId;
 use crate::shape::Dim;
-use crate::Derivation;
+use crate::{Derivation, Jacobian};
 
 /// The Jacobian's type for a variable: static when both shapes are, `DMatrix` otherwise.
 fn jacobian_type(f: &Function, p: usize, layout: Layout) -> TokenStream {
@@ -104,12 +104,9 @@ fn write(
 
 /// The statements computing the value and the numerator-layout Jacobians (`__mg_j0`, ..), as a
 /// block evaluating to `(value, (J0, ..))`.
-fn sweeps(d: &Derivation, em: &mut Emitter, with_value: bool) -> TokenStream {
+fn sweeps(d: &Derivation, lin: &Jacobian, em: &mut Emitter, with_value: bool) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
-    let Some(lin) = &d.jacobian else {
-        return quote!(::core::unreachable!());
-    };
     let output = d.body.output;
     let out_is_matrix = g.ty(output).is_matrix();
     let out_dims = g.shape(output).map(|s| em.dims(s));
@@ -388,12 +385,9 @@ fn finish(
     }
 }
 
-pub fn items(d: &Derivation) -> TokenStream {
+pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
-    let Some(lin) = &d.jacobian else {
-        return TokenStream::new();
-    };
     let item = &f.item;
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -412,7 +406,7 @@ pub fn items(d: &Derivation) -> TokenStream {
     let out_dims_of = |em: &Emitter| g.shape(d.body.output).map(|s| em.dims(s));
     let body = |fn_name: String, with_value: bool| -> TokenStream {
         let mut em = Emitter::new(g, &d.body, f, fn_name.clone());
-        let compute = sweeps(d, &mut em, with_value);
+        let compute = sweeps(d, lin, &mut em, with_value);
         let out_dims = out_dims_of(&em);
         let js: Vec<TokenStream> = (0..f.variables.len())
             .map(|i| {

@@ -8,24 +8,24 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::adapter::{behind_feature, Problem};
-use crate::attr::Adapter;
-use crate::attr::Options;
-use crate::front::types::{Axis, TypeKind};
+use crate::attr::{Adapter, Options};
+use crate::front::types::Axis;
 use crate::front::Function;
+use crate::valid::{self, LeastSquares};
 
-pub fn items(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
-    match problem_items(f, options, adapter) {
-        Ok(items) => behind_feature("with_levenberg_marquardt", adapter.option, items),
-        Err(e) => e.to_compile_error(),
-    }
+/// The struct of `least_squares = Name` and its `LeastSquaresProblem` impl.
+pub fn items(f: &Function, adapter: &Adapter, ls: &LeastSquares) -> TokenStream {
+    behind_feature(
+        "with_levenberg_marquardt",
+        adapter.option,
+        problem_items(f, ls),
+    )
 }
 
 /// The adapter beside a function that failed to derive, if the adapter itself would be fine.
 pub fn stand_in(f: &Function, options: &Options, adapter: &Adapter) -> TokenStream {
-    match problem_items(f, options, adapter) {
-        Ok(items) if f.variables.len() == 1 => {
-            behind_feature("with_levenberg_marquardt", adapter.option, items)
-        }
+    match valid::adapter::least_squares(f, options, adapter) {
+        Ok(ls) if f.variables.len() == 1 => items(f, adapter, &ls),
         _ => TokenStream::new(),
     }
 }
@@ -38,42 +38,10 @@ fn dim_type(axis: Axis) -> TokenStream {
     }
 }
 
-/// The length axis of a column vector type, or `None`.
-fn vector_axis(kind: &TypeKind) -> Option<Axis> {
-    match kind {
-        TypeKind::Matrix {
-            rows,
-            cols: Axis::Fixed(1),
-        } => Some(*rows),
-        _ => None,
-    }
-}
-
-fn problem_items(f: &Function, options: &Options, adapter: &Adapter) -> syn::Result<TokenStream> {
-    let pr = Problem::new(f, options, adapter, "least_squares")?;
-    let f = pr.f;
+fn problem_items(f: &Function, ls: &LeastSquares) -> TokenStream {
+    let pr = Problem::new(f, &ls.problem);
     let item = &f.item;
-    let var = &f.params[pr.variable];
-    let vector_types = "levenberg-marquardt works on vectors: `DVector<f64>` or a static vector such as `Vector3<f64>`";
-    let residual_axis = vector_axis(&f.output.kind).ok_or_else(|| {
-        syn::Error::new_spanned(
-            &item.sig.output,
-            format!(
-                "`least_squares = {}` needs the residuals as a column vector; {vector_types}",
-                pr.name
-            ),
-        )
-    })?;
-    let param_axis = vector_axis(&var.info.kind).ok_or_else(|| {
-        syn::Error::new_spanned(
-            &var.ty,
-            format!(
-                "`least_squares = {}` needs the parameters as a column vector; {vector_types}",
-                pr.name
-            ),
-        )
-    })?;
-
+    let (residual_axis, param_axis) = (ls.residuals, ls.params);
     let vis = &item.vis;
     let name = pr.name;
     let fn_name = &item.sig.ident;
@@ -116,7 +84,7 @@ fn problem_items(f: &Function, options: &Options, adapter: &Adapter) -> syn::Res
     let new_doc = format!(
         "The problem for the data and the starting parameters `{var_name}`, evaluated there."
     );
-    Ok(quote! {
+    quote! {
         #[doc = #doc]
         #[derive(Clone)]
         #vis struct #name {
@@ -184,5 +152,5 @@ fn problem_items(f: &Function, options: &Options, adapter: &Adapter) -> syn::Res
                 self.__mg_evaluated.as_ref().map(|(_, j)| ::core::clone::Clone::clone(j))
             }
         }
-    })
+    }
 }

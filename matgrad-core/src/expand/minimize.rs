@@ -14,153 +14,13 @@ use quote::{format_ident, quote};
 
 use super::adapter::pass;
 use super::{shape_checks, shared_attrs, signature};
-use crate::derive::depends_on;
 use crate::front::types::{Axis, TypeKind};
 use crate::front::Function;
-use crate::shape::{Dim, Ty};
-use crate::Derivation;
+use crate::valid::Minimizer;
+use crate::{Derivation, Gradient};
 
-pub fn items(d: &Derivation) -> TokenStream {
-    match argmin_fns(d) {
-        Ok(items) => items,
-        Err(e) => {
-            let mut out = e.to_compile_error();
-            out.extend(stand_ins(&d.function));
-            out
-        }
-    }
-}
-
-/// The objective's name, for messages.
-fn objective(d: &Derivation) -> String {
-    d.function.item.sig.ident.to_string()
-}
-
-/// Why `minimize` cannot apply, if it cannot.
-fn check(d: &Derivation) -> syn::Result<()> {
-    let span = d
-        .options
-        .minimize
-        .unwrap_or_else(proc_macro2::Span::call_site);
-    let f = &d.function;
-    let name = objective(d);
-    let names = d.variable_names();
-    if f.variables.len() != 1 {
-        return Err(syn::Error::new(
-            span,
-            format!("`minimize` solves for one variable, but `wrt` lists {}: stack them into one vector", f.variables.len()),
-        ));
-    }
-    let var = &names[0];
-    let (Some(second), Some(leaf)) = (&d.second, d.body.param_nodes[f.variables[0]]) else {
-        return Err(syn::Error::new(
-            span,
-            format!(
-                "`minimize`: `{name}` does not depend on `{var}`, so every `{var}` minimises it"
-            ),
-        ));
-    };
-    let g = &d.body.graph;
-    let on_variable = depends_on(g, &[leaf]);
-    let quadratic = second
-        .hvp
-        .outputs
-        .iter()
-        .flatten()
-        .all(|o| !on_variable[o.index()]);
-    if !quadratic {
-        let hvp = second.hvp_formulas.first().cloned().unwrap_or_default();
-        let dir = &second.dir_name;
-        return Err(syn::Error::new(
-            span,
-            format!(
-                "`minimize` needs `{name}` quadratic in `{var}`, but its Hessian depends on `{var}` (H {dir} = {hvp}), so ∇f = 0 has no closed-form linear solve: remove `minimize` and use an iterative solver (e.g. `argmin = Name` with L-BFGS)"
-            ),
-        ));
-    }
-    if second.hvp.outputs.iter().all(|o| o.is_none()) {
-        return Err(syn::Error::new(
-            span,
-            format!("`minimize`: `{name}` is linear in `{var}` (its Hessian is zero), so it has no minimum unless its gradient is zero"),
-        ));
-    }
-    Ok(())
-}
-
-/// `0` of the variable's type, with its dynamic sizes read from the other parameters.
-fn zero_variable(d: &Derivation) -> syn::Result<TokenStream> {
-    let f = &d.function;
-    let g = &d.body.graph;
-    let var = f.variables[0];
-    let s = &f.scalar;
-    let na = quote!(::matgrad::nalgebra);
-    let param = &f.params[var];
-    let TypeKind::Matrix { rows, cols } = param.info.kind else {
-        return Ok(quote!(#na::zero::<#s>()));
-    };
-    let shape = d.body.param_nodes[var].and_then(|n| g.ty(n).shape());
-    let dims = shape.map(|sh| (sh.rows, sh.cols));
-    let size = |axis: Axis, dim: Option<Dim>, what: &str| -> syn::Result<TokenStream> {
-        if let Axis::Fixed(n) = axis {
-            return Ok(quote!(#na::Const::<#n>));
-        }
-        let Some(dim) = dim else {
-            return Err(syn::Error::new_spanned(
-                &param.ty,
-                "`minimize`: no shape is known for the variable",
-            ));
-        };
-        if let Some(n) = g.dims.known(dim) {
-            return Ok(quote!(#na::Dyn(#n)));
-        }
-        let Dim::Dyn(v) = dim else {
-            return Ok(quote!(#na::Dyn(0)));
-        };
-        let class = g.dims.find(v);
-        for (i, p) in f.params.iter().enumerate() {
-            let (Some(pname), Some(node), true) = (&p.name, d.body.param_nodes[i], i != var) else {
-                continue;
-            };
-            let Ty::Matrix(sh) = g.ty(node) else { continue };
-            for (dd, method) in [(sh.rows, quote!(nrows)), (sh.cols, quote!(ncols))] {
-                if let Dim::Dyn(u) = dd {
-                    if g.dims.find(u) == class {
-                        return Ok(quote!(#na::Dyn(#pname.#method())));
-                    }
-                }
-            }
-        }
-        let vname = param
-            .name
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        Err(syn::Error::new_spanned(
-            &param.ty,
-            format!("`minimize` builds `{vname}` itself, but its number of {what} is not tied to any other parameter's size by the body, so `{}_argmin` could not tell it", objective(d)),
-        ))
-    };
-    let r = size(rows, dims.map(|x| x.0), "rows")?;
-    let c = size(cols, dims.map(|x| x.1), "columns")?;
-    Ok(quote!(#na::OMatrix::<#s, _, _>::zeros_generic(#r, #c)))
-}
-
-/// The signature of `<name>_argmin` (prefixed), without the variable, returning `output`.
-fn argmin_signature(f: &Function, name: &syn::Ident, output: TokenStream) -> syn::Signature {
-    let mut sig = signature(f, name, output);
-    let var = f.variables.first().copied().unwrap_or(0);
-    sig.inputs = sig
-        .inputs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != var)
-        .map(|(_, a)| a.clone())
-        .collect();
-    sig
-}
-
-fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
-    check(d)?;
+/// `<name>_argmin` and `try_<name>_argmin`, for an objective validation found quadratic.
+pub fn items(d: &Derivation, gr: &Gradient, m: &Minimizer) -> TokenStream {
     let f = &d.function;
     let item = &f.item;
     let vis = &item.vis;
@@ -173,15 +33,9 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
     let try_name = format_ident!("try_{}", argmin_name);
     let hessian_name = format_ident!("{}_hessian", name);
     let grad_name = format_ident!("{}_grad", name);
-    let names: Option<Vec<&syn::Ident>> = f.params.iter().map(|p| p.name.as_ref()).collect();
-    let Some(names) = names else {
-        return Err(syn::Error::new_spanned(
-            &item.sig.inputs,
-            "`minimize` calls the generated functions by the parameters' names: give every parameter a plain name",
-        ));
-    };
-    let var_ident = names[var];
-    let zero = zero_variable(d)?;
+    let names = &m.names;
+    let var_ident = &names[var];
+    let zero = &m.zero;
     let args: Vec<TokenStream> = names
         .iter()
         .enumerate()
@@ -193,7 +47,7 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
             }
         })
         .collect();
-    let other_args: Vec<&&syn::Ident> = names
+    let other_args: Vec<&syn::Ident> = names
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != var)
@@ -218,8 +72,8 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
     let sig = argmin_signature(f, &argmin_name, quote!(#owned));
 
     // Docs: the normal equations, in textbook form.
-    let second = d.second.as_ref();
-    let gradient = d.formulas.first().cloned().unwrap_or_default();
+    let second = gr.second.as_ref();
+    let gradient = gr.formulas.first().cloned().unwrap_or_default();
     let hessian = second
         .and_then(|s| s.hessian_formula.clone())
         .unwrap_or_else(|| format!("(see {hessian_name})"));
@@ -244,7 +98,7 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
          # Panics\n\nWhere the arguments' shapes do not fit together, or the Hessian is singular (∇f = 0 has no unique solution); [`{try_name}`] returns these as a [`SolveError`](::matgrad::SolveError)."
     );
     let try_doc = format!("[`{argmin_name}`], with arguments whose shapes do not fit together and a singular Hessian reported as a [`SolveError`](::matgrad::SolveError) instead of a panic.");
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #[doc = #try_doc]
         #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
@@ -275,7 +129,21 @@ fn argmin_fns(d: &Derivation) -> syn::Result<TokenStream> {
                 ::core::result::Result::Err(e) => ::core::panic!("{}", e),
             }
         }
-    })
+    }
+}
+
+/// The signature of `<name>_argmin` (prefixed), without the variable, returning `output`.
+fn argmin_signature(f: &Function, name: &syn::Ident, output: TokenStream) -> syn::Signature {
+    let mut sig = signature(f, name, output);
+    let var = f.variables.first().copied().unwrap_or(0);
+    sig.inputs = sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != var)
+        .map(|(_, a)| a.clone())
+        .collect();
+    sig
 }
 
 /// `_argmin` with the right signature and no body, beside the error, so that callers compile.

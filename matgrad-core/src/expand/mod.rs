@@ -25,36 +25,32 @@ use crate::front::types::TypeKind;
 use crate::front::Function;
 use crate::ir::{Graph, NodeId};
 use crate::shape::{Dim, Ty};
-use crate::Derivation;
+use crate::{Derivation, Derived};
 
-/// Everything the attribute expands to, for a function that was derived.
+/// Everything the attribute expands to, for a function that was derived and validated.
 pub fn items(d: &Derivation) -> TokenStream {
-    match d.options.kind {
-        Macro::Gradient => {
-            let mut out = gradient::items(d);
+    let (f, options, solvers) = (&d.function, &d.options, &d.solvers);
+    let mut out = match &d.derived {
+        Derived::Gradient(gr) => {
+            let mut out = gradient::items(d, gr);
             // With `minimize` alone too: `_argmin` builds the Hessian with `_hessian`.
-            if d.second.is_some() {
-                out.extend(second::items(d));
+            if let Some(second) = &gr.second {
+                out.extend(second::items(d, second));
             }
-            if d.options.minimize.is_some() {
-                out.extend(minimize::items(d));
-            }
-            if let Some(a) = &d.options.argmin {
-                out.extend(argmin::gradient_problem(&d.function, &d.options, a));
+            if let Some(m) = &solvers.minimize {
+                out.extend(minimize::items(d, gr, m));
             }
             out
         }
-        Macro::Jacobian => {
-            let mut out = jacobian::items(d);
-            if let Some(a) = &d.options.argmin {
-                out.extend(argmin::residual_problem(&d.function, &d.options, a));
-            }
-            if let Some(a) = &d.options.least_squares {
-                out.extend(least_squares::items(&d.function, &d.options, a));
-            }
-            out
-        }
+        Derived::Jacobian(lin) => jacobian::items(d, lin),
+    };
+    if let (Some(a), Some(s)) = (&options.argmin, &solvers.argmin) {
+        out.extend(argmin::items(options.kind, f, options, a, s));
     }
+    if let (Some(a), Some(ls)) = (&options.least_squares, &solvers.least_squares) {
+        out.extend(least_squares::items(f, a, ls));
+    }
+    out
 }
 
 /// A value of variable `p` (a gradient, a Hessian-vector product) as the variable's own type:

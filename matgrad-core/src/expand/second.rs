@@ -12,12 +12,9 @@ use crate::emit::Emitter;
 use crate::front::types::TypeKind;
 use crate::front::Function;
 use crate::ir::Op;
-use crate::Derivation;
+use crate::{Derivation, Second};
 
-pub fn items(d: &Derivation) -> TokenStream {
-    let Some(second) = &d.second else {
-        return TokenStream::new();
-    };
+pub fn items(d: &Derivation, second: &Second) -> TokenStream {
     let f = &d.function;
     let g = &d.body.graph;
     let item = &f.item;

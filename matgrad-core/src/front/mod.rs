@@ -38,6 +38,22 @@ pub struct Function {
     pub scalars: Scalars,
 }
 
+impl Function {
+    /// The names of the variables, in `wrt` order.
+    pub fn variable_names(&self) -> Vec<String> {
+        self.variables
+            .iter()
+            .map(|&i| {
+                self.params[i]
+                    .name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
 const VARIABLE_TYPES: &str =
     "a variable must be `f64`, `DMatrix<f64>`, `DVector<f64>` or `RowDVector<f64>` (or a static nalgebra matrix or vector), by value or by `&`";
 

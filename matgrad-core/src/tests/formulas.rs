@@ -7,7 +7,7 @@ fn derive(attr: &str, item: &str) -> Result<Vec<String>, String> {
     let attr: TokenStream = attr.parse().map_err(|e| format!("{e:?}"))?;
     let item: TokenStream = item.parse().map_err(|e| format!("{e:?}"))?;
     crate::derive(attr, item)
-        .map(|d| d.formulas)
+        .map(|d| d.gradient().map(|g| g.formulas.clone()).unwrap_or_default())
         .map_err(|failure| {
             let (e, _, _) = *failure;
             e.into_iter()
