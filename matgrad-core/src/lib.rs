@@ -30,6 +30,7 @@ pub mod rules;
 pub mod shape;
 pub mod simplify;
 mod structure;
+mod text;
 
 use proc_macro2::TokenStream;
 

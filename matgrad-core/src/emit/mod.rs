@@ -12,13 +12,16 @@ mod operand;
 mod plan;
 mod prelude;
 
+// The expansions name it here; it compares a node's type with a declared type, so it lives
+// with the declared types.
+pub use crate::front::types::same_type;
+
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use syn::Type;
 
 use crate::front::{Body, Function};
 use crate::ir::{Graph, NodeId, Op};
-use crate::shape::{Dim, Ty};
 
 /// How the generated code names nalgebra: through matgrad's re-export, so that user code and
 /// generated code agree on one nalgebra.
@@ -83,7 +86,8 @@ impl<'a> Emitter<'a> {
         format_ident!("__mg_t{}", id.0)
     }
 
-    /// A node as a formula, for the messages of generated panics.
+    /// A node as a formula, for the messages of generated panics: the printer's formula, the one
+    /// thing emission takes from `pretty`.
     fn text(&self, id: NodeId) -> String {
         crate::pretty::node_text(self.g, id)
     }
@@ -156,19 +160,5 @@ impl<'a> Emitter<'a> {
         let inside = self.lets(&needed, varies);
         let values = outputs.iter().map(|&o| self.v(o)).collect();
         (before, inside, values)
-    }
-}
-
-/// Whether a value of node type `ty` already has the type of a parameter declared as `want`.
-pub fn same_type(ty: Ty, rows: crate::front::types::Axis, cols: crate::front::types::Axis) -> bool {
-    use crate::front::types::Axis;
-    let same = |d: Dim, a: Axis| match (d, a) {
-        (Dim::Fixed(n), Axis::Fixed(m)) => n == m,
-        (Dim::Dyn(_), Axis::Dyn) => true,
-        _ => false,
-    };
-    match ty {
-        Ty::Matrix(s) => same(s.rows, rows) && same(s.cols, cols),
-        _ => false,
     }
 }

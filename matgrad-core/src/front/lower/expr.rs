@@ -7,8 +7,8 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, Lit, Pat, UnOp};
 
-use super::{describe_dim, int_literal, strip, text_of, Lowerer, MAX_POWER};
-use crate::ir::{Func, Graph, Index, NodeId, Op};
+use super::{describe_dim, int_literal, strip, text_of, Lowerer};
+use crate::ir::{Func, Graph, Index, NodeId, Op, MAX_POWER};
 use crate::shape::{Dim, Shape, Ty};
 
 /// How deeply nested an expression matgrad reads (sub-expressions within sub-expressions).

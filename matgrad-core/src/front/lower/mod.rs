@@ -47,9 +47,6 @@ pub struct Stmt {
     pub optional: Option<String>,
 }
 
-/// The highest matrix power formed from repeated products (the derivative of xᵏ has k terms).
-pub const MAX_POWER: u32 = 64;
-
 const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable may use anything";
 
 #[derive(Clone, Copy)]
@@ -160,7 +157,7 @@ fn collect_idents(ts: TokenStream, out: &mut Vec<String>) {
 }
 
 fn text_of<T: ToTokens>(t: &T) -> String {
-    crate::pretty::source_text(&t.to_token_stream())
+    crate::text::source_text(&t.to_token_stream())
 }
 
 fn int_literal(e: &Expr) -> Option<i64> {
