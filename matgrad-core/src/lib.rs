@@ -36,6 +36,7 @@ pub mod rules;
 pub mod shape;
 pub mod simplify;
 mod structure;
+mod text;
 pub mod valid;
 
 use proc_macro2::TokenStream;

@@ -327,7 +327,7 @@ impl Graph {
         }
         // matmul-power: xⁱ xʲ = xⁱ⁺ʲ, and (xⁱ)ᵀ (xʲ)ᵀ = (xʲ⁺ⁱ)ᵀ: powers of one matrix commute,
         // so the k terms of the derivative of tr(xᵏ) are one node, k (xᵏ⁻¹)ᵀ.
-        let max = crate::front::MAX_POWER;
+        let max = crate::ir::MAX_POWER;
         if let (Op::Transpose, Op::Transpose) = (self.op(a), self.op(b)) {
             let (p, q) = (self.args(a)[0], self.args(b)[0]);
             if let (Some((x, i)), Some((y, j))) = (self.as_power(p), self.as_power(q)) {

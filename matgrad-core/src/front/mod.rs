@@ -3,7 +3,7 @@
 mod lower;
 pub mod types;
 
-pub use lower::{lower, Body, Stmt, MAX_POWER};
+pub use lower::{lower, Body, Stmt};
 
 use proc_macro2::TokenStream;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
@@ -114,7 +114,7 @@ pub fn parse(
                         // Reported here; the body is then read as if it were a constant, so
                         // that this one mistake does not cause a cascade of others.
                         let ty = &p.ty;
-                        let text = crate::pretty::source_text(&quote::quote!(#ty))
+                        let text = crate::text::source_text(&quote::quote!(#ty))
                             .replace(" < ", "<")
                             .replace(" <", "<")
                             .replace("< ", "<")

@@ -2,6 +2,8 @@
 
 use syn::{GenericArgument, PathArguments, Type};
 
+use crate::shape::{Dim, Ty};
+
 /// One axis of a matrix type, as the type spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Axis {
@@ -185,5 +187,18 @@ pub fn classify(ty: &Type, scalars: &Scalars) -> TypeInfo {
                 scalar,
             }
         }
+    }
+}
+
+/// Whether a value of node type `ty` already has the matrix type declared with axes `rows` × `cols`.
+pub fn same_type(ty: Ty, rows: Axis, cols: Axis) -> bool {
+    let same = |d: Dim, a: Axis| match (d, a) {
+        (Dim::Fixed(n), Axis::Fixed(m)) => n == m,
+        (Dim::Dyn(_), Axis::Dyn) => true,
+        _ => false,
+    };
+    match ty {
+        Ty::Matrix(s) => same(s.rows, rows) && same(s.cols, cols),
+        _ => false,
     }
 }

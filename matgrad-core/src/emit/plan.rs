@@ -1,0 +1,218 @@
+//! Planning, before any code is written: which nodes the outputs need and how often each is
+//! read, which temporaries may be moved, and which nodes are never built (transposes folded into
+//! products, inverses applied as solves, embeddings added in place, products fused into scalings).
+
+use super::Emitter;
+use crate::ir::{NodeId, Op};
+use crate::shape::Dim;
+
+impl Emitter<'_> {
+    /// The arguments the emitted code for `n` actually reads: a scaled identity or all-ones
+    /// matrix is built directly (`from_diagonal_element`, `from_element`), not from `I` or `J`.
+    fn reads(&self, n: NodeId) -> Vec<NodeId> {
+        let g = self.g;
+        let args = g.args(n);
+        if let Some(s) = self.structured(n) {
+            return s.reads();
+        }
+        match g.op(n) {
+            Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
+            // sum(J) is the number of entries, known from the shape.
+            Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
+            _ => args.to_vec(),
+        }
+    }
+
+    /// A Kronecker product with an identity, or a product with one or with the commutation
+    /// matrix: applied block by block or as a permutation, never built unless it is the value.
+    pub(super) fn structured(&self, n: NodeId) -> Option<Structured> {
+        let g = self.g;
+        let args = g.args(n);
+        let is_eye = |x: NodeId| matches!(g.op(x), Op::Identity);
+        match g.op(n) {
+            Op::Kron if is_eye(args[0]) => Some(Structured::IdentityKron(args[1])),
+            Op::Kron if is_eye(args[1]) => Some(Structured::KronIdentity(args[0])),
+            Op::MatMul => {
+                let (a, j) = (args[0], args[1]);
+                match g.op(a) {
+                    Op::Kron if is_eye(g.args(a)[0]) => {
+                        Some(Structured::ApplyIdentityKron(g.args(a)[1], j))
+                    }
+                    Op::Kron if is_eye(g.args(a)[1]) => {
+                        Some(Structured::ApplyKronIdentity(g.args(a)[0], j))
+                    }
+                    Op::Commutation { rows } => Some(Structured::Commute(*rows, j)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Decide which nodes `outputs` need, how often each is read, and which transposes are
+    /// folded into `tr_mul`. Returns the needed set.
+    pub fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
+        let g = self.g;
+        let mut needed = vec![false; g.len()];
+        for &o in outputs {
+            needed[o.index()] = true;
+        }
+        for id in (0..g.len()).rev() {
+            if needed[id] {
+                for a in self.reads(NodeId(id as u32)) {
+                    needed[a.index()] = true;
+                }
+            }
+        }
+        self.uses = vec![0; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    self.uses[a.index()] += 1;
+                }
+            }
+        }
+        for &o in outputs {
+            self.uses[o.index()] += 1;
+        }
+        self.last_reader = vec![None; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    self.last_reader[a.index()] = Some(NodeId(id as u32));
+                }
+            }
+        }
+        self.returned = vec![false; g.len()];
+        for &o in outputs {
+            self.returned[o.index()] = true;
+        }
+        self.plan_solves(&needed);
+        self.fused = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            let by_scaling =
+                self.last_reader[id].is_some_and(|r| *g.op(r) == Op::Scale && g.args(r)[1] == n);
+            if is_needed
+                && *g.op(n) == Op::Mul
+                && g.ty(n).is_matrix()
+                && self.uses[id] == 1
+                && !self.returned[id]
+                && by_scaling
+                && g.args(n).iter().all(|&x| g.ty(x) == g.ty(n))
+            {
+                self.fused[id] = true;
+            }
+        }
+        self.embedded = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            let in_sum = |r: NodeId| match g.op(r) {
+                Op::Add => g.args(r)[0] != g.args(r)[1],
+                Op::Sub => g.args(r)[1] == n && g.args(r)[0] != n,
+                _ => false,
+            };
+            if is_needed
+                && matches!(g.op(n), Op::Embed(..) | Op::RepeatRow | Op::RepeatColumn)
+                && self.uses[id] == 1
+                && !self.returned[id]
+                && self.last_reader[id].is_some_and(|r| {
+                    // One term of the sum must be a matrix to add into.
+                    let other_embedded = g
+                        .args(r)
+                        .iter()
+                        .any(|&x| x != n && self.embedded[x.index()]);
+                    in_sum(r) && g.ty(r) == g.ty(n) && !other_embedded
+                })
+            {
+                self.embedded[id] = true;
+            }
+        }
+        self.folded = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            // A transpose read once, as the left factor of a product, is not formed: `tr_mul`
+            // reads it for matrix·vector, and `tr_gemm` (gemm on a strided view) for
+            // matrix·matrix, where `tr_mul` has no blocking (see PERF-NOTES).
+            if is_needed && *g.op(n) == Op::MatMul {
+                let a = g.args(n)[0];
+                let once = self.uses[a.index()] == 1 && !self.solved_transpose[a.index()];
+                if *g.op(a) == Op::Transpose && once {
+                    self.folded[a.index()] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    /// Which needed inverses are only ever factors of products (directly or transposed), so
+    /// that solves with an LU factorisation replace the inverse: X⁻¹ B, Aᵀ X⁻¹, X⁻ᵀ A.
+    fn plan_solves(&mut self, needed: &[bool]) {
+        let g = self.g;
+        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    readers[a.index()].push(NodeId(id as u32));
+                }
+            }
+        }
+        // A product of `m` with another matrix, m B or U m: a solve with k right-hand sides
+        // costs 2n²k after the factorisation, the inverse 2n³ before its product.
+        let by_vector = |r: NodeId, m: NodeId| {
+            *g.op(r) == Op::MatMul && {
+                let (a, b) = (g.args(r)[0], g.args(r)[1]);
+                (a == m && b != m) || (b == m && a != m)
+            }
+        };
+        self.solved = vec![false; g.len()];
+        self.solved_transpose = vec![false; g.len()];
+        for id in 0..g.len() {
+            let c = NodeId(id as u32);
+            if !needed[id] || *g.op(c) != Op::Inverse || self.returned[id] || readers[id].is_empty()
+            {
+                continue;
+            }
+            let ok = readers[id].iter().all(|&r| {
+                by_vector(r, c)
+                    || (*g.op(r) == Op::Transpose
+                        && !self.returned[r.index()]
+                        && !readers[r.index()].is_empty()
+                        && readers[r.index()].iter().all(|&q| by_vector(q, r)))
+            });
+            if ok {
+                self.solved[id] = true;
+                for &r in &readers[id] {
+                    if *g.op(r) == Op::Transpose {
+                        self.solved_transpose[r.index()] = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The structured forms of Kronecker products with an identity and of the commutation matrix.
+#[derive(Clone, Copy)]
+pub(super) enum Structured {
+    /// I ⊗ A: A copied into the diagonal blocks
+    IdentityKron(NodeId),
+    /// A ⊗ I: the entries of A spread along diagonals
+    KronIdentity(NodeId),
+    /// (I ⊗ A) J: A times each block of rows of J
+    ApplyIdentityKron(NodeId, NodeId),
+    /// (M ⊗ I) J: block i is Σₖ Mᵢₖ times block k of J
+    ApplyKronIdentity(NodeId, NodeId),
+    /// K J for matrices with this many rows: the rows of J permuted
+    Commute(Dim, NodeId),
+}
+
+impl Structured {
+    fn reads(self) -> Vec<NodeId> {
+        match self {
+            Structured::IdentityKron(a) | Structured::KronIdentity(a) => vec![a],
+            Structured::ApplyIdentityKron(a, j) | Structured::ApplyKronIdentity(a, j) => vec![a, j],
+            Structured::Commute(_, j) => vec![j],
+        }
+    }
+}

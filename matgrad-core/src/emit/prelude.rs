@@ -1,0 +1,94 @@
+//! The prelude of a generated function: aliases of the parameters, the body's constant
+//! statements and the constant expressions, each bound only if the emitted code reads it.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote};
+
+use super::Emitter;
+
+impl Emitter<'_> {
+    /// The aliases of the parameters, the constant statements and the constant expressions
+    /// that `code` refers to.
+    pub fn prelude(&self, code: &TokenStream) -> TokenStream {
+        let mut out = TokenStream::new();
+        for (i, p) in self.f.params.iter().enumerate() {
+            let Some(name) = &p.name else { continue };
+            let alias = format_ident!("__mg_p{}", i);
+            if p.info.by_ref {
+                out.extend(quote!(let #alias = #name;));
+            } else {
+                out.extend(quote!(let #alias = &#name;));
+            }
+        }
+        // Constant expressions are bound only if something reads them (directly or through
+        // another constant expression), so that nothing the function does not need is computed.
+        let mut used = BTreeSet::new();
+        collect_aliases(code, &mut used);
+        let opaque = &self.g.opaque;
+        for k in (0..opaque.len()).rev() {
+            if used.contains(&opaque[k].alias.to_string()) {
+                collect_aliases(&opaque[k].code, &mut used);
+            }
+        }
+        // A statement matgrad replaced by a node (a vector of ones) is kept only if the code
+        // that is emitted still names it.
+        let mut names = BTreeSet::new();
+        if self.body.stmts.iter().any(|s| s.optional.is_some()) {
+            collect_idents(code, &mut names);
+            for stmt in self.body.stmts.iter().filter(|s| s.optional.is_none()) {
+                collect_idents(&stmt.tokens, &mut names);
+            }
+            for leaf in opaque
+                .iter()
+                .filter(|l| used.contains(&l.alias.to_string()))
+            {
+                collect_idents(&leaf.code, &mut names);
+            }
+        }
+        for stmt in &self.body.stmts {
+            if stmt.optional.as_ref().is_some_and(|n| !names.contains(n)) {
+                continue;
+            }
+            out.extend(stmt.tokens.clone());
+            if let Some((alias, name)) = &stmt.alias {
+                out.extend(quote!(let #alias = &#name;));
+            }
+        }
+        for leaf in opaque {
+            if used.contains(&leaf.alias.to_string()) {
+                let (alias, code) = (&leaf.alias, &leaf.code);
+                out.extend(quote!(let #alias = &(#code);));
+            }
+        }
+        out
+    }
+}
+
+fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
+    for tt in ts.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+fn collect_aliases(ts: &TokenStream, out: &mut BTreeSet<String>) {
+    for tt in ts.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                let s = i.to_string();
+                if s.starts_with("__mg_o") {
+                    out.insert(s);
+                }
+            }
+            TokenTree::Group(g) => collect_aliases(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
