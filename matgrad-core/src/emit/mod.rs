@@ -36,6 +36,8 @@ pub struct Emitter<'a> {
     f: &'a Function,
     /// What panics say, e.g. `least_squares_grad`.
     fn_name: String,
+    /// Names a node in those panics.
+    describe: fn(&Graph, NodeId) -> String,
     /// How many times each node is read by the emitted nodes and outputs.
     uses: Vec<u32>,
     /// Transposes that are read only as the left factor of a matrix–vector product, which
@@ -60,12 +62,21 @@ pub struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(g: &'a Graph, body: &'a Body, f: &'a Function, fn_name: String) -> Self {
+    /// `describe` names a node in the messages of generated panics (the printer's formula,
+    /// which expansion passes in, so that emission does not depend on printing).
+    pub fn new(
+        g: &'a Graph,
+        body: &'a Body,
+        f: &'a Function,
+        fn_name: String,
+        describe: fn(&Graph, NodeId) -> String,
+    ) -> Self {
         Emitter {
             g,
             body,
             f,
             fn_name,
+            describe,
             uses: Vec::new(),
             folded: Vec::new(),
             last_reader: Vec::new(),
@@ -86,10 +97,9 @@ impl<'a> Emitter<'a> {
         format_ident!("__mg_t{}", id.0)
     }
 
-    /// A node as a formula, for the messages of generated panics: the printer's formula, the one
-    /// thing emission takes from `pretty`.
+    /// A node as a formula, for the messages of generated panics.
     fn text(&self, id: NodeId) -> String {
-        crate::pretty::node_text(self.g, id)
+        (self.describe)(self.g, id)
     }
 
     pub fn is_leaf_alias(&self, id: NodeId) -> bool {

@@ -146,7 +146,7 @@ fn body(d: &Derivation, gr: &Gradient, fn_name: &str, with_value: bool) -> Token
         outputs.push(d.body.output);
     }
     outputs.extend(gr.nodes.iter().flatten().copied());
-    let mut em = Emitter::new(g, &d.body, f, fn_name.to_string());
+    let mut em = Emitter::new(g, &d.body, f, fn_name.to_string(), crate::pretty::node_text);
     let (lets, values) = em.compute(&outputs);
     let mut values = values.into_iter();
     let value = if with_value { values.next() } else { None };

@@ -405,7 +405,7 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
 
     let out_dims_of = |em: &Emitter| g.shape(d.body.output).map(|s| em.dims(s));
     let body = |fn_name: String, with_value: bool| -> TokenStream {
-        let mut em = Emitter::new(g, &d.body, f, fn_name.clone());
+        let mut em = Emitter::new(g, &d.body, f, fn_name.clone(), crate::pretty::node_text);
         let compute = sweeps(d, lin, &mut em, with_value);
         let out_dims = out_dims_of(&em);
         let js: Vec<TokenStream> = (0..f.variables.len())

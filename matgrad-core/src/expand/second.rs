@@ -67,7 +67,7 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
 
     // _hvp: the forward differential of the gradient, once.
     let hvp_fn = format!("{hvp_name}");
-    let mut em = Emitter::new(g, &d.body, f, hvp_fn.clone());
+    let mut em = Emitter::new(g, &d.body, f, hvp_fn.clone(), crate::pretty::node_text);
     let outputs: Vec<_> = second.hvp.outputs.iter().flatten().copied().collect();
     let (lets, values) = em.compute(&outputs);
     let mut values = values.into_iter();
@@ -92,7 +92,7 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
 
     // _hessian: H V for each basis vector V, one column at a time.
     let hessian_fn = format!("{hessian_name}");
-    let mut em = Emitter::new(g, &d.body, f, hessian_fn.clone());
+    let mut em = Emitter::new(g, &d.body, f, hessian_fn.clone(), crate::pretty::node_text);
     let (before, inside, values) = em.compute_looped(&outputs, &second.hvp.variant);
     let mut values = values.into_iter();
     let one = em.lit(1.0);
