@@ -6,6 +6,7 @@ use quote::{format_ident, quote};
 use syn::Type;
 
 use super::{na, Emitter};
+use crate::ir::vocabulary::{self, Code};
 use crate::ir::{Func, Index, NodeId, Op, Part};
 use crate::shape::{Dim, Shape};
 
@@ -386,17 +387,19 @@ fn index(i: &Index) -> TokenStream {
     }
 }
 
+/// f(v) for a scalar v, as the vocabulary table says it is computed: the method of its name,
+/// or a run-time helper where no method is exact or stable (sign with sign(0) = 0, σ that does
+/// not overflow).
 fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
-    match f {
-        // sign(v) with sign(0) = 0: the subgradient of |v| that is zero at the kink
-        // (`f64::signum` returns 1 at +0).
-        Func::Sign => quote!(::matgrad::__private::sign(#v)),
-        // 1/(1 + e⁻ᵛ), which neither overflows nor loses precision for large |v|.
-        Func::Sigmoid => quote!(::matgrad::__private::sigmoid(#v)),
-        Func::Softplus => quote!(::matgrad::__private::softplus(#v)),
-        _ => {
-            let m = format_ident!("{}", f.method());
+    let entry = vocabulary::function_of(f);
+    match entry.code {
+        Code::Method => {
+            let m = format_ident!("{}", entry.rust.unwrap_or(entry.name));
             quote!(#v.#m())
+        }
+        Code::Helper(name) => {
+            let helper = format_ident!("{}", name);
+            quote!(::matgrad::__private::#helper(#v))
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod graph;
 mod op;
+pub mod vocabulary;
 
 pub use graph::{Graph, Leaf, Node, NodeId};
 pub use op::{Func, Index, Op, Part};

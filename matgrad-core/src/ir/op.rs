@@ -1,27 +1,29 @@
 //! The operations of the expression graph: the single list every other phase matches on.
 //!
-//! Each phase has one arm per operation, in this order: `rules.rs` (the adjoint),
-//! `emit.rs` (nalgebra code), `pretty.rs` (the formula), `eval.rs` (the interpreter).
+//! Each phase has one exhaustive `match` over it: `rules::of` (the derivatives), `emit/node.rs`
+//! (nalgebra code), `pretty` (the formula), `eval.rs` (the interpreter); `docs/ARCHITECTURE.md`
+//! lists them as the checklist for a new operation.
 
 /// A scalar function applied to a scalar, or entry by entry to a matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Func {
+    // In the order of the vocabulary table (`vocabulary::FUNCTIONS`), which is indexed by it.
     Exp,
+    ExpM1,
     Ln,
     Ln1p,
+    Log10,
+    Log2,
     Sqrt,
     Sin,
     Cos,
     Tanh,
     Abs,
-    /// sign(v) with sign(0) = 0: the derivative of `abs`; its own derivative is zero.
-    Sign,
     /// Rust's `signum` (1 at +0), as the user writes it; its derivative is zero.
     Signum,
     Recip,
-    ExpM1,
-    Log10,
-    Log2,
+    /// sign(v) with sign(0) = 0: the derivative of `abs`; its own derivative is zero.
+    Sign,
     /// The logistic function 1/(1 + e⁻ᵛ): the derivative of ln(1 + eᵛ).
     Sigmoid,
     /// ln(1 + eᵛ), as the stable form `v.max(0.0) + (-v.abs()).exp().ln_1p()` that users write:
@@ -31,45 +33,15 @@ pub enum Func {
 }
 
 impl Func {
-    /// The method name in Rust (`v.exp()`), also the name printed in formulas.
+    /// Its name (the Rust method's, where users write one): from the vocabulary table,
+    /// `ir/vocabulary.rs`.
     pub fn method(self) -> &'static str {
-        match self {
-            Func::Exp => "exp",
-            Func::Ln => "ln",
-            Func::Ln1p => "ln_1p",
-            Func::Sqrt => "sqrt",
-            Func::Sin => "sin",
-            Func::Cos => "cos",
-            Func::Tanh => "tanh",
-            Func::Abs => "abs",
-            Func::Sign => "sign",
-            Func::Signum => "signum",
-            Func::Recip => "recip",
-            Func::ExpM1 => "exp_m1",
-            Func::Log10 => "log10",
-            Func::Log2 => "log2",
-            Func::Sigmoid => "σ",
-            Func::Softplus => "softplus",
-        }
+        super::vocabulary::function_of(self).name
     }
 
+    /// The function a user's method names (`exp`), from the vocabulary table.
     pub fn from_method(name: &str) -> Option<Func> {
-        Some(match name {
-            "exp" => Func::Exp,
-            "ln" => Func::Ln,
-            "ln_1p" => Func::Ln1p,
-            "sqrt" => Func::Sqrt,
-            "sin" => Func::Sin,
-            "cos" => Func::Cos,
-            "tanh" => Func::Tanh,
-            "abs" => Func::Abs,
-            "recip" => Func::Recip,
-            "signum" => Func::Signum,
-            "exp_m1" => Func::ExpM1,
-            "log10" => Func::Log10,
-            "log2" => Func::Log2,
-            _ => return None,
-        })
+        super::vocabulary::function_named(name)
     }
 }
 

@@ -7,6 +7,7 @@
 use super::rng::Rng;
 use crate::eval::{eval, Value};
 use crate::grad;
+use crate::ir::vocabulary::{self, Domain};
 use crate::ir::{Func, Graph, Index, NodeId, Op, Part};
 use crate::pretty::formula;
 use crate::shape::{Dim, Shape, Ty};
@@ -32,6 +33,15 @@ struct Case {
 }
 
 impl Case {
+    /// A scalar function from the vocabulary whose domain is one of `domains`.
+    fn function(&mut self, domains: &[Domain]) -> Func {
+        let pool: Vec<Func> = domains
+            .iter()
+            .flat_map(|&d| vocabulary::functions_on(d))
+            .collect();
+        pool[self.rng.below(pool.len())]
+    }
+
     fn new(seed: u64) -> Case {
         let mut rng = Rng::new(seed);
         let mut g = Graph::default();
@@ -239,7 +249,7 @@ impl Case {
             }
             8 => {
                 let a = self.matrix(r, c, d);
-                let f = [Func::Tanh, Func::Sin, Func::Cos][self.rng.below(3)];
+                let f = self.function(&[Domain::Bounded]);
                 self.raw(Op::Elem(f), vec![a], ty)
             }
             9 => {
@@ -268,7 +278,7 @@ impl Case {
             14 => {
                 let a = self.matrix(r, c, d);
                 let p = self.positive(a);
-                let f = [Func::Ln, Func::Sqrt, Func::Recip][self.rng.below(3)];
+                let f = self.function(&[Domain::Positive]);
                 self.raw(Op::Elem(f), vec![p], ty)
             }
             15 => {
@@ -430,13 +440,13 @@ impl Case {
             }
             11 => {
                 let a = self.scalar(d);
-                let f = [Func::Tanh, Func::Sin, Func::Cos][self.rng.below(3)];
+                let f = self.function(&[Domain::Bounded]);
                 self.raw(Op::Elem(f), vec![a], ty)
             }
             12 => {
                 let a = self.scalar(d);
                 let p = self.positive(a);
-                let f = [Func::Ln, Func::Sqrt, Func::Recip, Func::Ln1p][self.rng.below(4)];
+                let f = self.function(&[Domain::Positive]);
                 self.raw(Op::Elem(f), vec![p], ty)
             }
             13 => {
@@ -1024,8 +1034,8 @@ impl Case {
             }
             7 => {
                 let a = self.vector(r, d);
-                let f = [Func::Tanh, Func::Sin, Func::Exp, Func::Sigmoid][self.rng.below(4)];
-                let a = if f == Func::Exp {
+                let f = self.function(&[Domain::Bounded, Domain::Growing]);
+                let a = if vocabulary::function_of(f).domain == Domain::Growing {
                     self.raw(Op::Elem(Func::Tanh), vec![a], ty)
                 } else {
                     a
@@ -1035,7 +1045,7 @@ impl Case {
             8 => {
                 let a = self.vector(r, d);
                 let p = self.positive(a);
-                let f = [Func::Ln, Func::Sqrt, Func::Recip][self.rng.below(3)];
+                let f = self.function(&[Domain::Positive]);
                 self.raw(Op::Elem(f), vec![p], ty)
             }
             9 => {
@@ -1164,7 +1174,7 @@ impl Case {
             }
             5 => {
                 let a = self.batched_matrix(r, c, d);
-                let f = [Func::Tanh, Func::Sin, Func::Sigmoid][self.rng.below(3)];
+                let f = self.function(&[Domain::Bounded]);
                 self.raw(Op::Elem(f), vec![a], ty)
             }
             6 => {

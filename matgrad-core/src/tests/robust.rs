@@ -581,79 +581,36 @@ const IDENT_POOL: &[&str] = &[
     "static",
 ];
 
-const METHOD_POOL: &[&str] = &[
-    "frobnicate",
-    "transpose",
-    "trace",
-    "determinant",
-    "try_inverse",
-    "unwrap",
-    "expect",
-    "component_mul",
-    "component_div",
-    "kronecker",
-    "dot",
-    "tr_mul",
-    "norm",
-    "norm_squared",
-    "sum",
-    "map",
-    "add_scalar",
-    "exp",
-    "ln",
-    "ln_1p",
-    "sqrt",
-    "powi",
-    "powf",
-    "sin",
-    "cos",
-    "tanh",
-    "abs",
-    "recip",
-    "clone",
-    "clone_owned",
-    "into_owned",
-    "nrows",
-    "ncols",
-    "len",
-    "shape",
-    "iter",
-    "as_slice",
-    "symmetric_part",
-    "cholesky",
-    "lu",
-    "solve",
-    "amax",
-    "max",
-    "exp_mut",
-    "fill_mut",
-    "l",
-    "unpack",
-    "inverse",
-    "ln_determinant",
-    "solve_lower_triangular",
-    "solve_upper_triangular",
-    "row_sum",
-    "column_sum",
-    "row_mean",
-    "column_mean",
-    "diagonal",
-    "min",
-    "column",
-    "row",
-    "rows",
-    "columns",
-    "view",
-    "fixed_rows",
-    "fixed_view",
-    "xy",
-    "xyz",
-    "normalize",
-    "cross",
-    "await",
-    "r#try",
-    "r#loop",
-];
+/// Method names for mutations: the whole vocabulary (`ir/vocabulary.rs`), and names it does
+/// not have (nalgebra methods, keywords, nonsense).
+static METHOD_POOL: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    use crate::ir::vocabulary::{FUNCTIONS, METHODS, SCALAR_METHODS};
+    let known = METHODS.iter().chain(SCALAR_METHODS).map(|m| m.name);
+    let functions = FUNCTIONS.iter().filter_map(|f| f.rust);
+    let others = [
+        "frobnicate",
+        "unwrap",
+        "expect",
+        "clone",
+        "clone_owned",
+        "into_owned",
+        "nrows",
+        "ncols",
+        "len",
+        "shape",
+        "iter",
+        "as_slice",
+        "symmetric_part",
+        "unpack",
+        "amax",
+        "exp_mut",
+        "fill_mut",
+        "await",
+        "r#try",
+        "r#loop",
+    ];
+    known.chain(functions).chain(others).collect()
+});
 
 const ARGS_POOL: &[&str] = &[
     "()",
@@ -1475,7 +1432,7 @@ fn targeted_mutation(rng: &mut Rng, v: &mut Vec<Tok>) -> &'static str {
             let (p, i) = rng.pick(&sites).clone();
             let rename = rng.percent(50);
             let new = if rename {
-                frag(rng.pick_str(METHOD_POOL))
+                frag(rng.pick_str(&METHOD_POOL))
             } else {
                 frag(rng.pick_str(ARGS_POOL))
             };
@@ -2410,7 +2367,7 @@ fn check_tables() {
     for table in [
         TOKEN_POOL,
         IDENT_POOL,
-        METHOD_POOL,
+        &METHOD_POOL,
         ARGS_POOL,
         LITERAL_POOL,
         STMT_POOL,

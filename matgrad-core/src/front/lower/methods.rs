@@ -7,12 +7,10 @@ use syn::spanned::Spanned;
 use syn::{Expr, Lit};
 
 use super::{guess_ty, int_literal, strip, text_of, Factor, Lowerer, CONSTANTS_NOTE};
+use crate::ir::vocabulary::{self, Lowering};
 use crate::ir::{Func, NodeId, Op};
 use crate::shape::{Dim, DimSource, Shape, Ty};
 
-const MATRIX_METHODS: &str = "transpose, trace, determinant, try_inverse().unwrap(), lu(), cholesky().unwrap(), solve_lower_triangular(..).unwrap(), solve_upper_triangular(..).unwrap(), component_mul, component_div, kronecker, dot, tr_mul, cross, norm, norm_squared, normalize, sum, mean, max, min, row_sum, column_sum, row_mean, column_mean, diagonal, column, row, rows, columns, view, fixed_rows, fixed_columns, fixed_view, xy, xyz, map, add_scalar";
-const SCALAR_METHODS: &str =
-    "exp, exp_m1, ln, ln_1p, log10, log2, sqrt, powi, powf, sin, cos, tanh, abs, signum, recip, max(c), min(c)";
 impl Lowerer<'_> {
     pub(super) fn method(&mut self, m: &syn::ExprMethodCall, whole: &Expr) -> Option<NodeId> {
         let name = m.method.to_string();
@@ -71,6 +69,11 @@ impl Lowerer<'_> {
         }
         let ty = self.ty(recv);
         let is_matrix = ty.is_matrix();
+        if let (Some(method), 0, true) = (vocabulary::matrix_method(&name), nargs, is_matrix) {
+            if let Lowering::ScalarOf(op) = &method.lowering {
+                return Some(self.mk(op.clone(), vec![recv], Ty::Scalar, span));
+            }
+        }
         let known = match (name.as_str(), nargs) {
             ("transpose", 0) if is_matrix => {
                 let s = self.g.shape(recv)?;
@@ -98,9 +101,6 @@ impl Lowerer<'_> {
                     Some(Ty::Scalar),
                 )
             }
-            ("norm_squared", 0) if is_matrix => Some((Op::NormSq, Ty::Scalar)),
-            ("norm", 0) if is_matrix => Some((Op::Norm, Ty::Scalar)),
-            ("sum", 0) if is_matrix => Some((Op::Sum, Ty::Scalar)),
             // mean(A) = sum(A) / (number of entries)
             ("mean", 0) if is_matrix => {
                 let s = self.g.shape(recv)?;
@@ -230,9 +230,9 @@ impl Lowerer<'_> {
         let msg = if is_matrix && Func::from_method(&name).is_some() {
             format!("`.{name}()` on a matrix is not entrywise in nalgebra, and matgrad does not differentiate it: for the entrywise function write `.map(|v| v.{name}())`")
         } else if is_matrix {
-            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported matrix methods are {MATRIX_METHODS} ({CONSTANTS_NOTE})")
+            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported matrix methods are {} ({CONSTANTS_NOTE})", vocabulary::matrix_methods_text())
         } else {
-            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported scalar functions are {SCALAR_METHODS} ({CONSTANTS_NOTE})")
+            format!("matgrad cannot differentiate `{call}` on a path from a variable; the supported scalar functions are {} ({CONSTANTS_NOTE})", vocabulary::scalar_methods_text())
         };
         self.cx.error_spanned_by(&m.method, msg);
         None

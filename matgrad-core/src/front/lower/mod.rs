@@ -579,12 +579,9 @@ fn guess_ty(e: &Expr) -> Ty {
         {
             Ty::Scalar
         }
-        Expr::MethodCall(m) => match m.method.to_string().as_str() {
-            "norm" | "norm_squared" | "sum" | "trace" | "determinant" | "dot" | "mean" | "max"
-            | "min" | "amax" | "amin" | "product" | "variance" | "exp" | "ln" | "sqrt" | "powi"
-            | "powf" => Ty::Scalar,
-            _ => Ty::Unknown,
-        },
+        Expr::MethodCall(m) if crate::ir::vocabulary::returns_scalar(&m.method.to_string()) => {
+            Ty::Scalar
+        }
         _ => Ty::Unknown,
     }
 }
