@@ -349,6 +349,22 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let c = s(1);
                 map1(&|x| if x > c { 1.0 } else { 0.0 })
             }
+            Op::Compare(cmp) => {
+                let ind = |x: f64, y: f64| if cmp.holds(x, y) { 1.0 } else { 0.0 };
+                match (&vals[args[0].index()], &vals[args[1].index()]) {
+                    (Value::Scalar(x), Value::Scalar(y)) => Value::Scalar(ind(*x, *y)),
+                    (Value::Matrix(x), Value::Scalar(y)) => Value::Matrix(x.map(|v| ind(v, *y))),
+                    (Value::Scalar(x), Value::Matrix(y)) => Value::Matrix(y.map(|v| ind(*x, v))),
+                    (Value::Matrix(x), Value::Matrix(y)) => Value::Matrix(x.zip_map(y, ind)),
+                }
+            }
+            Op::Select => match &vals[args[0].index()] {
+                Value::Scalar(c) => vals[args[if *c != 0.0 { 1 } else { 2 }].index()].clone(),
+                Value::Matrix(c) => {
+                    let (x, y) = (m(1), m(2));
+                    Value::Matrix(c.zip_zip_map(&x, &y, |c, x, y| if c != 0.0 { x } else { y }))
+                }
+            },
             Op::MatPow(k) => {
                 let x = m(0);
                 let mut p = x.clone();

@@ -523,6 +523,37 @@ impl Builder<'_> {
                 E::Name(format!("[{} > {}]", render(&a), render(&c)), kind)
             }
             Op::MatPow(k) => E::MatPow(bx(arg(0, self)?), *k),
+            // A condition prints in Iverson's brackets, [a < b]: 1 where it holds.
+            Op::Compare(cmp) => {
+                let (a, c) = (arg(0, self)?, arg(1, self)?);
+                E::Name(
+                    format!("[{} {} {}]", render(&a), cmp.printed(), render(&c)),
+                    kind,
+                )
+            }
+            // A branch prints its cases: {a if m; b otherwise}.
+            Op::Select => {
+                // A scalar broadcast to every entry (s J) reads as the scalar in a case.
+                let case = |i: usize, this: &mut Self| {
+                    let n = args[i];
+                    match g.op(n) {
+                        Op::Scale if matches!(g.op(g.args(n)[1]), Op::Ones) => {
+                            this.build(g.args(n)[0])
+                        }
+                        _ => arg(i, this),
+                    }
+                };
+                let (m, a, b) = (arg(0, self)?, case(1, self)?, case(2, self)?);
+                let m = render(&m);
+                let cond = m
+                    .strip_prefix('[')
+                    .and_then(|c| c.strip_suffix(']'))
+                    .unwrap_or(&m);
+                E::Name(
+                    format!("{{{} if {cond}; {} otherwise}}", render(&a), render(&b)),
+                    kind,
+                )
+            }
             Op::Stack => {
                 let parts = (0..args.len())
                     .map(|i| arg(i, self))

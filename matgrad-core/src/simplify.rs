@@ -10,7 +10,7 @@
 //! The textbook form of the formula (collected terms, common factors) is a separate normal form
 //! in `pretty.rs`: what reads best is not always what computes fastest.
 
-use crate::ir::{Graph, Index, NodeId, Op};
+use crate::ir::{Cmp, Graph, Index, NodeId, Op};
 use crate::shape::{Dim, Shape, Ty};
 
 /// The shape nalgebra gives a sum of two shapes: a fixed axis wins over a dynamic one.
@@ -58,6 +58,9 @@ impl Graph {
 
     pub fn neg(&mut self, a: NodeId) -> NodeId {
         let ty = self.ty(a);
+        if let Some(n) = self.push_into_select(a, |g, x| g.neg(x)) {
+            return n;
+        }
         match self.op(a).clone() {
             // neg-neg: −(−a) = a
             Op::Neg => self.args(a)[0],
@@ -97,6 +100,14 @@ impl Graph {
         }
         if let (Some(x), Some(y)) = (self.lit_value(a), self.lit_value(b)) {
             return self.lit(x + y);
+        }
+        // add-select: (m ? a : b) + (m ? c : d) = m ? a + c : b + d
+        if let (Op::Select, Op::Select) = (self.op(a), self.op(b)) {
+            let (x, y) = (self.args(a).to_vec(), self.args(b).to_vec());
+            if x[0] == y[0] {
+                let (t, e) = (self.add(x[1], y[1]), self.add(x[2], y[2]));
+                return self.select(x[0], t, e);
+            }
         }
         // add-same: a + a = 2 a
         if a == b {
@@ -455,6 +466,12 @@ impl Graph {
         if self.is_zero(s) || self.is_zero(a) {
             return self.zero(ty);
         }
+        if let Some(n) = self.push_into_select(a, |g, x| g.scale(s, x)) {
+            return n;
+        }
+        if let Some(n) = self.push_into_select(s, |g, x| g.scale(x, a)) {
+            return n;
+        }
         // scale-reciprocal: (1/d) a = a / d
         if matches!(self.op(s), Op::Div) && self.is_lit(self.args(s)[0], 1.0) {
             let d = self.args(s)[1];
@@ -507,6 +524,12 @@ impl Graph {
         }
         if let (Some(x), Some(y)) = (self.lit_value(a), self.lit_value(b)) {
             return self.lit(x * y);
+        }
+        if let Some(n) = self.push_into_select(a, |g, x| g.mul(x, b)) {
+            return n;
+        }
+        if let Some(n) = self.push_into_select(b, |g, y| g.mul(a, y)) {
+            return n;
         }
         // mul-one: 1 b = b, J ⊙ b = b
         if self.is_lit(a, 1.0) || matches!(self.op(a), Op::Ones) {
@@ -616,6 +639,9 @@ impl Graph {
 
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         let ty = self.ty(a);
+        if let Some(n) = self.push_into_select(a, |g, x| g.div(x, b)) {
+            return n;
+        }
         // div-sigmoid: eᶻ ⊘ (1 + eᶻ) = σ(z), which stays finite where eᶻ overflows
         if let (Op::Elem(crate::ir::Func::Exp), Op::AddScalar | Op::Add) =
             (self.op(a).clone(), self.op(b).clone())
@@ -777,6 +803,51 @@ impl Graph {
     pub fn below(&mut self, a: NodeId, c: NodeId) -> NodeId {
         let (na, nc) = (self.neg(a), self.neg(c));
         self.above(na, nc)
+    }
+
+    /// `[a cmp b]`, entrywise: a condition. Two literals are compared now.
+    pub fn compare(&mut self, cmp: Cmp, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.lit_value(a), self.lit_value(b)) {
+            return self.lit(if cmp.holds(x, y) { 1.0 } else { 0.0 });
+        }
+        let ty = if self.ty(a).is_matrix() {
+            self.ty(a)
+        } else {
+            self.ty(b)
+        };
+        self.node(Op::Compare(cmp), vec![a, b], ty)
+    }
+
+    /// a where m ≠ 0, b elsewhere: a branch. The same value on both sides is that value
+    /// (select-same), and a literal condition picks its side (select-literal).
+    pub fn select(&mut self, m: NodeId, a: NodeId, b: NodeId) -> NodeId {
+        if a == b {
+            return a;
+        }
+        if let Some(v) = self.lit_value(m) {
+            return if v != 0.0 { a } else { b };
+        }
+        let ty = self.ty(a);
+        self.node(Op::Select, vec![m, a, b], ty)
+    }
+
+    /// `m ? f(a) : f(b)` for a branch `m ? a : b` with a zero side (select-push): so that f
+    /// is applied only where its branch is taken, and a NaN or ∞ that f makes of the branch
+    /// not taken (the 1/w of a log guarded by w > 0, at w = 0) stays out of the result.
+    fn push_into_select(
+        &mut self,
+        s: NodeId,
+        f: impl Fn(&mut Graph, NodeId) -> NodeId,
+    ) -> Option<NodeId> {
+        if !matches!(self.op(s), Op::Select) {
+            return None;
+        }
+        let (m, a, b) = (self.args(s)[0], self.args(s)[1], self.args(s)[2]);
+        if !(self.is_zero(a) || self.is_zero(b)) {
+            return None;
+        }
+        let (fa, fb) = (f(self, a), f(self, b));
+        Some(self.select(m, fa, fb))
     }
 
     /// aᵏ for a square matrix: I for k = 0, a for k = 1.

@@ -1,5 +1,6 @@
 //! Integration tests, gathered in one crate so that nalgebra is linked once.
 
+mod branches;
 mod check;
 mod cookbook;
 mod edges;

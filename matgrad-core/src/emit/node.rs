@@ -7,7 +7,7 @@ use syn::Type;
 
 use super::{na, Emitter};
 use crate::ir::vocabulary::{self, Code};
-use crate::ir::{Func, Index, NodeId, Op, Part};
+use crate::ir::{Cmp, Func, Index, NodeId, Op, Part};
 use crate::shape::{Dim, Shape};
 
 impl Emitter<'_> {
@@ -222,12 +222,73 @@ impl Emitter<'_> {
                 let x = self.m(a);
                 quote!(::matgrad::__private::matrix_power(#x, #k))
             }
+            Op::Compare(cmp) => self.compare(*cmp, a, b),
+            Op::Select => self.select(n, a, b, args.get(2).copied().unwrap_or(n)),
             Op::Stack => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let parts: Vec<TokenStream> = args.iter().map(|&p| self.s(p)).collect();
                 quote!(#om::from_column_slice_generic(#r, #c, &[#(#parts),*]))
             }
         }
+    }
+
+    /// `[a cmp b]` as 1 or 0 of the scalar type, entrywise where either side is a matrix.
+    fn compare(&self, cmp: Cmp, a: NodeId, b: NodeId) -> TokenStream {
+        let g = self.g;
+        let op = match cmp {
+            Cmp::Lt => quote!(<),
+            Cmp::Le => quote!(<=),
+            Cmp::Gt => quote!(>),
+            Cmp::Ge => quote!(>=),
+            Cmp::Eq => quote!(==),
+            Cmp::Ne => quote!(!=),
+        };
+        let (one, zero) = (self.lit(1.0), self.lit(0.0));
+        match (g.ty(a).is_matrix(), g.ty(b).is_matrix()) {
+            (false, false) => {
+                let (x, y) = (self.s(a), self.s(b));
+                quote!(if #x #op #y { #one } else { #zero })
+            }
+            (true, false) => {
+                let (x, c) = (self.m(a), self.s(b));
+                quote!({ let __mg_c = #c; #x.map(|__mg_v| if __mg_v #op __mg_c { #one } else { #zero }) })
+            }
+            (false, true) => {
+                let (c, y) = (self.s(a), self.m(b));
+                quote!({ let __mg_c = #c; #y.map(|__mg_v| if __mg_c #op __mg_v { #one } else { #zero }) })
+            }
+            (true, true) => {
+                let (x, y) = (self.m(a), self.m(b));
+                quote!(#x.zip_map(#y, |__mg_u, __mg_v| if __mg_u #op __mg_v { #one } else { #zero }))
+            }
+        }
+    }
+
+    /// A branch: the whole of `a` or `b` for a scalar condition `m` (a Rust `if`), or entry
+    /// by entry for a matrix of conditions.
+    fn select(&self, n: NodeId, m: NodeId, a: NodeId, b: NodeId) -> TokenStream {
+        let g = self.g;
+        let zero = self.lit(0.0);
+        if g.ty(m).is_matrix() {
+            let (c, x, y) = (self.m(m), self.m(a), self.m(b));
+            return quote!(#c.zip_zip_map(#x, #y, |__mg_m, __mg_a, __mg_b| if __mg_m != #zero { __mg_a } else { __mg_b }));
+        }
+        let c = self.s(m);
+        let (x, y) = if g.ty(n).is_matrix() {
+            // The branch's own temporary where this reads it last, a copy otherwise.
+            let owned = |x: NodeId| {
+                if self.movable(x, n) {
+                    self.owned_or_ref(x, n)
+                } else {
+                    let m = self.m(x);
+                    quote!(#m.clone_owned())
+                }
+            };
+            (owned(a), owned(b))
+        } else {
+            (self.s(a), self.s(b))
+        };
+        quote!(if #c != #zero { #x } else { #y })
     }
 
     /// T ± embed(B), T ± c 1ᵀ, T ± 1 r: B, c or r added into T in place, never built.

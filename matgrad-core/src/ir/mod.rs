@@ -6,7 +6,7 @@ mod op;
 pub mod vocabulary;
 
 pub use graph::{Graph, Leaf, Node, NodeId};
-pub use op::{Func, Index, Op, Part};
+pub use op::{Cmp, Func, Index, Op, Part};
 
 /// The highest matrix power `Op::MatPow` stands for: products of one matrix are merged up to it,
 /// by lowering and by simplification alike (the derivative of xᵏ has k terms).

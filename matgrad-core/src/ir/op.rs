@@ -67,6 +67,54 @@ pub enum Index {
     Expr { code: String, text: String },
 }
 
+/// A comparison in a condition (`a < b`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Cmp {
+    /// The operator as Rust writes it.
+    pub fn rust(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+        }
+    }
+
+    /// The operator as formulas print it.
+    pub fn printed(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "≤",
+            Cmp::Gt => ">",
+            Cmp::Ge => "≥",
+            Cmp::Eq => "=",
+            Cmp::Ne => "≠",
+        }
+    }
+
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+        }
+    }
+}
+
 /// An operation. Arguments are listed per variant as `[a, b]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -187,6 +235,12 @@ pub enum Op {
     ArgExtremum { max: bool },
     /// `[a]`: the matrix power aᵏ, k ≥ 2, of a square matrix (`x * x * x`)
     MatPow(u32),
+    /// `[a, b]`: 1 where a `cmp` b holds and 0 elsewhere, entrywise (a condition; either
+    /// argument may be a scalar compared with every entry of the other)
+    Compare(Cmp),
+    /// `[m, a, b]`: a where m ≠ 0 and b elsewhere (a branch: `if`/`else`, `match`), entrywise
+    /// for a matrix m, or the whole of a or b for a scalar m
+    Select,
 }
 
 impl Op {

@@ -403,3 +403,39 @@ impl Linear for Stack {
         Ok(total)
     }
 }
+
+/// C = a where m ≠ 0, b elsewhere (a branch, m a condition, itself piecewise constant):
+/// dC = select(m, da, db)  ⇒  ā += select(m, C̄, 0), b̄ += select(m, 0, C̄): the derivative of
+/// the branch taken, also on the boundary. For a scalar m (a branch of the whole value),
+/// J_C = select(m, J_a, J_b); an entrywise m has no whole-Jacobian rule here.
+pub struct Select;
+impl Linear for Select {
+    fn apply(&self, g: &mut Graph, s: &Site, d: &[Option<NodeId>]) -> Option<NodeId> {
+        let (da, db) = (d.get(1).copied().flatten(), d.get(2).copied().flatten());
+        if da.is_none() && db.is_none() {
+            return None;
+        }
+        let zero = g.zero(s.ty);
+        let (x, y) = (da.unwrap_or(zero), db.unwrap_or(zero));
+        Some(g.select(s.a, x, y))
+    }
+    fn transpose(&self, g: &mut Graph, s: &Site, cbar: NodeId) -> Vec<(usize, NodeId)> {
+        let zero = g.zero(g.ty(cbar));
+        vec![
+            (1, g.select(s.a, cbar, zero)),
+            (2, g.select(s.a, zero, cbar)),
+        ]
+    }
+    fn jacobian(&self, v: &mut Batch, g: &mut Graph, s: &Site, j: &[Option<NodeId>]) -> Jac {
+        if g.ty(s.a).is_matrix() {
+            return Err(Unsupported);
+        }
+        let (ja, jb) = (j.get(1).copied().flatten(), j.get(2).copied().flatten());
+        if ja.is_none() && jb.is_none() {
+            return Ok(None);
+        }
+        let len = v.len_of(g, s.c);
+        let zero = g.zero(Ty::Matrix(Shape::new(len, v.n)));
+        Ok(Some(g.select(s.a, ja.unwrap_or(zero), jb.unwrap_or(zero))))
+    }
+}

@@ -138,6 +138,7 @@ pub fn of(op: &Op) -> Rule {
         Op::Reshape => Rule::Linear(Box::new(l::Reshape)),
         Op::AddScalar => Rule::Linear(Box::new(l::AddScalar)),
         Op::Stack => Rule::Linear(Box::new(l::Stack)),
+        Op::Select => Rule::Linear(Box::new(l::Select)),
 
         Op::MatMul => Rule::Bilinear(Box::new(b::MatMul)),
         Op::Scale => Rule::Bilinear(Box::new(b::Scale)),
@@ -167,7 +168,7 @@ pub fn of(op: &Op) -> Rule {
         Op::Cholesky => Rule::Nonlinear(Box::new(n::Cholesky)),
         Op::Extremum { max } => Rule::Nonlinear(Box::new(n::Extremum { max: *max })),
         Op::MatPow(k) => Rule::Nonlinear(Box::new(n::MatPow(*k))),
-        Op::Above | Op::ArgExtremum { .. } => Rule::Constant,
+        Op::Above | Op::ArgExtremum { .. } | Op::Compare(_) => Rule::Constant,
     }
 }
 

@@ -81,3 +81,10 @@ fn inverse_multiplied_by_vectors_is_solved_not_formed() {
     assert!(grad.contains("Lu :: new"), "{grad}");
     assert!(!grad.contains(". try_inverse ()"), "{grad}");
 }
+
+// Branches: the gradient of a piecewise function is piecewise, case by case.
+formula!(branch_huber, "w: &DVector<f64>, d: f64", "w.map(|r| if r.abs() <= d { 0.5 * r * r } else { d * (r.abs() - 0.5 * d) }).sum()", "w" => "{w if |w| ≤ d; d sign(w) otherwise}");
+formula!(branch_leaky_relu, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).map(|z| if z > 0.0 { z } else { 0.01 * z }).sum()", "w" => "xᵀ({1 if x w > 0; 0.01 otherwise})");
+formula!(branch_guarded_log, "w: &DVector<f64>", "w.map(|v| if v > 0.0 { v.ln() } else { 0.0 }).sum()", "w" => "{1 ⊘ w if w > 0; 0 otherwise}");
+formula!(branch_on_the_variable, "w: &DVector<f64>, r: f64", "if w.norm() > r { w.norm() } else { w.norm_squared() }", "w" => "{w / ‖w‖ if ‖w‖ > r; 2 w otherwise}");
+formula!(branch_on_a_constant, "w: &DVector<f64>, l1: bool", "if l1 { w.map(|v| v.abs()).sum() } else { w.norm_squared() }", "w" => "{sign(w) if l1; 2 w otherwise}");

@@ -70,9 +70,9 @@ impl Lowerer<'_> {
             Expr::Index(i) => self.index(i, e),
             Expr::Cast(c) => self.cast(c, e),
             Expr::Block(b) if b.label.is_none() => self.block_value(&b.block),
-            Expr::If(_) | Expr::Match(_) => {
-                self.fallback(e, "a branch (`if` or `match`)", "the gradient would depend on which branch runs; compute both and combine them arithmetically, or move the branch into a constant")
-            }
+            Expr::If(i) if self.branch_is_active(e) => self.branch(i, e),
+            Expr::Match(m) if self.branch_is_active(e) => self.match_value(m, e),
+            Expr::If(_) | Expr::Match(_) => self.fallback(e, "a branch", ""),
             Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
                 self.fallback(e, "a loop", "write the computation as matrix operations (a sum over rows is a product with a vector of ones)")
             }

@@ -6,6 +6,7 @@
 //! through as written (`Op::Opaque`), and constant `let`s are emitted as the user wrote them
 //! (`Op::Local`), so the generated code computes them exactly as the original function does.
 
+mod branches;
 mod expr;
 mod factorisations;
 mod methods;
@@ -499,7 +500,7 @@ impl Lowerer<'_> {
                 if self.mentions_active(e) {
                     let msg = match e {
                         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => "matgrad cannot differentiate a loop: write the computation as matrix operations (a sum over entries is `.sum()`, a sum of products is a matrix product)",
-                        Expr::If(_) | Expr::Match(_) => "matgrad cannot differentiate a branch (`if` or `match`): the gradient would depend on which branch runs",
+                        Expr::If(_) | Expr::Match(_) => "matgrad reads a branch on a path from a variable as a value, not as a statement that assigns in its arms: write `let s = if c { a } else { b };`",
                         _ => "matgrad cannot differentiate through a statement that uses a variable: statements other than `let` may only use constants",
                     };
                     self.cx.error_spanned_by(e, msg);
