@@ -40,6 +40,7 @@ pub use matgrad_macros::{gradient, jacobian};
 mod adapters;
 pub mod check;
 mod nalgebra_selection;
+mod operand;
 mod shape_error;
 mod solve;
 mod solve_error;
@@ -52,6 +53,7 @@ pub use solve_error::SolveError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::adapters::*;
+    pub use crate::operand::{Rows, Times, TrTimes};
     pub use crate::solve::SymmetricFactor;
 
     use crate::nalgebra;

@@ -349,6 +349,8 @@ pub fn eval(g: &Graph, params: &[Value], upto: NodeId) -> Result<Vec<Value>, Eva
                 let c = s(1);
                 map1(&|x| if x > c { 1.0 } else { 0.0 })
             }
+            // The interpreter knows no constant of unknown kind.
+            Op::KindProduct { .. } => return Err(EvalError::Unsupported(n)),
             Op::Compare(cmp) => {
                 let ind = |x: f64, y: f64| if cmp.holds(x, y) { 1.0 } else { 0.0 };
                 match (&vals[args[0].index()], &vals[args[1].index()]) {

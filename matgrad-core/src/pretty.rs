@@ -523,6 +523,11 @@ impl Builder<'_> {
                 E::Name(format!("[{} > {}]", render(&a), render(&c)), kind)
             }
             Op::MatPow(k) => E::MatPow(bx(arg(0, self)?), *k),
+            Op::KindProduct { transposed } => {
+                let (k, a) = (arg(0, self)?, arg(1, self)?);
+                let k = if *transposed { transpose(k) } else { k };
+                product(k, a)
+            }
             // A condition prints in Iverson's brackets, [a < b]: 1 where it holds.
             Op::Compare(cmp) => {
                 let (a, c) = (arg(0, self)?, arg(1, self)?);

@@ -805,6 +805,14 @@ impl Graph {
         self.above(na, nc)
     }
 
+    /// k a (or kᵀ a) for a constant k of a kind only the compiler knows, of the given type.
+    pub fn kind_product(&mut self, k: NodeId, a: NodeId, transposed: bool, ty: Ty) -> NodeId {
+        if self.is_zero(a) {
+            return self.zero(ty);
+        }
+        self.node(Op::KindProduct { transposed }, vec![k, a], ty)
+    }
+
     /// `[a cmp b]`, entrywise: a condition. Two literals are compared now.
     pub fn compare(&mut self, cmp: Cmp, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.lit_value(a), self.lit_value(b)) {

@@ -8,6 +8,7 @@ mod factor;
 mod integrations;
 mod jacobian_ops;
 mod jacobians;
+mod methods;
 mod minimize;
 mod real_code;
 mod second;

@@ -223,6 +223,14 @@ impl Emitter<'_> {
                 quote!(::matgrad::__private::matrix_power(#x, #k))
             }
             Op::Compare(cmp) => self.compare(*cmp, a, b),
+            Op::KindProduct { transposed: false } => {
+                let (k, x) = (self.m(a), self.m(b));
+                quote!(::matgrad::__private::Times::times(#k, #x))
+            }
+            Op::KindProduct { transposed: true } => {
+                let (k, x) = (self.m(a), self.m(b));
+                quote!(::matgrad::__private::TrTimes::tr_times(#k, #x))
+            }
             Op::Select => self.select(n, a, b, args.get(2).copied().unwrap_or(n)),
             Op::Stack => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));

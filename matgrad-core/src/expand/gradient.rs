@@ -78,10 +78,13 @@ pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
         f.params.iter().map(|p| p.name.as_ref()).collect();
     let (try_grad_body, try_vg_body) = match names_of_params {
         // Forward to the panicking versions once the shapes are known to fit.
-        Some(args) => (
-            quote!(#grad_checks __mg_shapes?; ::core::result::Result::Ok(#grad_name(#(#args),*))),
-            quote!(#vg_checks __mg_shapes?; ::core::result::Result::Ok(#vg_name(#(#args),*))),
-        ),
+        Some(args) => {
+            let (grad_path, vg_path) = (f.path_of(&grad_name), f.path_of(&vg_name));
+            (
+                quote!(#grad_checks __mg_shapes?; ::core::result::Result::Ok(#grad_path(#(#args),*))),
+                quote!(#vg_checks __mg_shapes?; ::core::result::Result::Ok(#vg_path(#(#args),*))),
+            )
+        }
         None => (
             quote!(#grad_checks __mg_shapes?; ::core::result::Result::Ok({ #grad_body })),
             quote!(#vg_checks __mg_shapes?; ::core::result::Result::Ok({ #vg_body })),

@@ -447,9 +447,10 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
                 shape_checks(d, &jac_name.to_string()),
                 shape_checks(d, &vj_name.to_string()),
             );
+            let (jac_path, vj_path) = (f.path_of(&jac_name), f.path_of(&vj_name));
             (
-                quote!(#c1 __mg_shapes?; ::core::result::Result::Ok(#jac_name(#(#args),*))),
-                quote!(#c2 __mg_shapes?; ::core::result::Result::Ok(#vj_name(#(#args),*))),
+                quote!(#c1 __mg_shapes?; ::core::result::Result::Ok(#jac_path(#(#args),*))),
+                quote!(#c2 __mg_shapes?; ::core::result::Result::Ok(#vj_path(#(#args),*))),
             )
         }
         None => (

@@ -34,6 +34,8 @@ pub fn items(d: &Derivation, gr: &Gradient, m: &Minimizer) -> TokenStream {
     let hessian_name = format_ident!("{}_hessian", name);
     let grad_name = format_ident!("{}_grad", name);
     let names = &m.names;
+    let (hessian_path, grad_path) = (f.path_of(&hessian_name), f.path_of(&grad_name));
+    let try_path = f.path_of(&try_name);
     let var_ident = &names[var];
     let zero = &m.zero;
     let args: Vec<TokenStream> = names
@@ -108,8 +110,8 @@ pub fn items(d: &Derivation, gr: &Gradient, m: &Minimizer) -> TokenStream {
             if let ::core::result::Result::Err(e) = __mg_shapes {
                 return ::core::result::Result::Err(::matgrad::SolveError::Shape(e));
             }
-            let __mg_h = #hessian_name(#(#args),*);
-            let __mg_b = #grad_name(#(#args),*);
+            let __mg_h = #hessian_path(#(#args),*);
+            let __mg_b = #grad_path(#(#args),*);
             match ::matgrad::__private::SymmetricFactor::new(__mg_h) {
                 ::core::option::Option::Some(factor) => ::core::result::Result::Ok(#solve),
                 ::core::option::Option::None => ::core::result::Result::Err(::matgrad::SolveError::Singular {
@@ -124,7 +126,7 @@ pub fn items(d: &Derivation, gr: &Gradient, m: &Minimizer) -> TokenStream {
         #[doc = #doc]
         #[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)]
         #vis #sig {
-            match #try_name(#(#other_args),*) {
+            match #try_path(#(#other_args),*) {
                 ::core::result::Result::Ok(w) => w,
                 ::core::result::Result::Err(e) => ::core::panic!("{}", e),
             }

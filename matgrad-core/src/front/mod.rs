@@ -39,6 +39,21 @@ pub struct Function {
 }
 
 impl Function {
+    /// Whether it is a method (`&self`), whose generated items are methods too.
+    pub fn is_method(&self) -> bool {
+        self.item.sig.receiver().is_some()
+    }
+
+    /// How generated code calls the generated item `name`: `Self::name` for a method (whose
+    /// arguments then begin with `self`), `name` for a free function.
+    pub fn path_of(&self, name: &Ident) -> TokenStream {
+        if self.is_method() {
+            quote::quote!(Self::#name)
+        } else {
+            quote::quote!(#name)
+        }
+    }
+
     /// The names of the variables, in `wrt` order.
     pub fn variable_names(&self) -> Vec<String> {
         self.variables
@@ -70,7 +85,7 @@ pub fn parse(
         Err(e) => {
             cx.push(syn::Error::new(
                 e.span(),
-                format!("#[{m}] goes on a free function (`fn name(..) -> f64 {{ .. }}`)"),
+                format!("#[{m}] goes on a function or a method (`fn name(..) -> f64 {{ .. }}`)"),
             ));
             return None;
         }
@@ -78,15 +93,33 @@ pub fn parse(
     if let Some(a) = &item.sig.asyncness {
         cx.error_spanned_by(a, format!("#[{m}] cannot differentiate an `async fn`"));
     }
-    let scalars = Scalars::of(&item.sig.generics);
+    let mut scalars = Scalars::of(&item.sig.generics);
+    if item.sig.receiver().is_some() {
+        scalars.add_impl_parameters(&item.sig, kind == Macro::Gradient);
+    }
     let mut params = Vec::new();
     for input in &item.sig.inputs {
         match input {
+            // `&self`: a constant parameter named `self`, whose fields the body reads as
+            // constants; the generated items are methods too.
             FnArg::Receiver(r) => {
-                cx.error_spanned_by(
-                    r,
-                    format!("#[{m}] goes on free functions, not methods: take the value as a parameter instead of `self`"),
-                );
+                if r.reference.is_none() || r.mutability.is_some() {
+                    cx.error_spanned_by(
+                        r,
+                        format!("#[{m}] on a method needs `&self`: the generated methods read the fields and leave the value as it is"),
+                    );
+                }
+                params.push(Param {
+                    name: Some(Ident::from(r.self_token)),
+                    ty: (*r.ty).clone(),
+                    info: TypeInfo {
+                        kind: TypeKind::Other,
+                        by_ref: true,
+                        owned: syn::parse_quote!(Self),
+                        scalar: None,
+                    },
+                    is_variable: false,
+                });
             }
             FnArg::Typed(pt) => {
                 let name = match &*pt.pat {

@@ -50,6 +50,46 @@ impl Scalars {
         Scalars { generic }
     }
 
+    /// For a method, the type parameters of its `impl` too, which the attribute cannot see:
+    /// a bare name in the scalar place of an nalgebra type (`T` in `DVector<T>`,
+    /// `Matrix2x3<T>`), or returned by a gradient (`-> T`).
+    pub fn add_impl_parameters(&mut self, sig: &syn::Signature, returns_scalar: bool) {
+        let bare = |ty: &Type| match ty {
+            Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+                let seg = &p.path.segments[0];
+                let name = seg.ident.to_string();
+                (seg.arguments.is_none() && name.starts_with(char::is_uppercase)).then_some(name)
+            }
+            _ => None,
+        };
+        let mut found = Vec::new();
+        let mut visit = |ty: &Type| {
+            let ty = match ty {
+                Type::Reference(r) => &*r.elem,
+                other => other,
+            };
+            if let Some(GenericArgument::Type(first)) = generic_args(ty).first() {
+                found.extend(bare(first));
+            }
+        };
+        for input in &sig.inputs {
+            if let syn::FnArg::Typed(pt) = input {
+                visit(&pt.ty);
+            }
+        }
+        if let syn::ReturnType::Type(_, ty) = &sig.output {
+            visit(ty);
+            if returns_scalar {
+                found.extend(bare(ty));
+            }
+        }
+        for name in found {
+            if !self.generic.contains(&name) {
+                self.generic.push(name);
+            }
+        }
+    }
+
     /// Whether `ty` is a scalar type.
     pub fn is_scalar(&self, ty: &Type) -> bool {
         match ty {

@@ -238,6 +238,10 @@ pub enum Op {
     /// `[a, b]`: 1 where a `cmp` b holds and 0 elsewhere, entrywise (a condition; either
     /// argument may be a scalar compared with every entry of the other)
     Compare(Cmp),
+    /// `[k, a]`: k a (with `transposed`, kᵀ a) for a constant k whose kind only the compiler
+    /// knows, such as a field `self.k`: a scaling if it is a scalar, a matrix product if it is a
+    /// matrix. Generated code multiplies through `matgrad::__private::Times`, so rustc picks.
+    KindProduct { transposed: bool },
     /// `[m, a, b]`: a where m ≠ 0 and b elsewhere (a branch: `if`/`else`, `match`), entrywise
     /// for a matrix m, or the whole of a or b for a scalar m
     Select,

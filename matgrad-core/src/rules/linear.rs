@@ -404,6 +404,25 @@ impl Linear for Stack {
     }
 }
 
+/// C = k A (or kᵀ A) for a constant k of unknown kind, scalar or matrix: dC = k dA  ⇒
+/// Ā += kᵀ C̄ (k C̄ for C = kᵀ A): the same operation with the transpose flag flipped, which is
+/// right for either kind. No whole-Jacobian rule: sweeps fill the Jacobian.
+pub struct KindProduct {
+    pub transposed: bool,
+}
+impl Linear for KindProduct {
+    fn apply(&self, g: &mut Graph, s: &Site, d: &[Option<NodeId>]) -> Option<NodeId> {
+        second(d).map(|x| g.kind_product(s.a, x, self.transposed, s.ty))
+    }
+    fn transpose(&self, g: &mut Graph, s: &Site, cbar: NodeId) -> Vec<(usize, NodeId)> {
+        let ty = g.ty(s.b);
+        vec![(1, g.kind_product(s.a, cbar, !self.transposed, ty))]
+    }
+    fn jacobian(&self, _: &mut Batch, _: &mut Graph, _: &Site, _: &[Option<NodeId>]) -> Jac {
+        Err(Unsupported)
+    }
+}
+
 /// C = a where m ≠ 0, b elsewhere (a branch, m a condition, itself piecewise constant):
 /// dC = select(m, da, db)  ⇒  ā += select(m, C̄, 0), b̄ += select(m, 0, C̄): the derivative of
 /// the branch taken, also on the boundary. For a scalar m (a branch of the whole value),

@@ -139,6 +139,9 @@ pub fn of(op: &Op) -> Rule {
         Op::AddScalar => Rule::Linear(Box::new(l::AddScalar)),
         Op::Stack => Rule::Linear(Box::new(l::Stack)),
         Op::Select => Rule::Linear(Box::new(l::Select)),
+        Op::KindProduct { transposed } => Rule::Linear(Box::new(l::KindProduct {
+            transposed: *transposed,
+        })),
 
         Op::MatMul => Rule::Bilinear(Box::new(b::MatMul)),
         Op::Scale => Rule::Bilinear(Box::new(b::Scale)),

@@ -43,6 +43,12 @@ pub fn problem(
     option: &str,
 ) -> Result<Struct, Vec<syn::Error>> {
     let mut errors: Vec<syn::Error> = Vec::new();
+    if f.is_method() {
+        errors.push(syn::Error::new(
+            adapter.option,
+            format!("`{option} = {}` generates a struct around a free function; on a method it is not supported yet: call the method from a free function that takes the data as parameters, and annotate that one", adapter.name),
+        ));
+    }
     let generics = &f.item.sig.generics;
     if !generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(

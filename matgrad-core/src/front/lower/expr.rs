@@ -92,6 +92,53 @@ impl Lowerer<'_> {
         }
     }
 
+    /// k a for a constant k of unknown kind: its rows are a's for a scalar and k's for a
+    /// matrix, a dimension that generated code asks k for (`Rows::rows_times`).
+    fn kind_product(
+        &mut self,
+        k: NodeId,
+        a: NodeId,
+        s: Shape,
+        span: proc_macro2::Span,
+    ) -> Option<NodeId> {
+        let rows = self.kind_rows(k, s.rows, quote!(rows_times))?;
+        let ty = Ty::Matrix(Shape::new(rows, s.cols));
+        let n = self.g.kind_product(k, a, false, ty);
+        self.g.set_span(n, span);
+        Some(n)
+    }
+
+    /// kᵀ a for a constant k of unknown kind.
+    fn kind_product_transposed(
+        &mut self,
+        k: NodeId,
+        a: NodeId,
+        s: Shape,
+        span: proc_macro2::Span,
+    ) -> Option<NodeId> {
+        let rows = self.kind_rows(k, s.rows, quote!(rows_tr_times))?;
+        let ty = Ty::Matrix(Shape::new(rows, s.cols));
+        let n = self.g.kind_product(k, a, true, ty);
+        self.g.set_span(n, span);
+        Some(n)
+    }
+
+    /// The rows of k a (or kᵀ a) where a has `rows` rows: a dimension of its own, computed at
+    /// run time by the `Rows` method named `method`.
+    fn kind_rows(&mut self, k: NodeId, rows: Dim, method: proc_macro2::TokenStream) -> Option<Dim> {
+        let n = self.dim_code(rows)?;
+        let alias = self.g.leaf_alias(k);
+        let v = self
+            .g
+            .dims
+            .fresh("the rows of a product by a constant of unknown kind".to_string());
+        self.g.dims.add_source(
+            v,
+            crate::shape::DimSource::Expr(quote!(::matgrad::__private::Rows::#method(#alias, #n))),
+        );
+        Some(Dim::Dyn(v))
+    }
+
     fn binary(&mut self, b: &syn::ExprBinary, whole: &Expr) -> Option<NodeId> {
         let op = &b.op;
         match op {
@@ -133,6 +180,32 @@ impl Lowerer<'_> {
             }
             if tr == Ty::Unknown {
                 self.settle(r, tl);
+            }
+        }
+        if matches!(op, BinOp::Mul(_)) {
+            // A constant of unknown kind (a field, `self.k`): times a scalar it is a scalar;
+            // times a matrix, rustc picks scaling or matrix product (`Op::KindProduct`).
+            let (tl, tr) = (self.ty(l), self.ty(r));
+            match (tl, tr) {
+                (Ty::Unknown, Ty::Scalar) => self.settle(l, Ty::Scalar),
+                (Ty::Scalar, Ty::Unknown) => self.settle(r, Ty::Scalar),
+                (Ty::Unknown, Ty::Matrix(s)) if self.g.op(l).is_leaf() => {
+                    return self.kind_product(l, r, s, op.span());
+                }
+                (Ty::Matrix(s), Ty::Unknown) if self.g.op(r).is_leaf() => {
+                    // a k = (kᵀ aᵀ)ᵀ, for either kind of k
+                    let span = op.span();
+                    let at = self.mk(Op::Transpose, vec![l], Ty::Matrix(s.transposed()), span);
+                    let p = self.kind_product_transposed(r, at, s.transposed(), span)?;
+                    let ps = self.g.shape(p)?;
+                    return Some(self.mk(
+                        Op::Transpose,
+                        vec![p],
+                        Ty::Matrix(ps.transposed()),
+                        span,
+                    ));
+                }
+                _ => {}
             }
         }
         for (n, side) in [(l, &b.left), (r, &b.right)] {
