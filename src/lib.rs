@@ -1,11 +1,16 @@
 //! # matgrad
 //!
-//! Exact gradients of matrix functions, derived symbolically at compile time.
+//! Exact gradients, Jacobians and Hessians of functions of nalgebra matrices, derived
+//! symbolically at compile time.
 //!
-//! Annotate an ordinary function of nalgebra matrices with `#[gradient(wrt = x)]`; the macro
-//! reads its body, derives the gradient with the matrix differential method
-//! (d(XY) = dX·Y + X·dY, d(X⁻¹) = −X⁻¹·dX·X⁻¹, d det X = det X · tr(X⁻¹dX), and
-//! df = tr(Gᵀ dX) ⇒ ∂f/∂X = G), and emits a companion function computing it with nalgebra.
+//! Annotate an ordinary function of nalgebra matrices with [`#[gradient(wrt = x)]`](gradient)
+//! (a scalar value) or [`#[jacobian(wrt = p)]`](jacobian) (a vector or matrix value); the macro
+//! reads its body, derives the derivative with the matrix differential (d(XY) = dX·Y + X·dY,
+//! d(X⁻¹) = −X⁻¹·dX·X⁻¹, d det X = det X · tr(X⁻¹dX), and df = tr(Gᵀ dX) ⇒ ∂f/∂X = G), and emits
+//! companion functions that compute it with plain nalgebra: no automatic differentiation at run
+//! time, and the derived formula in the generated functions' documentation.
+//!
+//! matgrad is not yet on crates.io: depend on it by git or by path (see the README).
 //!
 //! ```
 //! use matgrad::gradient;
@@ -30,12 +35,67 @@
 //! # let _ = g2;
 //! ```
 //!
-//! The attribute keeps the function as written and adds, with the same visibility and
-//! parameters:
-//! - `<name>_grad(..)`: the gradient, with the type of the variable (a tuple for several);
-//! - `<name>_value_and_grad(..)`: the value and the gradient, computed together;
-//! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs.
+//! # The attributes
+//!
+//! Each attribute's page documents every option, every generated item with its signature, and
+//! the errors, with examples.
+//!
+//! | attribute and option | adds, beside the function kept as written |
+//! |---|---|
+//! | [`#[gradient(wrt = x)]`](gradient) | `<name>_grad`, `<name>_value_and_grad`, `try_<name>_grad`, `try_<name>_value_and_grad` (a [`ShapeError`]), `<NAME>_GRAD_FORMULA` |
+//! | [`hessian`](gradient#hessian) | `<name>_hvp` (Hessian-vector product), `<name>_hessian`, `<NAME>_HESSIAN_FORMULA` |
+//! | [`minimize`](gradient#minimize) | `<name>_argmin`, `try_<name>_argmin` (a [`SolveError`]): the closed-form minimiser of a quadratic objective |
+//! | [`argmin = Name`](gradient#argmin--name) | `struct Name`: the objective as an argmin problem (`CostFunction`, `Gradient`, `Hessian`) |
+//! | [`#[jacobian(wrt = p)]`](jacobian) | `<name>_jacobian`, `<name>_value_and_jacobian`, their `try_` variants, `<NAME>_JACOBIAN_FORMULA` |
+//! | [`layout = ..`](jacobian#layouts) | the Jacobian in numerator (default), denominator or block layout |
+//! | [`argmin = Name`](jacobian#options) | `struct Name`: residuals as an argmin problem (`Operator`, `Jacobian`) |
+//! | [`least_squares = Name`](jacobian#least_squares--name) | `struct Name`: a levenberg-marquardt `LeastSquaresProblem` |
+//!
+//! # Glossary
+//!
+//! - **vec(X)**: the entries of a matrix X stacked column by column into one vector (nalgebra's
+//!   storage order). A Jacobian's rows and columns are indexed by vec of the value and of the
+//!   variable.
+//! - **Numerator layout**: the Jacobian of F with respect to X is ∂vec(F)/∂vec(X)ᵀ, one row per
+//!   entry of F and one column per entry of X (m×n for m residuals and n parameters). The default
+//!   of `#[jacobian]`, and what least-squares solvers take.
+//! - **Denominator layout**: the transpose, one row per entry of X. A gradient is in this layout:
+//!   it has the shape of its variable.
+//! - **Block layout**: for F p×q and X m×n, the pm×qn matrix whose (i, j) block, of X's shape,
+//!   is ∂F_ij/∂X.
+//! - **Hessian-vector product**: the Hessian applied to a direction v, H v, computed as the
+//!   directional derivative of the gradient without forming H.
+//!
+//! # Cargo features
+//!
+//! - `nalgebra-0_35` (default) or `nalgebra-0_34`: which nalgebra [`nalgebra`] re-exports and
+//!   generated code names. Exactly one; a crate built on nalgebra 0.34 selects `nalgebra-0_34`
+//!   so that its tree holds one nalgebra.
+//! - `argmin`: the `argmin = Name` option (needs `nalgebra-0_34`).
+//! - `levenberg-marquardt`: the `least_squares = Name` option (needs `nalgebra-0_34`).
+//!
+//! An option whose feature is off is one compile error at the option, saying which feature to
+//! enable.
+//!
+//! # Errors
+//!
+//! At compile time, each mistake is one error spanned on the tokens at fault that says how to
+//! fix it: an unknown option names the nearest known one, an operation without a derivative rule
+//! points at the token and lists what is supported, and static shapes that cannot fit are
+//! reported at the operator with both shapes. When a function has an error, its body is not
+//! compiled (so the compiler does not report the same mistake again), and the function and every
+//! companion item keep their signatures, so that code calling them reports nothing more.
+//!
+//! At run time, the generated functions check the size equalities the types do not fix and panic
+//! naming the parameters and sizes; the `try_` variants return a [`ShapeError`] or a
+//! [`SolveError`] instead.
+//!
+//! # Checking gradients
+//!
+//! [`check::gradient`] compares any gradient, generated or hand-written, against central finite
+//! differences, for use in your own tests.
 
+#[doc(inline)]
 pub use matgrad_macros::{gradient, jacobian};
 mod adapters;
 pub mod check;
