@@ -17,7 +17,7 @@
 //! do not inflate; `MATGRAD_BENCH_CLOCK=wall` measures wall-clock time instead (everything here
 //! is single-threaded, so the two agree on an idle machine). Each group also prints `paired
 //! ratio:` lines, generated/hand-written and value_and_grad/value measured interleaved, which
-//! drifting load cannot bias (see `common::paired`). Run with `cargo bench --bench gradients`;
+//! drifting load cannot bias (see `common::paired`). Run with `cargo bench -p matgrad-benches --bench gradients`;
 //! see docs/BENCHMARKS.md.
 
 mod common;

@@ -19,7 +19,7 @@
 //! `MATGRAD_BENCH_CLOCK=wall` for wall-clock time). Each group also prints `paired ratio:`
 //! lines, generated/hand-written and value_and_jacobian/value (and hand-written/value, the
 //! floor for the latter) measured interleaved, which drifting load cannot bias (see
-//! `common::paired`). Run with `cargo bench --bench jacobians`; see docs/BENCHMARKS.md.
+//! `common::paired`). Run with `cargo bench -p matgrad-benches --bench jacobians`; see docs/BENCHMARKS.md.
 
 mod common;
 

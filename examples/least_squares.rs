@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --example least_squares`. It prints the derived formula, checks the
 //! generated gradient against central finite differences, fits the coefficients by accelerated
-//! gradient descent, and compares them with the normal-equations solution w = (XᵀX)⁻¹Xᵀy of seed 000.
+//! gradient descent, and compares them with the normal-equations solution w = (XᵀX)⁻¹Xᵀy.
 
 use matgrad::gradient;
 use matgrad::nalgebra::{DMatrix, DVector};
@@ -65,7 +65,7 @@ fn main() {
         }
     }
 
-    // Seed 000: ∇f = 0  ⇔  XᵀX w = Xᵀy.
+    // The normal equations: ∇f = 0  ⇔  XᵀX w = Xᵀy.
     let normal = xtx.try_inverse().expect("XᵀX is invertible") * x.transpose() * &y;
     println!("\n coefficient   gradient descent   normal equations");
     for k in 0..4 {

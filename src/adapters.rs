@@ -25,7 +25,7 @@ macro_rules! __matgrad_with_argmin {
     ($($item:tt)*) => {
         ::core::compile_error!(
             "`argmin = ..` needs matgrad's feature `argmin` (argmin 0.11 is built on nalgebra 0.34): \
-             in Cargo.toml, `matgrad = { version = \"0.1\", default-features = false, features = [\"nalgebra-0_34\", \"argmin\"] }`"
+             in Cargo.toml, `matgrad = { .., default-features = false, features = [\"nalgebra-0_34\", \"argmin\"] }`"
         );
     };
 }
@@ -44,7 +44,7 @@ macro_rules! __matgrad_with_levenberg_marquardt {
     ($($item:tt)*) => {
         ::core::compile_error!(
             "`least_squares = ..` needs matgrad's feature `levenberg-marquardt` (levenberg-marquardt 0.15 is built on nalgebra 0.34): \
-             in Cargo.toml, `matgrad = { version = \"0.1\", default-features = false, features = [\"nalgebra-0_34\", \"levenberg-marquardt\"] }`"
+             in Cargo.toml, `matgrad = { .., default-features = false, features = [\"nalgebra-0_34\", \"levenberg-marquardt\"] }`"
         );
     };
 }

@@ -6,13 +6,13 @@
 compile_error!(
     "matgrad: the features `nalgebra-0_35` and `nalgebra-0_34` are both enabled, but matgrad re-exports one nalgebra. \
      `nalgebra-0_35` is a default feature: for nalgebra 0.34 write \
-     `matgrad = { version = \"0.1\", default-features = false, features = [\"nalgebra-0_34\"] }`"
+     `matgrad = { .., default-features = false, features = [\"nalgebra-0_34\"] }`"
 );
 
 #[cfg(not(any(feature = "nalgebra-0_35", feature = "nalgebra-0_34")))]
 compile_error!(
     "matgrad: no nalgebra selected. Enable the feature `nalgebra-0_35` (the default) or `nalgebra-0_34`, \
-     e.g. `matgrad = { version = \"0.1\", default-features = false, features = [\"nalgebra-0_34\"] }`"
+     e.g. `matgrad = { .., default-features = false, features = [\"nalgebra-0_34\"] }`"
 );
 
 #[cfg(all(
@@ -22,7 +22,7 @@ compile_error!(
 compile_error!(
     "matgrad: the solver adapters (features `argmin`, `levenberg-marquardt`) work on the solver crates' nalgebra, 0.34. \
      Select it instead of the default 0.35: \
-     `matgrad = { version = \"0.1\", default-features = false, features = [\"nalgebra-0_34\", \"argmin\"] }`"
+     `matgrad = { .., default-features = false, features = [\"nalgebra-0_34\", \"argmin\"] }`"
 );
 
 // With both features on, 0.35 is re-exported so that the error above is the only one.

@@ -37,6 +37,14 @@ impl Macro {
         format!("write `#[{m}(wrt = x)]`, or `#[{m}(wrt = (x, y))]` for several variables")
     }
 
+    /// The options this attribute takes, by name.
+    fn option_names(self) -> &'static [&'static str] {
+        match self {
+            Macro::Gradient => &[WRT, HESSIAN, MINIMIZE, ARGMIN],
+            Macro::Jacobian => &[WRT, LAYOUT, ARGMIN, LEAST_SQUARES],
+        }
+    }
+
     fn options(self) -> &'static str {
         match self {
             Macro::Gradient => "`wrt = x` (or `wrt = (x, y)`), `hessian`, `minimize` and `argmin = Name`",
@@ -47,17 +55,17 @@ impl Macro {
     }
 }
 
-/// How a Jacobian is laid out (seeds 003 and 004).
+/// How a Jacobian is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
     /// Rows are the entries of vec(F), columns the entries of vec(X): m×n for m residuals and
     /// n parameters (what least-squares solvers use).
     #[default]
     Numerator,
-    /// The transpose: seed 003's convention.
+    /// Denominator layout, the transpose: rows are the entries of vec(X), columns those of
+    /// vec(F).
     Denominator,
-    /// Seed 004's block matrix: for F p×q and X m×n, the pm×qn matrix whose (i, j) block is
-    /// ∂F_ij/∂X.
+    /// Block layout: for F p×q and X m×n, the pm×qn matrix whose (i, j) block is ∂F_ij/∂X.
     Blocks,
 }
 
@@ -163,7 +171,15 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
                     Some("denominator") => Layout::Denominator,
                     Some("blocks") => Layout::Blocks,
                     _ => {
-                        cx.error_spanned_by(&nv.value, "unknown layout: the layouts are `numerator` (the default: rows are the entries of vec(F)), `denominator` (its transpose) and `blocks` (seed 004's block matrix)");
+                        let hint = value
+                            .as_deref()
+                            .and_then(|v| nearest(v, &["numerator", "denominator", "blocks"]))
+                            .map(|s| format!("did you mean `{s}`? The layouts"))
+                            .unwrap_or_else(|| "the layouts".into());
+                        cx.error_spanned_by(
+                            &nv.value,
+                            format!("unknown layout: {hint} are `numerator` (the default: rows are the entries of vec(F), columns those of vec(X)), `denominator` (its transpose) and `blocks` (the (i, j) block is ∂F_ij/∂X); write e.g. `#[jacobian(wrt = x, layout = denominator)]`"),
+                        );
                         Layout::default()
                     }
                 };
@@ -200,10 +216,33 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
                 }
                 options.least_squares = adapter(meta, kind, cx);
             }
-            _ => cx.error_spanned_by(
-                meta.path(),
-                format!("unknown #[{m}] option `{}`: the options are {}", crate::pretty::source_text(&quote::quote!(#meta)), kind.options()),
-            ),
+            _ => {
+                let suggestion = nearest(&name, kind.option_names());
+                let msg = match suggestion {
+                    Some(s) => format!(
+                        "unknown #[{m}] option `{name}`: did you mean `{s}`? The options are {}",
+                        kind.options()
+                    ),
+                    None => format!(
+                        "unknown #[{m}] option `{}`: the options are {}",
+                        crate::pretty::source_text(&quote::quote!(#meta)),
+                        kind.options()
+                    ),
+                };
+                cx.error_spanned_by(meta.path(), msg);
+                // A misspelt `wrt = x` is read as `wrt` (its own mistakes are not reported): the
+                // one error above is the whole story, not also "needs the variable", and the
+                // generated functions' stand-ins get their parameters.
+                if suggestion == Some(WRT) && !seen_wrt {
+                    seen_wrt = true;
+                    if let Meta::NameValue(nv) = meta {
+                        let mut unreported = Ctxt::new();
+                        wrt = variables(&nv.value, kind, &mut unreported);
+                        // Deliberately dropped: the misspelling is the one error.
+                        let _ = unreported.check();
+                    }
+                }
+            }
         }
     }
     match wrt {
@@ -302,5 +341,109 @@ fn adapter(meta: &Meta, kind: Macro, cx: &mut Ctxt) -> Option<Adapter> {
             cx.error_spanned_by(other, format!("expected an identifier: {usage}"));
             None
         }
+    }
+}
+
+/// The candidate nearest to a misspelt `word`, if it is near enough to be what was meant: at most
+/// one edit for every three letters of the candidate (at least one), counting a swap of two
+/// neighbouring letters as one edit and ignoring case.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    if word.is_empty() {
+        return None;
+    }
+    candidates
+        .iter()
+        .map(|&c| (edit_distance(&word, c), c))
+        .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and transpositions
+/// of adjacent characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    // d[i][j]: the distance between the first i characters of a and the first j of b.
+    let mut d: Vec<Vec<usize>> = (0..=n)
+        .map(|i| {
+            (0..=m)
+                .map(|j| {
+                    if i == 0 {
+                        j
+                    } else if j == 0 {
+                        i
+                    } else {
+                        0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[n][m]
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::*;
+
+    #[test]
+    fn misspellings_find_the_option() {
+        let g = Macro::Gradient.option_names();
+        assert_eq!(nearest("wtr", g), Some(WRT));
+        assert_eq!(nearest("WRT", g), Some(WRT));
+        assert_eq!(nearest("hesian", g), Some(HESSIAN));
+        assert_eq!(nearest("minimise", g), Some(MINIMIZE));
+        assert_eq!(nearest("argmax", g), Some(ARGMIN));
+        assert_eq!(nearest("order", g), None);
+        assert_eq!(nearest("x", g), None);
+        let j = Macro::Jacobian.option_names();
+        assert_eq!(nearest("least_square", j), Some(LEAST_SQUARES));
+        assert_eq!(nearest("layuot", j), Some(LAYOUT));
+        assert_eq!(nearest("hessian", j), None);
+        assert_eq!(
+            nearest("block", &["numerator", "denominator", "blocks"]),
+            Some("blocks")
+        );
+    }
+
+    fn errors(kind: Macro, attr: TokenStream) -> (Option<Options>, Vec<String>) {
+        let mut cx = Ctxt::new();
+        let options = parse(kind, attr, &mut cx);
+        let messages = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (options, messages)
+    }
+
+    #[test]
+    fn a_misspelt_wrt_is_one_error_and_still_names_the_variables() {
+        let (options, messages) = errors(Macro::Gradient, quote::quote!(wtr = (x, y)));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("did you mean `wrt`?"), "{messages:?}");
+        let vars: Vec<String> = options.unwrap().wrt.iter().map(|v| v.to_string()).collect();
+        assert_eq!(vars, ["x", "y"]);
+    }
+
+    #[test]
+    fn an_unrelated_unknown_option_keeps_both_errors() {
+        let (_, messages) = errors(Macro::Gradient, quote::quote!(order = 2));
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[1].contains("needs the variable"), "{messages:?}");
     }
 }

@@ -188,6 +188,43 @@ fn nesting(ts: &TokenStream) -> usize {
     deepest
 }
 
+/// The user's function with its body replaced by one that is never reached, for a function in
+/// which matgrad found an error: its signature stays, so that callers compile, but the body the
+/// error is about is not compiled again — it would report the same mistake a second time (a
+/// static shape conflict as some fifty lines of nalgebra trait errors) or report what matgrad
+/// has already explained. An `impl Trait` return type needs the real body to fix the opaque
+/// type, so such a function keeps it.
+fn stand_in_function(item: &syn::ItemFn) -> TokenStream {
+    struct Opaque(bool);
+    impl<'a> syn::visit::Visit<'a> for Opaque {
+        fn visit_type_impl_trait(&mut self, _: &'a syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut opaque = Opaque(false);
+    syn::visit::Visit::visit_return_type(&mut opaque, &item.sig.output);
+    if opaque.0 {
+        return quote::quote!(#[allow(clippy::all)] #item);
+    }
+    let syn::ItemFn {
+        attrs, vis, sig, ..
+    } = item;
+    let outer = attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Outer));
+    let inner = attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+    quote::quote! {
+        #(#outer)*
+        #[allow(unused_variables, unused_mut, unreachable_code, clippy::all)]
+        #vis #sig {
+            #(#inner)*
+            ::core::unreachable!()
+        }
+    }
+}
+
 fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> TokenStream {
     if nesting(&item) > MAX_NESTING || nesting(&attr) > MAX_NESTING {
         let msg = format!(
@@ -205,9 +242,7 @@ fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> Token
             let mut out = err.to_compile_error();
             match &function {
                 Some(f) => {
-                    out.extend(quote::quote!(#[allow(clippy::all)]));
-                    let item = &f.item;
-                    out.extend(quote::quote!(#item));
+                    out.extend(stand_in_function(&f.item));
                     out.extend(expand::stand_ins(kind, f, options.as_ref()));
                 }
                 None => out.extend(item),

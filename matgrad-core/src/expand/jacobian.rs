@@ -464,7 +464,7 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     let layout_text = match layout {
         Layout::Numerator => "numerator layout: one row per entry of vec(f), one column per entry of vec(x), ∂vec(f)/∂vec(x)ᵀ",
         Layout::Denominator => "denominator layout: one row per entry of vec(x), one column per entry of vec(f), ∂vec(f)ᵀ/∂vec(x)",
-        Layout::Blocks => "block layout (seed 004): for f p×q and x m×n, the pm×qn matrix whose (i, j) block is ∂f_ij/∂x",
+        Layout::Blocks => "block layout: for f p×q and x m×n, the pm×qn matrix whose (i, j) block is ∂f_ij/∂x",
     };
     let lines: Vec<String> = names
         .iter()

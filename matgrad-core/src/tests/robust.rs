@@ -2143,11 +2143,17 @@ fn check(attr: &TokenStream, item: &TokenStream) -> Result<Outcome, String> {
             return Err(format!("internal error reported: {}", clip(&text, 600)));
         }
     }
-    // The function as written is part of the output, errors or not.
+    // The function as written is part of the output; with errors, its signature (the body is
+    // set aside, so that the compiler does not report the same mistake again).
     if let Some(f) = original {
         let body = quote::quote!(#f).to_string();
         let kept = file.items.iter().any(|i| match i {
-            syn::Item::Fn(g) => g.sig.ident == f.sig.ident && g.block == f.block,
+            syn::Item::Fn(g) => {
+                g.sig.ident == f.sig.ident
+                    && g.sig.inputs == f.sig.inputs
+                    && g.sig.output == f.sig.output
+                    && (errors || g.block == f.block)
+            }
             _ => false,
         });
         if !kept {

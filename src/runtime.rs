@@ -1,0 +1,569 @@
+//! The run-time helpers that generated code calls (`matgrad::__private::…`): scalar functions
+//! with stable derivatives, in-place and structured matrix kernels (Kronecker products with an
+//! identity, commutation, row scaling, Aᵀ B without a copy) and an LU factorisation kept for
+//! solves. Not part of the public API; re-exported as `matgrad::__private`.
+
+use crate::nalgebra;
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, Scalar};
+
+/// sign(v), with sign(0) = 0: the subgradient of |v| that is zero at the kink.
+/// NaN stays NaN.
+pub fn sign<T: RealField + Copy>(v: T) -> T {
+    if v > T::zero() {
+        T::one()
+    } else if v < T::zero() {
+        -T::one()
+    } else {
+        v * T::zero()
+    }
+}
+
+/// The logistic function 1/(1 + e⁻ᵛ), computed so that it neither overflows nor loses
+/// precision for large |v|.
+pub fn sigmoid<T: RealField + Copy>(v: T) -> T {
+    // e⁻ᵛ overflows to ∞ for very negative v, and 1/(1 + ∞) = 0: no branch needed.
+    T::one() / (T::one() + (-v).exp())
+}
+
+/// ln(1 + eᵛ) without overflow: max(v, 0) + ln(1 + e^−|v|).
+pub fn softplus<T: RealField + Copy>(v: T) -> T {
+    v.max(T::zero()) + (-v.abs()).exp().ln_1p()
+}
+
+/// The matrix power xᵏ (k ≥ 1) by repeated squaring: ⌊log₂ k⌋ squarings and at most as
+/// many further products.
+pub fn matrix_power<T, D, S>(x: &Matrix<T, D, D, S>, k: u32) -> OMatrix<T, D, D>
+where
+    T: RealField + Copy,
+    D: Dim,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut base = x.clone_owned();
+    let mut result: Option<OMatrix<T, D, D>> = None;
+    let mut k = k;
+    loop {
+        if k & 1 == 1 {
+            result = Some(match result {
+                None => base.clone(),
+                Some(r) => r * &base,
+            });
+        }
+        k >>= 1;
+        if k == 0 {
+            break;
+        }
+        base = &base * &base;
+    }
+    result.unwrap_or(base)
+}
+
+/// Φ(x): the strict lower triangle of a square matrix and half its diagonal, zero above
+/// (the map in the differential of the Cholesky factor).
+pub fn lower_half<T, D, S>(x: &Matrix<T, D, D, S>) -> OMatrix<T, D, D>
+where
+    T: RealField + Copy,
+    D: Dim,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut m = x.lower_triangle();
+    let half = nalgebra::convert::<f64, T>(0.5);
+    for i in 0..m.nrows().min(m.ncols()) {
+        m[(i, i)] *= half;
+    }
+    m
+}
+
+/// diag(d) A: row i of A scaled by dᵢ, in place for a temporary, in one pass for a
+/// borrowed matrix (no copy first).
+pub fn row_scale<T, R, C, S1, M>(d: &Matrix<T, R, nalgebra::U1, S1>, a: M) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    S1: nalgebra::Storage<T, R, nalgebra::U1> + nalgebra::IsContiguous,
+    M: MatrixArg<T, R, C>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    a.scale_rows(d.as_slice())
+}
+
+/// −A, in place for a temporary (nalgebra's `-A` goes through a generic iterator that
+/// does not vectorise).
+pub fn neg<T, R, C, M>(a: M) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    M: MatrixArg<T, R, C>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    a.map_entries(|v| -v)
+}
+
+/// A matrix argument given by value (a temporary, changed in place) or by reference (read
+/// once into a new matrix).
+pub trait MatrixArg<T: Scalar, R: Dim, C: Dim>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn map_entries(self, f: impl FnMut(T) -> T) -> OMatrix<T, R, C>;
+    fn scale_rows(self, d: &[T]) -> OMatrix<T, R, C>;
+}
+
+impl<T: RealField + Copy, R: Dim, C: Dim> MatrixArg<T, R, C> for OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn map_entries(mut self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C> {
+        for v in self.as_mut_slice() {
+            *v = f(*v);
+        }
+        self
+    }
+
+    fn scale_rows(mut self, d: &[T]) -> OMatrix<T, R, C> {
+        let r = self.nrows();
+        if r > 0 {
+            for col in self.as_mut_slice().chunks_exact_mut(r) {
+                for (v, di) in col.iter_mut().zip(d) {
+                    *v *= *di;
+                }
+            }
+        }
+        self
+    }
+}
+
+impl<T, R, C, S> MatrixArg<T, R, C> for &Matrix<T, R, C, S>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    S: nalgebra::Storage<T, R, C> + nalgebra::IsContiguous,
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn map_entries(self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        let v: Vec<T> = self.as_slice().iter().map(|&x| f(x)).collect();
+        OMatrix::from_vec_generic(r, c, v)
+    }
+
+    fn scale_rows(self, d: &[T]) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        let rows = self.nrows();
+        if rows == 0 {
+            return self.clone_owned();
+        }
+        let mut v = Vec::with_capacity(self.len());
+        for col in self.as_slice().chunks_exact(rows) {
+            v.extend(col.iter().zip(d).map(|(x, di)| *x * *di));
+        }
+        OMatrix::from_vec_generic(r, c, v)
+    }
+}
+
+fn zeros_like<T: RealField + Copy, R: Dim, C: Dim>(rows: R, cols: C) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    OMatrix::from_element_generic(rows, cols, T::zero())
+}
+
+/// I ⊗ A: A in each diagonal block (the Jacobian of a ↦ A x for a matrix x).
+pub fn kron_identity_left<T, R1, C1, S1, R, C>(
+    a: &Matrix<T, R1, C1, S1>,
+    rows: R,
+    cols: C,
+) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: nalgebra::Storage<T, R1, C1>,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = zeros_like(rows, cols);
+    let (p, l) = a.shape();
+    let q = out.nrows().checked_div(p).unwrap_or(0);
+    for k in 0..q {
+        out.generic_view_mut((k * p, k * l), a.shape_generic())
+            .copy_from(a);
+    }
+    out
+}
+
+/// A ⊗ I: entry (i, j) of A on the diagonal of block (i, j).
+pub fn kron_identity_right<T, R1, C1, S1, R, C>(
+    a: &Matrix<T, R1, C1, S1>,
+    rows: R,
+    cols: C,
+) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: nalgebra::Storage<T, R1, C1>,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = zeros_like(rows, cols);
+    let (m, n) = a.shape();
+    let p = out.nrows().checked_div(m).unwrap_or(0);
+    for j in 0..n {
+        for i in 0..m {
+            for s in 0..p {
+                out[(i * p + s, j * p + s)] = a[(i, j)];
+            }
+        }
+    }
+    out
+}
+
+/// (I ⊗ A) J: A times each block of A's column count rows of J.
+pub fn apply_kron_identity_left<T, R1, C1, S1, R2, C2, S2, R>(
+    a: &Matrix<T, R1, C1, S1>,
+    j: &Matrix<T, R2, C2, S2>,
+    rows: R,
+) -> OMatrix<T, R, C2>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: nalgebra::Storage<T, R1, C1>,
+    R2: Dim,
+    C2: Dim,
+    S2: nalgebra::Storage<T, R2, C2>,
+    R: Dim,
+    DefaultAllocator: Allocator<R, C2>,
+{
+    let mut out = zeros_like(rows, j.shape_generic().1);
+    let (p, l) = a.shape();
+    let q = j.nrows().checked_div(l).unwrap_or(0);
+    let (pr, lc, n) = (
+        a.shape_generic().0,
+        a.shape_generic().1,
+        j.shape_generic().1,
+    );
+    for k in 0..q {
+        out.generic_view_mut((k * p, 0), (pr, n)).gemm(
+            T::one(),
+            a,
+            &j.generic_view((k * l, 0), (lc, n)),
+            T::zero(),
+        );
+    }
+    out
+}
+
+/// (M ⊗ I) J: block i of the result is Σₖ Mᵢₖ times block k of J.
+pub fn apply_kron_identity_right<T, R1, C1, S1, R2, C2, S2, R>(
+    m: &Matrix<T, R1, C1, S1>,
+    j: &Matrix<T, R2, C2, S2>,
+    rows: R,
+) -> OMatrix<T, R, C2>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: nalgebra::Storage<T, R1, C1>,
+    R2: Dim,
+    C2: Dim,
+    S2: nalgebra::Storage<T, R2, C2>,
+    R: Dim,
+    DefaultAllocator: Allocator<R, C2>,
+{
+    let mut out = zeros_like(rows, j.shape_generic().1);
+    let (mi, mk) = m.shape();
+    let p = j.nrows().checked_div(mk).unwrap_or(0);
+    for col in 0..j.ncols() {
+        for i in 0..mi {
+            for k in 0..mk {
+                let c = m[(i, k)];
+                if c == T::zero() {
+                    continue;
+                }
+                for s in 0..p {
+                    out[(i * p + s, col)] += c * j[(k * p + s, col)];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// K J for the commutation matrix K of matrices with `r` rows: row j + i c of the result is
+/// row i + j r of J (vec(Aᵀ) from vec(A)).
+pub fn commute_rows<T, R, C, S>(j: &Matrix<T, R, C, S>, r: usize) -> OMatrix<T, R, C>
+where
+    T: Scalar,
+    R: Dim,
+    C: Dim,
+    S: nalgebra::Storage<T, R, C>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = j.clone_owned();
+    let c = j.nrows().checked_div(r).unwrap_or(0);
+    for i in 0..r {
+        for jj in 0..c {
+            out.row_mut(jj + i * c).copy_from(&j.row(i + jj * r));
+        }
+    }
+    out
+}
+
+/// The commutation matrix of matrices with `r` rows, built (when it is the value).
+pub fn commutation<T, R, C>(r: usize, rows: R, cols: C) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = zeros_like(rows, cols);
+    let n = out.nrows();
+    let c = n.checked_div(r).unwrap_or(0);
+    for i in 0..r {
+        for j in 0..c {
+            out[(j + i * c, i + j * r)] = T::one();
+        }
+    }
+    out
+}
+
+/// The storage index of the first largest (`max`) or smallest entry, the one nalgebra's
+/// `max()` / `min()` return: the subgradient of the extremum puts its weight there. A NaN
+/// entry is never chosen over a number.
+pub fn arg_extremum<'a, T: RealField + Copy>(
+    entries: impl Iterator<Item = &'a T>,
+    max: bool,
+) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (k, &v) in entries.enumerate() {
+        let better = match best {
+            None => true,
+            Some((_, b)) => {
+                if max {
+                    v > b
+                } else {
+                    v < b
+                }
+            }
+        };
+        if better {
+            best = Some((k, v));
+        }
+    }
+    best.map_or(0, |(k, _)| k)
+}
+
+/// A square matrix kept as its LU factorisation, for an inverse that is only ever
+/// multiplied by other matrices: X⁻¹B and X⁻ᵀB are solves, O(n²) per column of B after
+/// one O(n³/3) factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper,
+/// both packed in one matrix): X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
+pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    lu: nalgebra::LU<T, D, D>,
+    /// What a solve with a singular matrix does: panic with this message (the function
+    /// inverts the matrix itself), or give NaN (`None`: only the derivative needs it).
+    singular: Option<&'static str>,
+}
+
+impl<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>> Lu<T, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    pub fn new<S: nalgebra::Storage<T, D, D>>(
+        x: &Matrix<T, D, D, S>,
+        singular: Option<&'static str>,
+    ) -> Self {
+        Lu {
+            lu: x.clone_owned().lu(),
+            singular,
+        }
+    }
+
+    fn fail<C: Dim>(&self, like: (D, C)) -> OMatrix<T, D, C>
+    where
+        DefaultAllocator: Allocator<D, C>,
+    {
+        match self.singular {
+            Some(msg) => panic!("{}", msg),
+            None => {
+                OMatrix::from_element_generic(like.0, like.1, nalgebra::convert::<f64, T>(f64::NAN))
+            }
+        }
+    }
+
+    /// X⁻¹ v
+    pub fn solve<C: Dim, S: nalgebra::Storage<T, D, C>>(
+        &self,
+        v: &Matrix<T, D, C, S>,
+    ) -> OMatrix<T, D, C>
+    where
+        DefaultAllocator: Allocator<D, C>,
+    {
+        let shape = v.shape_generic();
+        self.lu.solve(v).unwrap_or_else(|| self.fail(shape))
+    }
+
+    /// X⁻ᵀ v
+    pub fn solve_transposed<C: Dim, S: nalgebra::Storage<T, D, C>>(
+        &self,
+        v: &Matrix<T, D, C, S>,
+    ) -> OMatrix<T, D, C>
+    where
+        DefaultAllocator: Allocator<D, C>,
+    {
+        let mut y = v.clone_owned();
+        let shape = y.shape_generic();
+        let packed = self.lu.lu_internal();
+        // Uᵀ z = v: the upper triangle, diagonal included.
+        if !packed.tr_solve_upper_triangular_mut(&mut y) {
+            return self.fail(shape);
+        }
+        // Lᵀ w = z, L unit lower triangular (the strict lower triangle): back substitution.
+        let n = packed.nrows();
+        for c in 0..y.ncols() {
+            for i in (0..n).rev() {
+                let mut acc = y[(i, c)];
+                for k in i + 1..n {
+                    acc -= packed[(k, i)] * y[(k, c)];
+                }
+                y[(i, c)] = acc;
+            }
+        }
+        self.lu.p().inv_permute_rows(&mut y);
+        y
+    }
+}
+
+/// Aᵀ B, by matrixmultiply on a transposed (strided) view of A where the sizes take
+/// nalgebra's matrixmultiply path (every size above 5), and by a transposed copy otherwise
+/// (nalgebra's small-matrix path expects column-contiguous operands).
+pub fn tr_gemm<T, R1, C1, S1, C2, S2>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R1, C2, S2>,
+) -> OMatrix<T, C1, C2>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    C2: Dim,
+    S1: nalgebra::Storage<T, R1, C1> + nalgebra::IsContiguous,
+    S2: nalgebra::Storage<T, R1, C2>,
+    DefaultAllocator: Allocator<C1, R1> + Allocator<C1, C2>,
+{
+    let (r, c) = a.shape_generic();
+    let large = r.value() > 5 && c.value() > 5 && b.ncols() > 5;
+    let floats = core::any::TypeId::of::<T>() == core::any::TypeId::of::<f64>()
+        || core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>();
+    if large && floats {
+        let view = nalgebra::MatrixView::from_slice_with_strides_generic(
+            a.as_slice(),
+            c,
+            r,
+            nalgebra::Dyn(r.value()),
+            nalgebra::Dyn(1),
+        );
+        view * b
+    } else {
+        a.transpose() * b
+    }
+}
+
+/// The same entries in another (equally sized) matrix type, e.g. a `DMatrix` with one
+/// column as a `DVector`.
+pub fn conform<T: Scalar, R1: Dim, C1: Dim, S1: RawStorage<T, R1, C1>, R: Dim, C: Dim>(
+    m: Matrix<T, R1, C1, S1>,
+    shape: (R, C),
+) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    OMatrix::from_iterator_generic(shape.0, shape.1, m.iter().cloned())
+}
+
+/// A dynamic matrix as a static one of the same size (a Jacobian whose shapes are static).
+pub fn conform_to<M, T, R, C>(m: OMatrix<T, nalgebra::Dyn, nalgebra::Dyn>) -> OMatrix<T, R, C>
+where
+    T: Scalar,
+    R: nalgebra::DimName,
+    C: nalgebra::DimName,
+    M: Sized,
+    DefaultAllocator: Allocator<R, C>,
+{
+    OMatrix::from_iterator_generic(R::name(), C::name(), m.iter().cloned())
+}
+
+/// The adjoint of A ⊗ B with respect to A: X_ij = ⟨C̄ block (i, j), B⟩, where the blocks of
+/// C̄ have B's shape and X has the shape (rows, cols) of A.
+pub fn kron_adjoint_left<T, R1, C1, S1, R2, C2, S2, R, C>(
+    cbar: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    rows: R,
+    cols: C,
+) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: RawStorage<T, R1, C1>,
+    R2: Dim,
+    C2: Dim,
+    S2: RawStorage<T, R2, C2>,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let (p, q) = b.shape();
+    OMatrix::from_fn_generic(rows, cols, |i, j| {
+        let mut acc = T::zero();
+        for l in 0..q {
+            for k in 0..p {
+                acc += cbar[(i * p + k, j * q + l)] * b[(k, l)];
+            }
+        }
+        acc
+    })
+}
+
+/// The adjoint of A ⊗ B with respect to B: Y = Σ_ij A_ij C̄ block (i, j), where Y has the
+/// shape (rows, cols) of B.
+pub fn kron_adjoint_right<T, R1, C1, S1, R2, C2, S2, R, C>(
+    cbar: &Matrix<T, R1, C1, S1>,
+    a: &Matrix<T, R2, C2, S2>,
+    rows: R,
+    cols: C,
+) -> OMatrix<T, R, C>
+where
+    T: RealField + Copy,
+    R1: Dim,
+    C1: Dim,
+    S1: RawStorage<T, R1, C1>,
+    R2: Dim,
+    C2: Dim,
+    S2: RawStorage<T, R2, C2>,
+    R: Dim,
+    C: Dim,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let (m, n) = a.shape();
+    let (p, q) = (rows.value(), cols.value());
+    OMatrix::from_fn_generic(rows, cols, |k, l| {
+        let mut acc = T::zero();
+        for j in 0..n {
+            for i in 0..m {
+                acc += a[(i, j)] * cbar[(i * p + k, j * q + l)];
+            }
+        }
+        acc
+    })
+}
