@@ -525,7 +525,12 @@ impl Builder<'_> {
             Op::MatPow(k) => E::MatPow(bx(arg(0, self)?), *k),
             Op::KindProduct { transposed } => {
                 let (k, a) = (arg(0, self)?, arg(1, self)?);
-                let k = if *transposed { transpose(k) } else { k };
+                // kᵀ is k for a scalar, so the transpose is shown whatever k's kind.
+                let k = if *transposed {
+                    E::Name(format!("{}ᵀ", paren(&k)), Kind::Matrix)
+                } else {
+                    k
+                };
                 product(k, a)
             }
             // A condition prints in Iverson's brackets, [a < b]: 1 where it holds.

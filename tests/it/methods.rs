@@ -188,3 +188,44 @@ fn a_constant_of_unknown_kind_from_a_call() {
     );
     assert_close(&weighted_grad(&w), &fd(&w, weighted), 1e-6);
 }
+
+/// The README's model: a method with a branch in a closure that reads a field.
+struct Robust {
+    x: DMatrix<f64>,
+    y: DVector<f64>,
+    delta: f64,
+}
+
+impl Robust {
+    #[gradient(wrt = w, hessian)]
+    fn loss(&self, w: &DVector<f64>) -> f64 {
+        (&self.x * w - &self.y)
+            .map(|r| {
+                if r.abs() <= self.delta {
+                    0.5 * r * r
+                } else {
+                    self.delta * (r.abs() - 0.5 * self.delta)
+                }
+            })
+            .sum()
+    }
+}
+
+#[test]
+fn the_readme_model() {
+    let mut g = rng(1506);
+    let model = Robust {
+        x: mat(&mut g, 8, 3),
+        y: vec(&mut g, 8),
+        delta: 0.5,
+    };
+    let w = vec(&mut g, 3);
+    let r = &model.x * &w - &model.y;
+    let psi = r.map(|v| if v.abs() <= 0.5 { v } else { 0.5 * v.signum() });
+    assert_close(&model.loss_grad(&w), &(model.x.transpose() * psi), 1e-12);
+    assert_close(&model.loss_grad(&w), &fd(&w, |w| model.loss(w)), 1e-6);
+    let v = vec(&mut g, 3);
+    let numeric = (model.loss_grad(&(&w + 1e-6 * &v)) - model.loss_grad(&(&w - 1e-6 * &v))) / 2e-6;
+    assert_close(&model.loss_hvp(&w, &v), &numeric, 1e-5);
+    assert!(Robust::LOSS_GRAD_FORMULA.starts_with("∂f/∂w = self.xᵀ({self.x w − self.y if"));
+}
