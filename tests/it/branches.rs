@@ -243,3 +243,37 @@ fn branches_in_f32_on_static_vectors() {
     let value = soft_threshold(&w, 0.5, true);
     assert!((value - (0.16 + 2.25)).abs() < 1e-6, "{value}");
 }
+
+/// Branches for a scalar type parameter: conditions compare values of `T`, and a constant
+/// condition's 1 and 0 are converted to `T`.
+#[gradient(wrt = w)]
+fn clipped_generic<T: matgrad::nalgebra::RealField + Copy>(
+    w: &DVector<T>,
+    cap: T,
+    squared: bool,
+) -> T {
+    let c = w.map(|v| if v > cap { cap } else { v });
+    if squared {
+        c.norm_squared()
+    } else {
+        c.sum()
+    }
+}
+
+#[test]
+fn branches_for_a_generic_scalar() {
+    let w: DVector<f64> = DVector::from_vec(vec![0.2, 1.5, -0.4]);
+    let inside = DVector::from_vec(vec![1.0, 0.0, 1.0]);
+    let c = w.map(|v: f64| v.min(1.0));
+    assert_close(
+        &clipped_generic_grad(&w, 1.0, true),
+        &(2.0 * c.component_mul(&inside)),
+        1e-12,
+    );
+    assert_close(&clipped_generic_grad(&w, 1.0, false), &inside, 1e-12);
+    assert_close(
+        &clipped_generic_grad(&w, 1.0, true),
+        &fd(&w, |w| clipped_generic(w, 1.0, true)),
+        1e-6,
+    );
+}
