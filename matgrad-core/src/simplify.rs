@@ -109,6 +109,12 @@ impl Graph {
                 return self.select(x[0], t, e);
             }
         }
+        if let Some(n) = self.push_into_select_scalar(a, |g, x| g.add(x, b)) {
+            return n;
+        }
+        if let Some(n) = self.push_into_select_scalar(b, |g, y| g.add(a, y)) {
+            return n;
+        }
         // add-same: a + a = 2 a
         if a == b {
             let two = self.lit(2.0);
@@ -149,6 +155,12 @@ impl Graph {
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if self.is_zero(b) {
             return a;
+        }
+        if let Some(n) = self.push_into_select_scalar(a, |g, x| g.sub(x, b)) {
+            return n;
+        }
+        if let Some(n) = self.push_into_select_scalar(b, |g, y| g.sub(a, y)) {
+            return n;
         }
         if self.is_zero(a) {
             return self.neg(b);
@@ -218,6 +230,9 @@ impl Graph {
 
     pub fn transpose(&mut self, a: NodeId) -> NodeId {
         let ty = self.ty(a);
+        if let Some(n) = self.push_into_select_scalar(a, |g, x| g.transpose(x)) {
+            return n;
+        }
         let Ty::Matrix(shape) = ty else {
             // transpose-scalar: sᵀ = s
             return a;
@@ -281,6 +296,12 @@ impl Graph {
         let (Some(sa), Some(sb)) = (self.shape(a), self.shape(b)) else {
             return self.times(a, b);
         };
+        if let Some(n) = self.push_into_select_scalar(a, |g, x| g.matmul(x, b)) {
+            return n;
+        }
+        if let Some(n) = self.push_into_select_scalar(b, |g, y| g.matmul(a, y)) {
+            return n;
+        }
         let ty = Ty::Matrix(Shape::new(sa.rows, sb.cols));
         // matmul-zero
         if self.is_zero(a) || self.is_zero(b) {
@@ -829,6 +850,15 @@ impl Graph {
     /// a where m ≠ 0, b elsewhere: a branch. The same value on both sides is that value
     /// (select-same), and a literal condition picks its side (select-literal).
     pub fn select(&mut self, m: NodeId, a: NodeId, b: NodeId) -> NodeId {
+        // select-same-condition: inside the side where m holds, m ? p : q is p
+        let a = match self.op(a) {
+            Op::Select if self.args(a)[0] == m => self.args(a)[1],
+            _ => a,
+        };
+        let b = match self.op(b) {
+            Op::Select if self.args(b)[0] == m => self.args(b)[2],
+            _ => b,
+        };
         if a == b {
             return a;
         }
@@ -839,9 +869,12 @@ impl Graph {
         self.node(Op::Select, vec![m, a, b], ty)
     }
 
-    /// `m ? f(a) : f(b)` for a branch `m ? a : b` with a zero side (select-push): so that f
-    /// is applied only where its branch is taken, and a NaN or ∞ that f makes of the branch
-    /// not taken (the 1/w of a log guarded by w > 0, at w = 0) stays out of the result.
+    /// `m ? f(a) : f(b)` for a branch `m ? a : b` (select-push): f is applied only where its
+    /// branch is taken, so a NaN or ∞ that f makes of the branch not taken (the 1/w of a log
+    /// guarded by w > 0, at w = 0) stays out of the result. For an entrywise condition only
+    /// where a side is zero (else both sides would be computed in full); for a scalar one
+    /// always, since only the side taken runs, and the derivative of each branch then reads
+    /// as one case of the formula.
     fn push_into_select(
         &mut self,
         s: NodeId,
@@ -851,11 +884,26 @@ impl Graph {
             return None;
         }
         let (m, a, b) = (self.args(s)[0], self.args(s)[1], self.args(s)[2]);
-        if !(self.is_zero(a) || self.is_zero(b)) {
+        let scalar_condition = !self.ty(m).is_matrix();
+        if !(scalar_condition || self.is_zero(a) || self.is_zero(b)) {
             return None;
         }
         let (fa, fb) = (f(self, a), f(self, b));
         Some(self.select(m, fa, fb))
+    }
+
+    /// [`Graph::push_into_select`] for a branch on a scalar condition only: for operations
+    /// that are not entrywise (products, transposes), which an entrywise condition does not
+    /// commute with.
+    fn push_into_select_scalar(
+        &mut self,
+        s: NodeId,
+        f: impl Fn(&mut Graph, NodeId) -> NodeId,
+    ) -> Option<NodeId> {
+        if !matches!(self.op(s), Op::Select) || self.ty(self.args(s)[0]).is_matrix() {
+            return None;
+        }
+        self.push_into_select(s, f)
     }
 
     /// aᵏ for a square matrix: I for k = 0, a for k = 1.

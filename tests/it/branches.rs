@@ -277,3 +277,32 @@ fn branches_for_a_generic_scalar() {
         1e-6,
     );
 }
+
+/// The branch not taken is not computed: here it would invert a singular matrix.
+#[gradient(wrt = w)]
+fn maybe_whitened(w: &DVector<f64>, a: &DMatrix<f64>, whiten: bool) -> f64 {
+    if whiten {
+        (a.clone().try_inverse().unwrap() * w).norm_squared()
+    } else {
+        w.norm_squared()
+    }
+}
+
+#[test]
+fn the_branch_not_taken_is_not_computed() {
+    let w = DVector::from_vec(vec![1.0, 2.0]);
+    let singular = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]);
+    assert_close(
+        &maybe_whitened_grad(&w, &singular, false),
+        &(2.0 * &w),
+        1e-14,
+    );
+    let (value, grad) = maybe_whitened_value_and_grad(&w, &singular, false);
+    assert_close_scalar(value, 5.0, 1e-14);
+    assert_close_scalar(maybe_whitened(&w, &singular, false), 5.0, 1e-14);
+    assert_close(&grad, &(2.0 * &w), 1e-14);
+    let a = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 1.0, 1.0]);
+    let ai = a.clone().try_inverse().unwrap();
+    let closed = 2.0 * ai.transpose() * (&ai * &w);
+    assert_close(&maybe_whitened_grad(&w, &a, true), &closed, 1e-12);
+}

@@ -6,6 +6,7 @@
 //! and constant expressions (`__mg_o0 = &(..)`). Nothing here reports user errors: the input
 //! was checked before differentiation.
 
+mod branches;
 mod linalg;
 mod node;
 mod operand;
@@ -59,6 +60,11 @@ pub struct Emitter<'a> {
     /// Entrywise products read only by a scaling: s (A ⊙ B) in one pass, without the product
     /// as a temporary.
     fused: Vec<bool>,
+    /// The nodes the outputs need, and for straight-line code the block each one's `let` goes
+    /// in (`branches.rs`); nodes read from another block are never moved.
+    needed: Vec<bool>,
+    owner: Vec<branches::Block>,
+    foreign_reads: Vec<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -78,6 +84,9 @@ impl<'a> Emitter<'a> {
             fn_name,
             describe,
             uses: Vec::new(),
+            needed: Vec::new(),
+            owner: Vec::new(),
+            foreign_reads: Vec::new(),
             folded: Vec::new(),
             last_reader: Vec::new(),
             returned: Vec::new(),
@@ -133,8 +142,10 @@ impl<'a> Emitter<'a> {
     pub fn compute(&mut self, outputs: &[NodeId]) -> (TokenStream, Vec<TokenStream>) {
         let g = self.g;
         let needed = self.plan(outputs);
+        self.plan_blocks(&needed, outputs);
+        self.needed = needed.clone();
         self.moves = true;
-        let lets = self.lets(&needed, |_| true);
+        let lets = self.lets(&needed, |n| self.block(n).is_none());
         self.moves = false;
         // Outputs are moved out where this is their last read, cloned otherwise.
         let mut remaining = self.uses.clone();
@@ -165,6 +176,10 @@ impl<'a> Emitter<'a> {
         variant: &[bool],
     ) -> (TokenStream, TokenStream, Vec<TokenStream>) {
         let needed = self.plan(outputs);
+        // Loops compute branches eagerly: every node at its place.
+        self.needed.clear();
+        self.owner.clear();
+        self.foreign_reads.clear();
         let varies = |n: NodeId| variant.get(n.index()).copied().unwrap_or(false);
         let before = self.lets(&needed, |n| !varies(n));
         let inside = self.lets(&needed, varies);

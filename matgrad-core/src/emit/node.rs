@@ -296,7 +296,8 @@ impl Emitter<'_> {
         } else {
             (self.s(a), self.s(b))
         };
-        quote!(if #c != #zero { #x } else { #y })
+        let (then_lets, else_lets) = (self.side_lets(n, true), self.side_lets(n, false));
+        quote!(if #c != #zero { #then_lets #x } else { #else_lets #y })
     }
 
     /// T ± embed(B), T ± c 1ᵀ, T ± 1 r: B, c or r added into T in place, never built.

@@ -76,6 +76,7 @@ impl Emitter<'_> {
             && !self.folded[id.index()]
             && !self.embedded[id.index()]
             && !self.fused[id.index()]
+            && !self.foreign_reads.get(id.index()).copied().unwrap_or(false)
             && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
             && !self.returned.get(id.index()).copied().unwrap_or(true)
             && g.args(reader).iter().filter(|&&a| a == id).count() == 1

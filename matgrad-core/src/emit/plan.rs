@@ -9,7 +9,7 @@ use crate::shape::Dim;
 impl Emitter<'_> {
     /// The arguments the emitted code for `n` actually reads: a scaled identity or all-ones
     /// matrix is built directly (`from_diagonal_element`, `from_element`), not from `I` or `J`.
-    fn reads(&self, n: NodeId) -> Vec<NodeId> {
+    pub(super) fn reads(&self, n: NodeId) -> Vec<NodeId> {
         let g = self.g;
         let args = g.args(n);
         if let Some(s) = self.structured(n) {

@@ -88,3 +88,4 @@ formula!(branch_leaky_relu, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).map(|
 formula!(branch_guarded_log, "w: &DVector<f64>", "w.map(|v| if v > 0.0 { v.ln() } else { 0.0 }).sum()", "w" => "{1 ⊘ w if w > 0; 0 otherwise}");
 formula!(branch_on_the_variable, "w: &DVector<f64>, r: f64", "if w.norm() > r { w.norm() } else { w.norm_squared() }", "w" => "{w / ‖w‖ if ‖w‖ > r; 2 w otherwise}");
 formula!(branch_on_a_constant, "w: &DVector<f64>, l1: bool", "if l1 { w.map(|v| v.abs()).sum() } else { w.norm_squared() }", "w" => "{sign(w) if l1; 2 w otherwise}");
+formula!(branch_trust_region, "w: &DVector<f64>, a: &DMatrix<f64>, r: f64", "let z = if w.norm() > r { a * w } else { w.clone() }; z.norm_squared()", "w" => "{2 aᵀ a w if ‖w‖ > r; 2 w otherwise}");
