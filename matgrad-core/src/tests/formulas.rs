@@ -81,3 +81,55 @@ fn inverse_multiplied_by_vectors_is_solved_not_formed() {
     assert!(grad.contains("Lu :: new"), "{grad}");
     assert!(!grad.contains(". try_inverse ()"), "{grad}");
 }
+
+// Iterators and closures as people write them (issue "Code as people write it", part 4): each
+// reads as the matrix expression it is, so its formula is the textbook's.
+formula!(iter_map_sum, "w: &DVector<f64>", "w.iter().map(|v| v.tanh()).sum::<f64>()", "w" => "1 − tanh²(w)");
+formula!(iter_map_sum_without_turbofish, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).iter().map(|&v| v.exp()).sum()", "w" => "xᵀ exp(x w)");
+formula!(into_iter_copied_map_sum, "w: &DVector<f64>", "w.into_iter().copied().map(f64::exp).sum::<f64>()", "w" => "exp(w)");
+formula!(iter_sum, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).iter().sum::<f64>()", "w" => "xᵀ 1");
+formula!(map_function_path, "x: &DMatrix<f64>, w: &DVector<f64>", "(x * w).map(f64::tanh).sum()", "w" => "xᵀ(1 − tanh²(x w))");
+formula!(iter_zip_map_sum_dot, "a: &DVector<f64>, b: &DVector<f64>", "a.iter().zip(b.iter()).map(|(u, v)| u * v).sum::<f64>()", "a" => "b");
+formula!(zip_map_both_variables, "a: &DMatrix<f64>, b: &DMatrix<f64>", "a.zip_map(b, |u, v| u * v).sum()", "(a, b)" => "b\na");
+formula!(poisson_map_exp, "x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>", "let z = x * w; z.map(f64::exp).sum() - y.dot(&z)", "w" => "xᵀ(exp(x w) − y)");
+// A constant `map` is copied through as written, and printed as written (or by its name).
+formula!(inactive_map_dot, "p: &DVector<f64>, y: &DVector<f64>", "y.map(|v| 1.0 - v).dot(&p)", "p" => "y.map(| v | 1.0 - v)");
+formula!(inactive_map_let_dot, "p: &DVector<f64>, y: &DVector<f64>", "let q = y.map(|v| 1.0 - v); q.dot(&p)", "p" => "q");
+formula!(inactive_zip_map_component_mul, "p: &DVector<f64>, y: &DVector<f64>, c: &DVector<f64>", "let q = y.zip_map(c, |u, v| u * v); q.component_mul(&p).sum()", "p" => "q");
+formula!(closure_captures_a_variable, "z: &DVector<f64>, s: f64", "z.map(|v| (v * s).tanh()).sum()", "(z, s)" => "s(1 − tanh²(s z))\n(1 − tanh²(s z))ᵀ z");
+formula!(closure_captures_a_let, "z: &DVector<f64>, s: f64", "let t = 2.0 * s; z.map(|v| (v * t).tanh()).sum()", "s" => "2 zᵀ(1 − tanh²(2 s z))");
+
+fn error_of(wrt: &str, item: &str) -> String {
+    match derive(&format!("wrt = {wrt}"), item) {
+        Ok(f) => panic!("no error: {f:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn iterators_that_matgrad_does_not_read_are_errors_that_say_what_it_reads() {
+    let e = error_of(
+        "w",
+        "fn f(w: &DVector<f64>) -> f64 { w.iter().map(|v| v.ln()).product::<f64>() }",
+    );
+    assert!(e.contains("product"), "{e}");
+    let e = error_of(
+        "w",
+        "fn f(w: &DVector<f64>) -> f64 { w.iter().filter(|v| **v > 0.0).sum::<f64>() }",
+    );
+    assert!(e.contains("`.filter(..)`") && e.contains("zip"), "{e}");
+    let e = error_of("(a, b)", "fn f(a: &Vector2<f64>, b: &Vector3<f64>) -> f64 { a.iter().zip(b.iter()).map(|(u, v)| u * v).sum::<f64>() }");
+    assert!(e.contains("2×1") && e.contains("3×1"), "{e}");
+    let e = error_of("(a, b)", "fn f(a: &DVector<f64>, b: &DVector<f64>) -> f64 { a.iter().zip(b.iter()).map(|p| p.0 * p.1).sum::<f64>() }");
+    assert!(e.contains("|(u, v)|"), "{e}");
+    let e = error_of(
+        "a",
+        "fn f(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 { a.zip_map(b, |u| u).sum() }",
+    );
+    assert!(e.contains("two arguments"), "{e}");
+    let e = error_of(
+        "a",
+        "fn f(a: &Matrix2x3<f64>, b: &Matrix3x2<f64>) -> f64 { a.zip_map(b, |u, v| u * v).sum() }",
+    );
+    assert!(e.contains("2×3") && e.contains("3×2"), "{e}");
+}

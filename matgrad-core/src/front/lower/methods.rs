@@ -6,6 +6,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit};
 
+use super::expr::is_iterator;
 use super::{guess_ty, int_literal, strip, text_of, Factor, Lowerer, CONSTANTS_NOTE};
 use crate::ir::vocabulary::{self, Lowering};
 use crate::ir::{Func, NodeId, Op};
@@ -44,6 +45,10 @@ impl Lowerer<'_> {
         if matches!(name.as_str(), "clone" | "clone_owned" | "into_owned") && nargs == 0 {
             return self.expr(&m.receiver);
         }
+        // `x.iter().map(|v| ..).sum::<f64>()`: the sum of an entrywise map.
+        if matches!(name.as_str(), "sum" | "product") && nargs == 0 && is_iterator(&m.receiver) {
+            return self.iterator_sum(m, whole);
+        }
         let recv = self.expr(&m.receiver)?;
         let args: Vec<&Expr> = m.args.iter().collect();
         if let Some(&factor) = self.factors.get(&recv) {
@@ -64,8 +69,19 @@ impl Lowerer<'_> {
                 return n;
             }
         }
+        // A constant `map` or `zip_map` of a matrix is a matrix of its shape.
+        if let (false, "map" | "zip_map", Some(s)) = (active, name.as_str(), self.g.shape(recv)) {
+            return Some(self.opaque_shaped(whole, s));
+        }
         if !active && (self.ty(recv) == Ty::Unknown || name == "map") {
             return Some(self.opaque(whole, guess_ty(whole)));
+        }
+        if active && matches!(name.as_str(), "iter" | "into_iter") && self.ty(recv).is_matrix() {
+            self.cx.error_spanned_by(
+                &m.method,
+                format!("matgrad reads an iterator over a matrix's entries where it is summed, `x.iter().map(|v| ..).sum::<f64>()`, through {}; for the entrywise values write `x.map(|v| ..)`", vocabulary::iterator_methods_text()),
+            );
+            return None;
         }
         let ty = self.ty(recv);
         let is_matrix = ty.is_matrix();
@@ -117,6 +133,7 @@ impl Lowerer<'_> {
                 return Some(self.mk(Op::Div, vec![sum, n], Ty::Scalar, span));
             }
             ("map", 1) if is_matrix => return self.map(recv, args[0], whole),
+            ("zip_map", 2) if is_matrix => return self.zip_map(recv, m, whole),
             ("component_mul" | "component_div" | "dot", 1) if is_matrix => {
                 let b = self.matrix_arg(args[0], &name)?;
                 let verb = if name == "dot" {
@@ -368,13 +385,9 @@ impl Lowerer<'_> {
             }
         }
         // `f64::exp(x)` is `x.exp()`.
-        if matches!(owner, "f64" | "f32")
-            && c.args.len() == 1
-            && (Func::from_method(last).is_some())
-        {
+        if let (Some(f), 1) = (self.function_path(&c.func), c.args.len()) {
             let a = self.expr(&c.args[0])?;
             if self.ty(a) == Ty::Scalar || self.elementwise.is_some() {
-                let f = Func::from_method(last)?;
                 let ty = self.ty(a);
                 return Some(self.mk(Op::Elem(f), vec![a], ty, whole.span()));
             }

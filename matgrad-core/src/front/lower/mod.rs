@@ -286,6 +286,26 @@ impl Lowerer<'_> {
         Shape::new(r, c)
     }
 
+    /// A constant expression copied through as written, whose value is a matrix of shape `s`
+    /// (a constant `y.map(|v| 1.0 - v)` has the shape of `y`): its fixed sizes are `s`'s, and
+    /// its others are read from the value at run time and equal to `s`'s.
+    fn opaque_shaped(&mut self, e: &Expr, s: Shape) -> NodeId {
+        let n = self.opaque(e, Ty::Unknown);
+        if self.ty(n) != Ty::Unknown {
+            return n;
+        }
+        let alias = self.g.leaf_alias(n);
+        let axis = |d: Dim| match d {
+            Dim::Fixed(k) => Axis::Fixed(k),
+            Dim::Dyn(_) => Axis::Dyn,
+        };
+        let fresh = self.fresh_shape(&text_of(e), axis(s.rows), axis(s.cols), &alias);
+        let _ = self.g.dims.unify(fresh.rows, s.rows);
+        let _ = self.g.dims.unify(fresh.cols, s.cols);
+        self.g.set_leaf_ty(n, Ty::Matrix(fresh));
+        n
+    }
+
     // ---- statements -------------------------------------------------------------------------
 
     /// The value of a block: its statements, then its final expression.
