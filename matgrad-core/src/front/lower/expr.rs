@@ -42,13 +42,14 @@ impl Items {
 /// Whether `e` is an iterator over a matrix's entries: `x.iter()` or `x.into_iter()`, and any
 /// chain of methods on it (those matgrad does not read are errors, where a variable reaches).
 pub(super) fn is_iterator(e: &Expr) -> bool {
-    match strip(e) {
-        Expr::MethodCall(m) => {
-            (m.args.is_empty() && matches!(m.method.to_string().as_str(), "iter" | "into_iter"))
-                || is_iterator(&m.receiver)
+    let mut e = strip(e);
+    while let Expr::MethodCall(m) = e {
+        if m.args.is_empty() && matches!(m.method.to_string().as_str(), "iter" | "into_iter") {
+            return true;
         }
-        _ => false,
+        e = strip(&m.receiver);
     }
+    false
 }
 
 /// How deeply nested an expression matgrad reads (sub-expressions within sub-expressions).
@@ -315,15 +316,18 @@ impl Lowerer<'_> {
             return Some(self.mk(Op::Elem(func), vec![recv], ty, closure.span()));
         }
         let Expr::Closure(c) = strip(closure) else {
-            let advice = format!(
-                "write the function as a closure, `.map(|v| ..)`; the functions matgrad reads by their path are the scalar functions, `f64::tanh`, `f32::exp`, `T::ln`, .. ({})",
-                vocabulary::scalar_functions_text()
+            if !self.mentions_active(whole) {
+                return Some(self.opaque(whole, Ty::Unknown));
+            }
+            self.cx.error_spanned_by(
+                closure,
+                format!(
+                    "matgrad cannot differentiate `map` with the function `{}`: write it as a closure with its body inline, `.map(|v| ..)`; the functions matgrad reads by their path are its scalar functions, as in `.map(f64::tanh)` ({})",
+                    text_of(closure),
+                    vocabulary::scalar_functions_text()
+                ),
             );
-            return self.fallback(
-                whole,
-                &format!("`map` with the function `{}`", text_of(closure)),
-                &advice,
-            );
+            return None;
         };
         if c.inputs.len() != 1 {
             self.cx.error_spanned_by(
@@ -531,6 +535,20 @@ impl Lowerer<'_> {
     /// The items of an iterator over a matrix's entries: `x.iter()`, `x.into_iter()`, and the
     /// adapters `copied`, `cloned`, `zip` and `map` on it.
     fn items(&mut self, e: &Expr) -> Option<Items> {
+        if self.depth >= MAX_DEPTH {
+            self.cx.error_spanned_by(
+                e,
+                format!("this expression is nested more than {MAX_DEPTH} levels deep, more than matgrad reads: split it into `let` bindings"),
+            );
+            return None;
+        }
+        self.depth += 1;
+        let out = self.items_inner(e);
+        self.depth -= 1;
+        out
+    }
+
+    fn items_inner(&mut self, e: &Expr) -> Option<Items> {
         let Expr::MethodCall(m) = strip(e) else {
             self.cx.error_spanned_by(
                 e,
@@ -614,7 +632,7 @@ impl Lowerer<'_> {
                 let sc = self.g.shape(nb)?;
                 let (tsa, tsb) = (self.shape_text(sa), self.shape_text(sb));
                 let msg = |_: &Graph| {
-                    format!("`zip` pairs the entries of `{ta}` ({tsa}) with those of `{tb}` ({tsb}), whose shapes differ: it would stop at the shorter, which matgrad does not differentiate; zip matrices of the same shape")
+                    format!("`zip` pairs the entries of `{ta}` ({tsa}) with those of `{tb}` ({tsb}), whose shapes differ: `zip` stops at the shorter, and matgrad differentiates only zips of matrices of the same shape")
                 };
                 let ok =
                     self.unify(sa.rows, sc.rows, at, msg) && self.unify(sa.cols, sc.cols, at, msg);

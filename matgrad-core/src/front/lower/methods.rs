@@ -79,7 +79,7 @@ impl Lowerer<'_> {
         if active && matches!(name.as_str(), "iter" | "into_iter") && self.ty(recv).is_matrix() {
             self.cx.error_spanned_by(
                 &m.method,
-                format!("matgrad reads an iterator over a matrix's entries where it is summed, `x.iter().map(|v| ..).sum::<f64>()`, through {}; for the entrywise values write `x.map(|v| ..)`", vocabulary::iterator_methods_text()),
+                format!("matgrad differentiates an iterator over a matrix's entries only where it is summed, as in `x.iter().map(|v| ..).sum::<f64>()` (through {}); for the entrywise values, write `x.map(|v| ..)`", vocabulary::iterator_methods_text()),
             );
             return None;
         }
