@@ -5,6 +5,7 @@ mod cookbook;
 mod edges;
 mod factor;
 mod integrations;
+mod iterators;
 mod jacobian_ops;
 mod jacobians;
 mod minimize;
