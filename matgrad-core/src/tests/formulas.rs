@@ -133,3 +133,25 @@ fn iterators_that_matgrad_does_not_read_are_errors_that_say_what_it_reads() {
     );
     assert!(e.contains("2×3") && e.contains("3×2"), "{e}");
 }
+
+// An entry cast to the scalar type is the entry; code that uses an entry otherwise cannot be
+// copied into generated code (which has whole matrices only), and is an error that says what to
+// do instead: the constant matrix computed before, combined entrywise.
+formula!(entry_cast_is_the_entry, "a: &DVector<f64>, l: &DVector<f64>", "a.zip_map(l, |u, m| u * (m as f64)).sum()", "a" => "l");
+formula!(mask_computed_before_the_closure, "a: &DVector<f64>, l: &DVector<f64>", "let c = l.map(|m| if m > 0.5 { 1.0 } else { 2.0 }); a.component_mul(&c).sum()", "a" => "c");
+
+#[test]
+fn code_that_uses_an_entry_is_not_copied() {
+    for body in [
+        "a.iter().zip(l.iter()).map(|(&u, &m)| u * if m > 0.5 { 1.0 } else { 2.0 }).sum::<f64>()",
+        "a.zip_map(l, |u, m| u * m.clamp(0.0, 1.0)).sum()",
+        "a.map(|u| u * s).zip_map(l, |u, m| u * m.clamp(0.0, 1.0)).sum()",
+    ] {
+        let item = format!("fn f(a: &DVector<f64>, l: &DVector<f64>, s: f64) -> f64 {{ {body} }}");
+        let e = error_of("a", &item);
+        assert!(
+            e.contains("uses the entry `m`") && e.contains("let c = l.map(|m| ..);"),
+            "{e}"
+        );
+    }
+}

@@ -431,7 +431,7 @@ impl Lowerer<'_> {
     fn bind_items(&mut self, pat: &Pat, items: Items, what: &str) -> bool {
         match (pat, items) {
             (Pat::Ident(pi), Items::One(n, _)) if pi.subpat.is_none() => {
-                self.bind(pi.ident.to_string(), n);
+                self.bind_entry(pi.ident.to_string(), n);
                 true
             }
             (Pat::Type(pt), items) => self.bind_items(&pt.pat, items, what),
@@ -723,6 +723,10 @@ impl Lowerer<'_> {
     fn cast(&mut self, c: &syn::ExprCast, whole: &Expr) -> Option<NodeId> {
         let to_scalar = self.f.scalars.is_scalar(&c.ty);
         let inner = self.expr(&c.expr)?;
+        // An entry, or an entrywise value, cast to the scalar type inside a closure: itself.
+        if to_scalar && self.elementwise.is_some() && self.ty(inner).is_matrix() {
+            return Some(inner);
+        }
         if !self.g.is_active(inner) {
             let ty = if to_scalar { Ty::Scalar } else { Ty::Unknown };
             let target = &c.ty;

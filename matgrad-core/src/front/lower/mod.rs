@@ -52,6 +52,9 @@ const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable
 #[derive(Clone, Copy)]
 struct Bound {
     node: NodeId,
+    /// A closure's argument: an entry of a matrix, bound to the whole matrix, which generated
+    /// code does not have under this name.
+    entry: bool,
 }
 
 struct Lowerer<'a> {
@@ -200,8 +203,40 @@ impl Lowerer<'_> {
 
     fn bind(&mut self, name: String, node: NodeId) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(name, Bound { node });
+            scope.insert(name, Bound { node, entry: false });
         }
+    }
+
+    /// Bind a closure's argument, an entry, to the node of the whole matrix.
+    fn bind_entry(&mut self, name: String, node: NodeId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name, Bound { node, entry: true });
+        }
+    }
+
+    /// The first entry of a closure (its argument) these tokens name, if they name one: code
+    /// that uses it cannot be copied into generated code, which has whole matrices only.
+    /// Returns the entry's name and the name of its matrix (where it is a parameter's).
+    fn mentioned_entry(&self, tokens: &impl ToTokens) -> Option<(String, String)> {
+        let (mut names, mut sizes) = (Vec::new(), Vec::new());
+        let ts = tokens.to_token_stream();
+        match syn::parse2::<Expr>(ts.clone()) {
+            Ok(e) => Mentions {
+                names: &mut names,
+                sizes: &mut sizes,
+            }
+            .visit_expr(&e),
+            Err(_) => collect_idents(ts, &mut names),
+        }
+        let (name, bound) = names
+            .into_iter()
+            .chain(sizes)
+            .find_map(|n| self.lookup(&n).filter(|b| b.entry).map(|b| (n, b)))?;
+        let matrix = match self.g.op(bound.node) {
+            Op::Param(i) => self.g.params[*i].clone(),
+            _ => "x".to_string(),
+        };
+        Some((name, matrix))
     }
 
     /// Whether copying these tokens into generated code would copy a dependence on a variable,
