@@ -279,6 +279,17 @@ fn cross_entropy(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
     -(y.dot(&p.map(f64::ln)) + y.map(|v| 1.0 - v).dot(&p.map(|v| (1.0 - v).ln())))
 }
 
+// Class weights computed before the closure, as a constant map of the labels (a branch on an
+// entry inside the closure is an error that says to do this), and the labels cast in the
+// closure.
+#[gradient(wrt = w)]
+fn weighted_logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let c = y.map(|v| if v > 0.5 { 2.0 } else { 1.0 });
+    let z = x * w;
+    let loss = z.zip_map(y, |z, y| (1.0 + z.exp()).ln() - (y as f64) * z);
+    loss.component_mul(&c).sum()
+}
+
 /// Central differences of a gradient along a direction.
 fn fd_hvp(
     w: &DVector<f64>,
@@ -348,6 +359,18 @@ fn cross_entropy_with_a_constant_map_of_the_labels() {
     assert!(try_cross_entropy_grad(&x, &w, &DVector::zeros(6)).is_err());
 }
 
+#[test]
+fn weights_computed_before_the_closure() {
+    let mut r = rng(1410);
+    let (x, w) = (mat(&mut r, 7, 4), vec(&mut r, 4));
+    let y = labels(&mut r, 7);
+    let p = (&x * &w).map(sigmoid);
+    let c = y.map(|v| if v > 0.5 { 2.0 } else { 1.0 });
+    let g = weighted_logistic_grad(&x, &w, &y);
+    assert_close(&g, &fd(&w, |w| weighted_logistic(&x, w, &y)), FD);
+    assert_close(&g, &(x.transpose() * (&p - &y).component_mul(&c)), CF);
+}
+
 /// The formulas of the losses above, printed for the record (`--nocapture`).
 #[test]
 fn formulas_of_the_realistic_losses() {
@@ -359,6 +382,7 @@ fn formulas_of_the_realistic_losses() {
         ("cross_entropy", CROSS_ENTROPY_GRAD_FORMULA),
         ("gated", GATED_GRAD_FORMULA),
         ("captures_let", CAPTURES_LET_GRAD_FORMULA),
+        ("weighted_logistic", WEIGHTED_LOGISTIC_GRAD_FORMULA),
     ] {
         println!("{name}:\n{formula}\n");
         assert!(
