@@ -280,13 +280,12 @@ fn cross_entropy(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
 }
 
 // Class weights computed before the closure, as a constant map of the labels (a branch on an
-// entry inside the closure is an error that says to do this), and the labels cast in the
-// closure.
+// entry inside the closure is an error that says to do this).
 #[gradient(wrt = w)]
 fn weighted_logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
     let c = y.map(|v| if v > 0.5 { 2.0 } else { 1.0 });
     let z = x * w;
-    let loss = z.zip_map(y, |z, y| (1.0 + z.exp()).ln() - (y as f64) * z);
+    let loss = z.zip_map(y, |z, y| (1.0 + z.exp()).ln() - y * z);
     loss.component_mul(&c).sum()
 }
 
@@ -369,6 +368,10 @@ fn weights_computed_before_the_closure() {
     let g = weighted_logistic_grad(&x, &w, &y);
     assert_close(&g, &fd(&w, |w| weighted_logistic(&x, w, &y)), FD);
     assert_close(&g, &(x.transpose() * (&p - &y).component_mul(&c)), CF);
+    assert_eq!(
+        WEIGHTED_LOGISTIC_GRAD_FORMULA,
+        "∂f/∂w = xᵀ(exp(x w) ⊙ (c ⊘ (1 + exp(x w))) − y ⊙ c)"
+    );
 }
 
 /// The formulas of the losses above, printed for the record (`--nocapture`).

@@ -155,3 +155,13 @@ fn code_that_uses_an_entry_is_not_copied() {
         );
     }
 }
+
+#[test]
+fn an_entry_of_another_type_is_converted_before_the_closure() {
+    let item = "fn f(a: &DVector<f64>, l: &DVector<f32>) -> f64 { a.zip_map(l, |u, m| u * (m as f64)).sum() }";
+    let e = error_of("a", item);
+    assert!(
+        e.contains("cast of `m`") && e.contains("let c = l.map(|v| v as f64);"),
+        "{e}"
+    );
+}

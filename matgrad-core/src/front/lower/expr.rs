@@ -723,9 +723,22 @@ impl Lowerer<'_> {
     fn cast(&mut self, c: &syn::ExprCast, whole: &Expr) -> Option<NodeId> {
         let to_scalar = self.f.scalars.is_scalar(&c.ty);
         let inner = self.expr(&c.expr)?;
-        // An entry, or an entrywise value, cast to the scalar type inside a closure: itself.
-        if to_scalar && self.elementwise.is_some() && self.ty(inner).is_matrix() {
-            return Some(inner);
+        // An entry, or an entrywise value, cast to the scalar type inside a closure: itself,
+        // where its matrix has that scalar type; others are converted before the closure.
+        if self.elementwise.is_some() && self.ty(inner).is_matrix() {
+            if to_scalar && self.of_the_scalar_type(inner) {
+                return Some(inner);
+            }
+            let (t, target) = (text_of(&c.expr), text_of(&c.ty));
+            let matrix = match self.g.op(inner) {
+                Op::Param(i) => self.g.params[*i].clone(),
+                _ => "x".to_string(),
+            };
+            self.cx.error_spanned_by(
+                whole,
+                format!("matgrad cannot read the cast of `{t}` inside a closure over entries, whose matrices may hold another type: convert the matrix before the closure (`let c = {matrix}.map(|v| v as {target});`) and use its entries"),
+            );
+            return None;
         }
         if !self.g.is_active(inner) {
             let ty = if to_scalar { Ty::Scalar } else { Ty::Unknown };
@@ -741,6 +754,22 @@ impl Lowerer<'_> {
             return Some(inner);
         }
         self.fallback(whole, "this cast", "")
+    }
+}
+
+impl Lowerer<'_> {
+    /// Whether a matrix of the graph holds the function's scalar type: a parameter declared
+    /// so, or a value matgrad computed (from such matrices); not a constant, whose type
+    /// matgrad may not know.
+    fn of_the_scalar_type(&self, n: NodeId) -> bool {
+        match self.g.op(n) {
+            Op::Param(i) => self.f.params[*i]
+                .info
+                .scalar
+                .as_ref()
+                .is_some_and(|t| text_of(t) == text_of(&self.f.scalar)),
+            op => !op.is_leaf(),
+        }
     }
 }
 
