@@ -218,6 +218,9 @@ impl Lowerer<'_> {
     /// that uses it cannot be copied into generated code, which has whole matrices only.
     /// Returns the entry's name and the name of its matrix (where it is a parameter's).
     fn mentioned_entry(&self, tokens: &impl ToTokens) -> Option<(String, String)> {
+        if !self.scopes.iter().any(|s| s.values().any(|b| b.entry)) {
+            return None;
+        }
         let (mut names, mut sizes) = (Vec::new(), Vec::new());
         let ts = tokens.to_token_stream();
         match syn::parse2::<Expr>(ts.clone()) {
