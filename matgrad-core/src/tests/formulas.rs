@@ -165,3 +165,26 @@ fn an_entry_of_another_type_is_converted_before_the_closure() {
         "{e}"
     );
 }
+
+// A `let` inside a closure that uses an entry is entrywise, read with the closure; one that does
+// not is a constant, emitted as written.
+formula!(let_of_an_entry_in_a_closure, "a: &DVector<f64>, l: &DVector<f64>", "a.zip_map(l, |u, m| { let k = m * 2.0; u * k }).sum()", "a" => "2 l");
+formula!(constant_let_in_a_closure, "a: &DVector<f64>", "a.map(|u| { let k = 2.0; u * k }).sum()", "a" => "k 1");
+
+#[test]
+fn code_derived_from_an_entry_is_not_copied() {
+    for (body, what) in [
+        (
+            "a.zip_map(l, |u, m| { let k = m * 2.0; u * k.clamp(0.0, 1.0) }).sum()",
+            "uses the entry `k`",
+        ),
+        (
+            "a.zip_map(l, |u, m| { println!(\"{}\", m); u * m }).sum()",
+            "cannot use the entry `m`",
+        ),
+    ] {
+        let item = format!("fn f(a: &DVector<f64>, l: &DVector<f64>) -> f64 {{ {body} }}");
+        let e = error_of("a", &item);
+        assert!(e.contains(what), "{e}");
+    }
+}

@@ -405,7 +405,9 @@ impl Lowerer<'_> {
                     .as_ref()
                     .is_some_and(|d| self.mentions_active(&d.1))
         });
-        if let (Some(ident), Some(init), true) = (ident, init, active_init) {
+        // Inside a closure, a `let` of an entry is entrywise: generated code has no such name.
+        let entry_init = init.is_some_and(|i| self.mentioned_entry(&i.expr).is_some());
+        if let (Some(ident), Some(init), true) = (ident, init, active_init || entry_init) {
             if init.diverge.is_some() {
                 self.cx.error_spanned_by(
                     local,
@@ -418,8 +420,16 @@ impl Lowerer<'_> {
                 self.shadow_with_constant(ident.clone());
                 return;
             };
+            if entry_init && !self.g.is_active(node) {
+                self.bind_entry(ident.to_string(), node);
+                return;
+            }
             if self.g.is_active(node) {
-                self.bind(ident.to_string(), node);
+                if self.elementwise.is_some() {
+                    self.bind_entry(ident.to_string(), node);
+                } else {
+                    self.bind(ident.to_string(), node);
+                }
                 if !self.g.op(node).is_leaf() {
                     self.g
                         .names
@@ -431,7 +441,10 @@ impl Lowerer<'_> {
             // A value that mentions a variable but does not depend on it (e.g. its length).
             return self.constant_local(local, Some(ident), annotated, Some(node));
         }
-        if active_init || (ident.is_none() && init.is_some_and(|i| self.mentions_active(&i.expr))) {
+        if active_init
+            || entry_init
+            || (ident.is_none() && init.is_some_and(|i| self.mentions_active(&i.expr)))
+        {
             self.cx.error_spanned_by(
                 &local.pat,
                 "destructuring is not supported on a path from a variable: bind one name",
@@ -537,6 +550,16 @@ impl Lowerer<'_> {
     }
 
     fn statement(&mut self, stmt: &syn::Stmt) {
+        // Statements are emitted as written, where a closure's entries do not exist.
+        if !matches!(stmt, syn::Stmt::Local(_) | syn::Stmt::Item(_)) {
+            if let Some((entry, _)) = self.mentioned_entry(stmt) {
+                self.cx.error_spanned_by(
+                    stmt,
+                    format!("matgrad reads a closure over entries as operations on whole matrices: its statements other than `let` cannot use the entry `{entry}`"),
+                );
+                return;
+            }
+        }
         match stmt {
             syn::Stmt::Item(_) => self.stmts.push(Stmt {
                 tokens: stmt.to_token_stream(),
