@@ -142,6 +142,16 @@ fn gated_constant(a: &DMatrix<f64>, b: &DMatrix<f64>, s: f64) -> f64 {
     a.zip_map(b, |u, v| (u - s * v).powi(2)).sum()
 }
 
+// A block body with a `let` of an entry.
+#[gradient(wrt = a)]
+fn gated_block(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    a.zip_map(b, |u, v| {
+        let k = 2.0 * v;
+        (u * k).tanh()
+    })
+    .sum()
+}
+
 #[test]
 fn zip_map_binds_each_argument_to_its_matrix() {
     let mut r = rng(1403);
@@ -155,6 +165,11 @@ fn zip_map_binds_each_argument_to_its_matrix() {
     assert_close_scalar(v, gated(&a, &b), CF);
     assert_close(&ga2, &ga, 0.0);
     assert_close(&gb2, &gb, 0.0);
+
+    let g = gated_block_grad(&a, &b);
+    assert_close(&g, &fd(&a, |a| gated_block(a, &b)), FD);
+    let want = a.zip_map(&b, |u, v| 2.0 * v * (1.0 - (2.0 * u * v).tanh().powi(2)));
+    assert_close(&g, &want, CF);
 
     let s = 0.7;
     let (gb, gs) = gated_constant_grad(&a, &b, s);
