@@ -161,6 +161,8 @@ fn zip_map_binds_each_argument_to_its_matrix() {
     assert_close(&gb, &fd(&b, |b| gated(&a, b)), FD);
     assert_close(&ga, &b.map(f64::tanh), CF);
     assert_close(&gb, &a.zip_map(&b, |u, v| u * (1.0 - v.tanh().powi(2))), CF);
+    // Shapes are checked at run time: `try_` reports matrices that `zip_map` cannot combine.
+    assert!(try_gated_grad(&a, &b.transpose()).is_err());
     let (v, (ga2, gb2)) = gated_value_and_grad(&a, &b);
     assert_close_scalar(v, gated(&a, &b), CF);
     assert_close(&ga2, &ga, 0.0);
@@ -209,6 +211,9 @@ fn iterator_zip_with_tuple_patterns() {
     assert_close(&gb, &a, 0.0);
     assert_close(&ga, &fd(&a, |a| zipped_dot(a, &b)), FD);
     assert_eq!(ZIPPED_DOT_GRAD_FORMULA, "∂f/∂a = b\n∂f/∂b = a");
+    // `zip` would stop at the shorter; matgrad's derivatives are those of same-length zips,
+    // and `try_` reports others.
+    assert!(try_zipped_dot_grad(&a, &vec(&mut r, 5)).is_err());
 
     let row = vec(&mut r, 6).transpose();
     let c = vec(&mut r, 6);
