@@ -188,3 +188,35 @@ fn code_derived_from_an_entry_is_not_copied() {
         assert!(e.contains(what), "{e}");
     }
 }
+
+// Closures inside closures: the softmax's denominator, a sum over the entries computed inside
+// the map, is read; a closure that uses the entry of the one around it pairs each entry with
+// every other, and is an error, as is an entry combined with a whole matrix the closure
+// captures. Whole matrices combine as matrices even inside a closure.
+formula!(sum_inside_a_map, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v.exp() / x.iter().map(|u| u.exp()).sum::<f64>()).dot(y)", "x" => "exp(x) ⊙ (y / sum(exp(x)) − 1 yᵀ exp(x) / sum(exp(x)) / sum(exp(x)))");
+formula!(inner_closure_shadows_the_entry, "x: &DVector<f64>", "x.map(|v| v * x.iter().map(|v| v.exp()).sum::<f64>()).sum()", "x" => "sum(exp(x)) 1 + sum(x) exp(x)");
+formula!(whole_matrices_inside_a_closure, "x: &DVector<f64>, a: &DMatrix<f64>, b: &DVector<f64>", "x.map(|v| v * (a * b).sum()).sum()", "x" => "sum(a b) 1");
+
+#[test]
+fn entries_are_not_paired_with_whole_matrices() {
+    for (body, what) in [
+        (
+            "x.map(|v| x.map(|u| u * v).sum()).sum()",
+            "the entry of the closure around it",
+        ),
+        (
+            "x.map(|v| x.iter().map(|u| u * v).sum::<f64>()).sum()",
+            "the entry of the closure around it",
+        ),
+        ("x.map(|v| (v * y).sum()).sum()", "`y` is a whole matrix"),
+        ("x.map(|v| y.dot(&(y * v))).sum()", "`y` is a whole matrix"),
+        (
+            "x.map(|v| (x * v).iter().sum::<f64>()).sum()",
+            "the entry of the closure around it",
+        ),
+    ] {
+        let item = format!("fn f(x: &DVector<f64>, y: &DVector<f64>) -> f64 {{ {body} }}");
+        let e = error_of("x", &item);
+        assert!(e.contains(what), "{body}: {e}");
+    }
+}

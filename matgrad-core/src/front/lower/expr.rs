@@ -8,7 +8,9 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, Lit, Pat, UnOp};
 
-use super::{describe_dim, int_literal, strip, text_of, Lowerer, CONSTANTS_NOTE};
+use super::{
+    collect_pat_idents, describe_dim, int_literal, strip, text_of, Lowerer, CONSTANTS_NOTE,
+};
 use crate::ir::vocabulary;
 use crate::ir::{Func, Graph, Index, NodeId, Op, MAX_POWER};
 use crate::shape::{Dim, Shape, Ty};
@@ -188,8 +190,28 @@ impl Lowerer<'_> {
         }
         let (tl, tr) = (self.ty(l), self.ty(r));
         let span = op.span();
-        let ew = self.elementwise.is_some();
         let (le, re) = (&*b.left, &*b.right);
+        // Inside a closure over entries, two matrices combine entrywise where both are entries
+        // (or values of entries); two whole matrices captured by the closure combine as
+        // matrices; an entry with a whole matrix is each entry with every entry of the matrix,
+        // which matgrad does not read.
+        let mut ew = self.elementwise.is_some();
+        if ew && tl.is_matrix() && tr.is_matrix() {
+            let entries = [le, re].map(|side| self.mentioned_entry(side));
+            let whole_side = if entries[0].is_none() { le } else { re };
+            match entries {
+                [Some(_), Some(_)] => {}
+                [None, None] => ew = false,
+                [Some((entry, _)), None] | [None, Some((entry, _))] => {
+                    let t = text_of(whole_side);
+                    self.cx.error_spanned_by(
+                        whole_side,
+                        format!("inside this closure `{t}` is a whole matrix, not an entry: matgrad reads the closure as operations on whole matrices, and cannot combine it with the entry `{entry}`; reduce it to a scalar first (`{t}.sum()`, `{t}.norm()`, ..), or combine the matrices before the closure"),
+                    );
+                    return None;
+                }
+            }
+        }
         match op {
             BinOp::Add(_) if softplus_argument(&self.g, l, r).is_some() => {
                 let v = softplus_argument(&self.g, l, r)?;
@@ -396,6 +418,20 @@ impl Lowerer<'_> {
         shape: Shape,
         what: &str,
     ) -> Option<NodeId> {
+        // An entry of an enclosing closure is one scalar per entry of *its* matrix, while this
+        // closure is read over the entries of its own: matgrad would pair them entry by entry.
+        let mut own = Vec::new();
+        for p in &c.inputs {
+            collect_pat_idents(p, &mut own);
+        }
+        let own: Vec<String> = own.iter().map(|i| i.to_string()).collect();
+        if let Some((entry, _)) = self.mentioned_entry_except(&c.body, &own) {
+            self.cx.error_spanned_by(
+                &c.body,
+                format!("matgrad cannot read a closure that uses `{entry}`, the entry of the closure around it: it reads each closure as operations on whole matrices, which would pair the entries of both matrices one to one instead of each with each; write this with matrix operations (an outer product, or a sum computed before the closure)"),
+            );
+            return None;
+        }
         self.scopes.push(HashMap::new());
         let mut bound = true;
         for (pat, items) in args {
@@ -516,7 +552,15 @@ impl Lowerer<'_> {
             );
             return None;
         }
-        // The matrices iterated over are read as matrices, even inside a `map` closure.
+        // The matrices iterated over are read as matrices, even inside a `map` closure, where
+        // they cannot use its entry (they would pair it with each of their own).
+        if let Some(entry) = self.entry_outside_closures(&m.receiver) {
+            self.cx.error_spanned_by(
+                &m.receiver,
+                format!("matgrad cannot read an iterator that uses `{entry}`, the entry of the closure around it: it reads each closure as operations on whole matrices, which would pair the entries of both matrices one to one instead of each with each; write this with matrix operations (an outer product, or a sum computed before the closure)"),
+            );
+            return None;
+        }
         let saved = self.elementwise.take();
         let items = self.items(&m.receiver);
         self.elementwise = saved;
@@ -530,6 +574,29 @@ impl Lowerer<'_> {
                 None
             }
         }
+    }
+
+    /// The first entry of an enclosing closure that `e` names outside the closures within it
+    /// (which bind names of their own, and are checked as they are read).
+    fn entry_outside_closures(&self, e: &Expr) -> Option<String> {
+        struct Names(Vec<String>);
+        impl<'ast> syn::visit::Visit<'ast> for Names {
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let Some(id) = p.path.get_ident() {
+                    self.0.push(id.to_string());
+                }
+            }
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+            fn visit_macro(&mut self, m: &'ast syn::Macro) {
+                super::collect_idents(m.tokens.clone(), &mut self.0);
+            }
+        }
+        let mut names = Names(Vec::new());
+        syn::visit::Visit::visit_expr(&mut names, e);
+        names.0.into_iter().find(|n| {
+            self.mentioned_entry(&syn::Ident::new(n, proc_macro2::Span::call_site()))
+                .is_some()
+        })
     }
 
     /// The items of an iterator over a matrix's entries: `x.iter()`, `x.into_iter()`, and the

@@ -218,6 +218,15 @@ impl Lowerer<'_> {
     /// that uses it cannot be copied into generated code, which has whole matrices only.
     /// Returns the entry's name and the name of its matrix (where it is a parameter's).
     fn mentioned_entry(&self, tokens: &impl ToTokens) -> Option<(String, String)> {
+        self.mentioned_entry_except(tokens, &[])
+    }
+
+    /// [`Self::mentioned_entry`], but for the names in `except` (which the tokens bind anew).
+    fn mentioned_entry_except(
+        &self,
+        tokens: &impl ToTokens,
+        except: &[String],
+    ) -> Option<(String, String)> {
         if !self.scopes.iter().any(|s| s.values().any(|b| b.entry)) {
             return None;
         }
@@ -234,6 +243,7 @@ impl Lowerer<'_> {
         let (name, bound) = names
             .into_iter()
             .chain(sizes)
+            .filter(|n| !except.contains(n))
             .find_map(|n| self.lookup(&n).filter(|b| b.entry).map(|b| (n, b)))?;
         let matrix = match self.g.op(bound.node) {
             Op::Param(i) => self.g.params[*i].clone(),
