@@ -195,6 +195,7 @@ fn code_derived_from_an_entry_is_not_copied() {
 // captures. Whole matrices combine as matrices even inside a closure.
 formula!(sum_inside_a_map, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v.exp() / x.iter().map(|u| u.exp()).sum::<f64>()).dot(y)", "x" => "exp(x) ⊙ (y / sum(exp(x)) − 1 yᵀ exp(x) / sum(exp(x)) / sum(exp(x)))");
 formula!(inner_closure_shadows_the_entry, "x: &DVector<f64>", "x.map(|v| v * x.iter().map(|v| v.exp()).sum::<f64>()).sum()", "x" => "sum(exp(x)) 1 + sum(x) exp(x)");
+formula!(methods_of_a_captured_matrix_inside_a_closure, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v * y.max() + v * y.column(0).sum()).sum()", "y" => "embed₍0,0₎(sum(x) 1) + sum(x)([y = max y])");
 formula!(whole_matrices_inside_a_closure, "x: &DVector<f64>, a: &DMatrix<f64>, b: &DVector<f64>", "x.map(|v| v * (a * b).sum()).sum()", "x" => "sum(a b) 1");
 
 #[test]
@@ -219,4 +220,9 @@ fn entries_are_not_paired_with_whole_matrices() {
         let e = error_of("x", &item);
         assert!(e.contains(what), "{body}: {e}");
     }
+    // A function of a whole matrix inside a closure is the matrix's, not entrywise.
+    let item =
+        "fn f(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 { x.map(|v| v * y.exp().sum()).sum() }";
+    let e = error_of("(x, y)", item);
+    assert!(e.contains("not entrywise in nalgebra"), "{e}");
 }

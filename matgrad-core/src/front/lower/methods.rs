@@ -57,6 +57,9 @@ impl Lowerer<'_> {
             }
         }
         let active = self.g.is_active(recv) || args.iter().any(|a| self.mentions_active(*a));
+        // Inside a closure over entries, a method of an entry (or of a value of entries) is
+        // entrywise; a method of a whole matrix the closure captures is the matrix's.
+        let entrywise = self.elementwise.is_some() && self.mentioned_entry(&m.receiver).is_some();
         if active && name == "lu" && nargs == 0 && self.ty(recv).is_matrix() {
             if !self.require_square(recv, "lu", &m.receiver, whole) {
                 return None;
@@ -64,7 +67,7 @@ impl Lowerer<'_> {
             self.factors.insert(recv, Factor::Lu(recv));
             return Some(recv);
         }
-        if active && self.elementwise.is_none() && self.ty(recv).is_matrix() {
+        if active && !entrywise && self.ty(recv).is_matrix() {
             if let Some(n) = self.structural(recv, m, whole) {
                 return n;
             }
@@ -187,7 +190,7 @@ impl Lowerer<'_> {
                 }
                 return Some(self.mk(Op::AddScalar, vec![recv, s], ty, span));
             }
-            ("powi", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("powi", 1) if !is_matrix || entrywise => {
                 // Exponents far beyond any use would overflow k − 1 in the derivative.
                 let in_range = |k: &i64| k.abs() <= 1_000_000;
                 let Some(k) = int_literal(args[0])
@@ -202,7 +205,7 @@ impl Lowerer<'_> {
                 };
                 Some((Op::Powi(k), ty))
             }
-            ("max" | "min", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("max" | "min", 1) if !is_matrix || entrywise => {
                 let c = self.expr(args[0])?;
                 self.settle(c, Ty::Scalar);
                 if self.ty(c) != Ty::Scalar {
@@ -215,7 +218,7 @@ impl Lowerer<'_> {
                 let op = if name == "max" { Op::Max } else { Op::Min };
                 return Some(self.mk(op, vec![recv, c], ty, span));
             }
-            ("powf", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("powf", 1) if !is_matrix || entrywise => {
                 let c = self.expr(args[0])?;
                 self.settle(c, Ty::Scalar);
                 if self.ty(c) != Ty::Scalar {
@@ -225,9 +228,7 @@ impl Lowerer<'_> {
                 }
                 return Some(self.mk(Op::Powf, vec![recv, c], ty, span));
             }
-            (f, 0)
-                if Func::from_method(f).is_some() && (!is_matrix || self.elementwise.is_some()) =>
-            {
+            (f, 0) if Func::from_method(f).is_some() && (!is_matrix || entrywise) => {
                 Func::from_method(f).map(|func| (Op::Elem(func), ty))
             }
             _ => None,
@@ -243,7 +244,7 @@ impl Lowerer<'_> {
         } else {
             format!(".{name}(..)")
         };
-        let is_matrix = is_matrix && self.elementwise.is_none();
+        let is_matrix = is_matrix && !entrywise;
         let msg = if is_matrix && Func::from_method(&name).is_some() {
             format!("`.{name}()` on a matrix is not entrywise in nalgebra, and matgrad does not differentiate it: for the entrywise function write `.map(|v| v.{name}())`")
         } else if is_matrix {
