@@ -593,10 +593,10 @@ impl Lowerer<'_> {
         }
         let mut names = Names(Vec::new());
         syn::visit::Visit::visit_expr(&mut names, e);
-        names.0.into_iter().find(|n| {
-            self.mentioned_entry(&syn::Ident::new(n, proc_macro2::Span::call_site()))
-                .is_some()
-        })
+        names
+            .0
+            .into_iter()
+            .find(|n| self.lookup(n).is_some_and(|b| b.entry))
     }
 
     /// The items of an iterator over a matrix's entries: `x.iter()`, `x.into_iter()`, and the
