@@ -6,6 +6,7 @@ mod cookbook;
 mod edges;
 mod factor;
 mod integrations;
+mod iterators;
 mod jacobian_ops;
 mod jacobians;
 mod methods;

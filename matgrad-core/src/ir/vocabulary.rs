@@ -16,6 +16,8 @@ pub enum Receiver {
     Scalar,
     /// A factorisation: the value of `lu()` or `cholesky().unwrap()` (`chol.solve(&b)`).
     Factor,
+    /// An iterator over a matrix's entries, `x.iter()` (`x.iter().map(|v| ..).sum::<f64>()`).
+    Iterator,
 }
 
 /// How lowering reads a method.
@@ -70,9 +72,10 @@ const fn method(
 }
 
 use Lowering::{Own, ScalarOf};
-use Receiver::{Factor, Matrix};
+use Receiver::{Factor, Iterator as Iter, Matrix};
 
-/// The methods on matrices and factorisations, in the order error messages list them.
+/// The methods on matrices, factorisations and iterators over a matrix's entries, in the order
+/// error messages list them.
 #[rustfmt::skip]
 pub static METHODS: &[Method] = &[
     method("transpose",              Matrix, "transpose",                             ".transpose()",                         Own("methods.rs"),        false, "aᵀ"),
@@ -113,6 +116,15 @@ pub static METHODS: &[Method] = &[
     method("xyz",                    Matrix, "xyz",                                   ".xyz()",                               Own("reductions.rs"),     false, "a[0..3]"),
     method("map",                    Matrix, "map",                                   ".map(|v| v.tanh())",                   Own("expr.rs"),           false, "f(a)"),
     method("add_scalar",             Matrix, "add_scalar",                            ".add_scalar(1.0)",                     Own("methods.rs"),        false, "a + b 1 1ᵀ"),
+    method("zip_map",                Matrix, "zip_map",                               ".zip_map(&b, |u, v| u * v)",           Own("expr.rs"),           false, "f(a, b)"),
+    method("iter",                   Matrix, "iter().map(..).sum()",                  ".iter().map(|v| v.tanh()).sum::<f64>()", Own("expr.rs"),         false, "sum(f(a))"),
+    method("into_iter",              Matrix, "into_iter().map(..).sum()",             ".into_iter().map(|v| v * v).sum::<f64>()", Own("expr.rs"),       false, "sum(f(a))"),
+    // Methods of an iterator over the entries (the value of `iter()`), read up to its sum.
+    method("map",                    Iter,   "map(..)",                               ".map(|(u, v)| u * v)",                 Own("expr.rs"),           false, "f(a)"),
+    method("zip",                    Iter,   "zip(..)",                               ".zip(b.iter())",                       Own("expr.rs"),           false, "(a, b)"),
+    method("copied",                 Iter,   "copied()",                              ".copied()",                            Own("expr.rs"),           false, "a"),
+    method("cloned",                 Iter,   "cloned()",                              ".cloned()",                            Own("expr.rs"),           false, "a"),
+    method("sum",                    Iter,   "sum()",                                 ".sum::<f64>()",                        Own("expr.rs"),           true,  "sum(a)"),
     // Methods of a factorisation (the value of `lu()` or `cholesky().unwrap()`).
     method("solve",                  Factor, "solve(..)",                             ".solve(&b)",                           Own("factorisations.rs"), false, "a⁻¹ b"),
     method("l",                      Factor, "l()",                                   ".l()",                                 Own("factorisations.rs"), false, "chol(a)"),
@@ -256,6 +268,25 @@ pub fn matrix_methods_text() -> String {
         .iter()
         .filter(|m| m.receiver == Receiver::Matrix)
         .map(|m| m.written)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The supported methods of an iterator over a matrix's entries, as error messages list them.
+pub fn iterator_methods_text() -> String {
+    METHODS
+        .iter()
+        .filter(|m| m.receiver == Receiver::Iterator)
+        .map(|m| m.written)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The scalar functions users write, as error messages list them.
+pub fn scalar_functions_text() -> String {
+    FUNCTIONS
+        .iter()
+        .filter_map(|f| f.rust)
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -48,6 +48,23 @@ const STACK: usize = 8 << 20;
 /// Valid functions: `(attribute, item)`. Every one of them expands without errors (checked by
 /// `expansion_is_deterministic`), so that mutations start from functions the engine accepts.
 const CORPUS: &[(&str, &str)] = &[
+    // tests/it/iterators.rs: iterators, zip_map, functions by their path, constant maps
+    (
+        "wrt = w, hessian",
+        "fn logistic_iter(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 { let z = x * w; z.iter().zip(y.iter()).map(|(&z, &y)| (1.0 + z.exp()).ln() - y * z).sum::<f64>() }",
+    ),
+    (
+        "wrt = (a, b)",
+        "fn gated(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 { a.zip_map(b, |u, v| u * v.tanh()).sum() }",
+    ),
+    (
+        "wrt = w",
+        "fn cross_entropy(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 { let p = (x * w).map(|z| 1.0 / (1.0 + (-z).exp())); -(y.dot(&p.map(f64::ln)) + y.map(|v| 1.0 - v).dot(&p.map(|v| (1.0 - v).ln()))) }",
+    ),
+    (
+        "wrt = (a, r)",
+        "fn zipped_three(a: &DVector<f64>, r: &RowDVector<f64>, c: &DVector<f64>) -> f64 { a.iter().zip(r.iter()).zip(c).map(|((&u, &v), &w)| u * v.sin() * w).sum::<f64>() }",
+    ),
     // tests/it/seeds.rs
     (
         "wrt = x",

@@ -6,6 +6,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit};
 
+use super::expr::is_iterator;
 use super::{guess_ty, int_literal, strip, text_of, Factor, Lowerer, CONSTANTS_NOTE};
 use crate::ir::vocabulary::{self, Lowering};
 use crate::ir::{Func, NodeId, Op};
@@ -44,6 +45,10 @@ impl Lowerer<'_> {
         if matches!(name.as_str(), "clone" | "clone_owned" | "into_owned") && nargs == 0 {
             return self.expr(&m.receiver);
         }
+        // `x.iter().map(|v| ..).sum::<f64>()`: the sum of an entrywise map.
+        if matches!(name.as_str(), "sum" | "product") && nargs == 0 && is_iterator(&m.receiver) {
+            return self.iterator_sum(m, whole);
+        }
         let recv = self.expr(&m.receiver)?;
         let args: Vec<&Expr> = m.args.iter().collect();
         if let Some(&factor) = self.factors.get(&recv) {
@@ -52,6 +57,9 @@ impl Lowerer<'_> {
             }
         }
         let active = self.g.is_active(recv) || args.iter().any(|a| self.mentions_active(*a));
+        // Inside a closure over entries, a method of an entry (or of a value of entries) is
+        // entrywise; a method of a whole matrix the closure captures is the matrix's.
+        let entrywise = self.elementwise.is_some() && self.mentioned_entry(&m.receiver).is_some();
         if active && name == "lu" && nargs == 0 && self.ty(recv).is_matrix() {
             if !self.require_square(recv, "lu", &m.receiver, whole) {
                 return None;
@@ -59,13 +67,24 @@ impl Lowerer<'_> {
             self.factors.insert(recv, Factor::Lu(recv));
             return Some(recv);
         }
-        if active && self.elementwise.is_none() && self.ty(recv).is_matrix() {
+        if active && !entrywise && self.ty(recv).is_matrix() {
             if let Some(n) = self.structural(recv, m, whole) {
                 return n;
             }
         }
+        // A constant `map` or `zip_map` of a matrix is a matrix of its shape.
+        if let (false, "map" | "zip_map", Some(s)) = (active, name.as_str(), self.g.shape(recv)) {
+            return Some(self.opaque_shaped(whole, s));
+        }
         if !active && (self.ty(recv) == Ty::Unknown || name == "map") {
             return Some(self.opaque(whole, guess_ty(whole)));
+        }
+        if active && matches!(name.as_str(), "iter" | "into_iter") && self.ty(recv).is_matrix() {
+            self.cx.error_spanned_by(
+                &m.method,
+                format!("matgrad differentiates an iterator over a matrix's entries only where it is summed, as in `x.iter().map(|v| ..).sum::<f64>()` (through {}); for the entrywise values, write `x.map(|v| ..)`", vocabulary::iterator_methods_text()),
+            );
+            return None;
         }
         let ty = self.ty(recv);
         let is_matrix = ty.is_matrix();
@@ -117,6 +136,7 @@ impl Lowerer<'_> {
                 return Some(self.mk(Op::Div, vec![sum, n], Ty::Scalar, span));
             }
             ("map", 1) if is_matrix => return self.map(recv, args[0], whole),
+            ("zip_map", 2) if is_matrix => return self.zip_map(recv, m, whole),
             ("component_mul" | "component_div" | "dot", 1) if is_matrix => {
                 let b = self.matrix_arg(args[0], &name)?;
                 let verb = if name == "dot" {
@@ -170,7 +190,7 @@ impl Lowerer<'_> {
                 }
                 return Some(self.mk(Op::AddScalar, vec![recv, s], ty, span));
             }
-            ("powi", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("powi", 1) if !is_matrix || entrywise => {
                 // Exponents far beyond any use would overflow k − 1 in the derivative.
                 let in_range = |k: &i64| k.abs() <= 1_000_000;
                 let Some(k) = int_literal(args[0])
@@ -185,7 +205,7 @@ impl Lowerer<'_> {
                 };
                 Some((Op::Powi(k), ty))
             }
-            ("max" | "min", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("max" | "min", 1) if !is_matrix || entrywise => {
                 let c = self.expr(args[0])?;
                 self.settle(c, Ty::Scalar);
                 if self.ty(c) != Ty::Scalar {
@@ -198,7 +218,7 @@ impl Lowerer<'_> {
                 let op = if name == "max" { Op::Max } else { Op::Min };
                 return Some(self.mk(op, vec![recv, c], ty, span));
             }
-            ("powf", 1) if !is_matrix || self.elementwise.is_some() => {
+            ("powf", 1) if !is_matrix || entrywise => {
                 let c = self.expr(args[0])?;
                 self.settle(c, Ty::Scalar);
                 if self.ty(c) != Ty::Scalar {
@@ -208,9 +228,7 @@ impl Lowerer<'_> {
                 }
                 return Some(self.mk(Op::Powf, vec![recv, c], ty, span));
             }
-            (f, 0)
-                if Func::from_method(f).is_some() && (!is_matrix || self.elementwise.is_some()) =>
-            {
+            (f, 0) if Func::from_method(f).is_some() && (!is_matrix || entrywise) => {
                 Func::from_method(f).map(|func| (Op::Elem(func), ty))
             }
             _ => None,
@@ -226,7 +244,7 @@ impl Lowerer<'_> {
         } else {
             format!(".{name}(..)")
         };
-        let is_matrix = is_matrix && self.elementwise.is_none();
+        let is_matrix = is_matrix && !entrywise;
         let msg = if is_matrix && Func::from_method(&name).is_some() {
             format!("`.{name}()` on a matrix is not entrywise in nalgebra, and matgrad does not differentiate it: for the entrywise function write `.map(|v| v.{name}())`")
         } else if is_matrix {
@@ -368,13 +386,9 @@ impl Lowerer<'_> {
             }
         }
         // `f64::exp(x)` is `x.exp()`.
-        if matches!(owner, "f64" | "f32")
-            && c.args.len() == 1
-            && (Func::from_method(last).is_some())
-        {
+        if let (Some(f), 1) = (self.function_path(&c.func), c.args.len()) {
             let a = self.expr(&c.args[0])?;
             if self.ty(a) == Ty::Scalar || self.elementwise.is_some() {
-                let f = Func::from_method(last)?;
                 let ty = self.ty(a);
                 return Some(self.mk(Op::Elem(f), vec![a], ty, whole.span()));
             }

@@ -53,6 +53,9 @@ const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable
 #[derive(Clone, Copy)]
 struct Bound {
     node: NodeId,
+    /// A closure's argument: an entry of a matrix, bound to the whole matrix, which generated
+    /// code does not have under this name.
+    entry: bool,
 }
 
 struct Lowerer<'a> {
@@ -201,8 +204,53 @@ impl Lowerer<'_> {
 
     fn bind(&mut self, name: String, node: NodeId) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(name, Bound { node });
+            scope.insert(name, Bound { node, entry: false });
         }
+    }
+
+    /// Bind a closure's argument, an entry, to the node of the whole matrix.
+    fn bind_entry(&mut self, name: String, node: NodeId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name, Bound { node, entry: true });
+        }
+    }
+
+    /// The first entry of a closure (its argument) these tokens name, if they name one: code
+    /// that uses it cannot be copied into generated code, which has whole matrices only.
+    /// Returns the entry's name and the name of its matrix (where it is a parameter's).
+    fn mentioned_entry(&self, tokens: &impl ToTokens) -> Option<(String, String)> {
+        self.mentioned_entry_except(tokens, &[])
+    }
+
+    /// [`Self::mentioned_entry`], but for the names in `except` (which the tokens bind anew).
+    fn mentioned_entry_except(
+        &self,
+        tokens: &impl ToTokens,
+        except: &[String],
+    ) -> Option<(String, String)> {
+        if !self.scopes.iter().any(|s| s.values().any(|b| b.entry)) {
+            return None;
+        }
+        let (mut names, mut sizes) = (Vec::new(), Vec::new());
+        let ts = tokens.to_token_stream();
+        match syn::parse2::<Expr>(ts.clone()) {
+            Ok(e) => Mentions {
+                names: &mut names,
+                sizes: &mut sizes,
+            }
+            .visit_expr(&e),
+            Err(_) => collect_idents(ts, &mut names),
+        }
+        let (name, bound) = names
+            .into_iter()
+            .chain(sizes)
+            .filter(|n| !except.contains(n))
+            .find_map(|n| self.lookup(&n).filter(|b| b.entry).map(|b| (n, b)))?;
+        let matrix = match self.g.op(bound.node) {
+            Op::Param(i) => self.g.params[*i].clone(),
+            _ => "x".to_string(),
+        };
+        Some((name, matrix))
     }
 
     /// Whether copying these tokens into generated code would copy a dependence on a variable,
@@ -287,6 +335,26 @@ impl Lowerer<'_> {
         Shape::new(r, c)
     }
 
+    /// A constant expression copied through as written, whose value is a matrix of shape `s`
+    /// (a constant `y.map(|v| 1.0 - v)` has the shape of `y`): its fixed sizes are `s`'s, and
+    /// its others are read from the value at run time and equal to `s`'s.
+    fn opaque_shaped(&mut self, e: &Expr, s: Shape) -> NodeId {
+        let n = self.opaque(e, Ty::Unknown);
+        if self.ty(n) != Ty::Unknown {
+            return n;
+        }
+        let alias = self.g.leaf_alias(n);
+        let axis = |d: Dim| match d {
+            Dim::Fixed(k) => Axis::Fixed(k),
+            Dim::Dyn(_) => Axis::Dyn,
+        };
+        let fresh = self.fresh_shape(&text_of(e), axis(s.rows), axis(s.cols), &alias);
+        let _ = self.g.dims.unify(fresh.rows, s.rows);
+        let _ = self.g.dims.unify(fresh.cols, s.cols);
+        self.g.set_leaf_ty(n, Ty::Matrix(fresh));
+        n
+    }
+
     // ---- statements -------------------------------------------------------------------------
 
     /// The value of a block: its statements, then its final expression.
@@ -348,7 +416,9 @@ impl Lowerer<'_> {
                     .as_ref()
                     .is_some_and(|d| self.mentions_active(&d.1))
         });
-        if let (Some(ident), Some(init), true) = (ident, init, active_init) {
+        // Inside a closure, a `let` of an entry is entrywise: generated code has no such name.
+        let entry_init = init.is_some_and(|i| self.mentioned_entry(&i.expr).is_some());
+        if let (Some(ident), Some(init), true) = (ident, init, active_init || entry_init) {
             if init.diverge.is_some() {
                 self.cx.error_spanned_by(
                     local,
@@ -361,8 +431,16 @@ impl Lowerer<'_> {
                 self.shadow_with_constant(ident.clone());
                 return;
             };
+            if entry_init && !self.g.is_active(node) {
+                self.bind_entry(ident.to_string(), node);
+                return;
+            }
             if self.g.is_active(node) {
-                self.bind(ident.to_string(), node);
+                if self.elementwise.is_some() {
+                    self.bind_entry(ident.to_string(), node);
+                } else {
+                    self.bind(ident.to_string(), node);
+                }
                 if !self.g.op(node).is_leaf() {
                     self.g
                         .names
@@ -374,7 +452,10 @@ impl Lowerer<'_> {
             // A value that mentions a variable but does not depend on it (e.g. its length).
             return self.constant_local(local, Some(ident), annotated, Some(node));
         }
-        if active_init || (ident.is_none() && init.is_some_and(|i| self.mentions_active(&i.expr))) {
+        if active_init
+            || entry_init
+            || (ident.is_none() && init.is_some_and(|i| self.mentions_active(&i.expr)))
+        {
             self.cx.error_spanned_by(
                 &local.pat,
                 "destructuring is not supported on a path from a variable: bind one name",
@@ -480,6 +561,16 @@ impl Lowerer<'_> {
     }
 
     fn statement(&mut self, stmt: &syn::Stmt) {
+        // Statements are emitted as written, where a closure's entries do not exist.
+        if !matches!(stmt, syn::Stmt::Local(_) | syn::Stmt::Item(_)) {
+            if let Some((entry, _)) = self.mentioned_entry(stmt) {
+                self.cx.error_spanned_by(
+                    stmt,
+                    format!("matgrad reads a closure over entries as operations on whole matrices: its statements other than `let` cannot use the entry `{entry}`"),
+                );
+                return;
+            }
+        }
         match stmt {
             syn::Stmt::Item(_) => self.stmts.push(Stmt {
                 tokens: stmt.to_token_stream(),

@@ -23,9 +23,13 @@ impl Lowerer<'_> {
         self.g.ty(n)
     }
 
-    /// A constant expression, copied through as written.
+    /// A constant expression, copied through as written. One that uses the argument of a
+    /// closure (an entry) cannot be: it is an error.
     pub(super) fn opaque(&mut self, e: &impl ToTokens, ty: Ty) -> NodeId {
         let text = text_of(e);
+        if let Some((entry, matrix)) = self.mentioned_entry(e) {
+            self.cx.error_spanned_by(e, format!("matgrad reads a closure over entries as operations on whole matrices, and cannot read `{text}`, which uses the entry `{entry}` otherwise than through operators and scalar functions: compute this part before the closure, as a constant matrix (`let c = {matrix}.map(|{entry}| ..);`), and combine it entrywise (`.component_mul(&c)`)"));
+        }
         self.opaque_code(quote!(#e), text, ty, e.to_token_stream().span())
     }
 
