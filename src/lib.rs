@@ -95,8 +95,10 @@
 //! [`check::gradient`] compares any gradient, generated or hand-written, against central finite
 //! differences, for use in your own tests.
 
+#[doc(hidden)]
+pub use matgrad_macros::__derive_with;
 #[doc(inline)]
-pub use matgrad_macros::{gradient, jacobian};
+pub use matgrad_macros::{differentiable, gradient, jacobian};
 mod adapters;
 pub mod check;
 mod nalgebra_selection;

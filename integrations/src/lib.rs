@@ -49,3 +49,22 @@ pub fn noise(k: u64) -> f64 {
     z ^= z >> 31;
     (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
+
+/// `#[differentiable]` helpers that another crate calls (the tests of this package are that
+/// crate): kernels of a Gaussian process.
+pub mod kernels {
+    use matgrad::differentiable;
+    use nalgebra::DVector;
+
+    /// ‖a − b‖².
+    #[differentiable]
+    pub fn squared_distance(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
+        (a - b).norm_squared()
+    }
+
+    /// The squared-exponential kernel, through the helper above.
+    #[differentiable]
+    pub fn se(a: &DVector<f64>, b: &DVector<f64>, ell: f64) -> f64 {
+        (-squared_distance(a, b) / (2.0 * ell * ell)).exp()
+    }
+}

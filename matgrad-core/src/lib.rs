@@ -28,6 +28,7 @@ pub mod emit;
 #[cfg(any(test, feature = "eval"))]
 pub mod eval;
 mod expand;
+
 pub mod front;
 pub mod grad;
 pub mod ir;
@@ -51,31 +52,75 @@ use ir::NodeId;
 /// still emit the function and stand-ins for everything the attribute would have added).
 pub type Failure = Box<(syn::Error, Option<Function>, Option<attr::Options>)>;
 
+/// Why the pipeline gave no derivation.
+pub enum Stop {
+    /// Errors in the function or the attribute.
+    Failed(Failure),
+    /// The body calls a function on the active path that may be a `#[differentiable]` helper
+    /// whose body matgrad has not read yet: expansion asks for it (`front/helpers.rs`).
+    NeedsHelper(syn::Path),
+}
+
 /// Parse, check and differentiate.
 pub fn derive(attr: TokenStream, item: TokenStream) -> Result<Derivation, Failure> {
     derive_with(attr::Macro::Gradient, attr, item)
 }
 
-/// The pipeline, for either attribute: parse, lower, validate the options against the function,
-/// differentiate a valid body, validate what needs the derivatives, and only then check for
-/// errors. Everything after `cx.check()` is infallible.
+/// The pipeline without helpers: a call of another function on the active path is an error
+/// that names `#[differentiable]`.
 pub fn derive_with(
     kind: attr::Macro,
     attr: TokenStream,
     item: TokenStream,
 ) -> Result<Derivation, Failure> {
+    match derive_with_helpers(kind, attr, item, &[]) {
+        Ok(d) => Ok(d),
+        Err(Stop::Failed(f)) => Err(f),
+        Err(Stop::NeedsHelper(path)) => {
+            let name = quote::ToTokens::to_token_stream(&path)
+                .to_string()
+                .replace(' ', "");
+            let e = syn::Error::new_spanned(
+                &path,
+                format!("matgrad cannot differentiate the call of `{name}`, which it cannot read: mark `{name}` with `#[matgrad::differentiable]`, so that matgrad reads its body where it is called, or pass it only constants"),
+            );
+            Err(Box::new((e, None, None)))
+        }
+    }
+}
+
+/// The pipeline, for either attribute: parse, read in the helpers, lower, validate the options
+/// against the function, differentiate a valid body, validate what needs the derivatives, and
+/// only then check for errors. Everything after `cx.check()` is infallible.
+pub fn derive_with_helpers(
+    kind: attr::Macro,
+    attr: TokenStream,
+    item: TokenStream,
+    helpers: &[front::helpers::Helper],
+) -> Result<Derivation, Stop> {
     let mut cx = Ctxt::new();
     let options = attr::parse(kind, attr, &mut cx);
-    let Some(function) = front::parse(kind, item, options.as_ref(), &mut cx) else {
+    let Some(mut function) = front::parse(kind, item, options.as_ref(), &mut cx) else {
         let e = cx.check().err().unwrap_or_else(internal_error);
-        return Err(Box::new((e, None, options)));
+        return Err(Stop::Failed(Box::new((e, None, options))));
     };
+    if !helpers.is_empty() {
+        function.inlined = Some(front::helpers::inline(&function.item.block, helpers));
+    }
     // A return type that does not fit would make every use of the value an error too.
+    let mut missing = Vec::new();
     let body = if function.output_fits {
-        front::lower(&function, &mut cx)
+        front::lower(&function, &mut cx, &mut missing)
     } else {
         None
     };
+    // Helpers are asked for once the body has no other mistake: those are reported now, and
+    // the helper's own turn comes when they are fixed.
+    if let (Some(path), false) = (missing.first(), cx.has_errors()) {
+        let path = path.clone();
+        let _ = cx.check();
+        return Err(Stop::NeedsHelper(path));
+    }
     let options_fit = match &options {
         Some(o) => valid::function(&mut cx, &function, o),
         None => false,
@@ -93,7 +138,7 @@ pub fn derive_with(
             Ok((o, ..)) => Some(o),
             Err(o) => o,
         };
-        return Err(Box::new((e, Some(function), options)));
+        return Err(Stop::Failed(Box::new((e, Some(function), options))));
     }
     match valid {
         Ok((options, body, derived, solvers)) => Ok(Derivation {
@@ -103,7 +148,11 @@ pub fn derive_with(
             derived,
             solvers,
         }),
-        Err(options) => Err(Box::new((internal_error(), Some(function), options))),
+        Err(options) => Err(Stop::Failed(Box::new((
+            internal_error(),
+            Some(function),
+            options,
+        )))),
     }
 }
 
@@ -226,6 +275,18 @@ fn stand_in_function(item: &syn::ItemFn) -> TokenStream {
 }
 
 fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_with_helpers(kind, attr, item, &[], true)
+}
+
+/// The expansion with the helpers read so far. `with_function`: whether to emit the function
+/// itself (a later round of reading helpers has emitted it already).
+fn expand_with_helpers(
+    kind: attr::Macro,
+    attr: TokenStream,
+    item: TokenStream,
+    helpers: &[front::helpers::Helper],
+    with_function: bool,
+) -> TokenStream {
     if nesting(&item) > MAX_NESTING || nesting(&attr) > MAX_NESTING {
         let msg = format!(
             "#[{}]: this item nests brackets more than {MAX_NESTING} levels deep, more than matgrad reads; split the expression into `let` bindings",
@@ -235,20 +296,46 @@ fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> Token
         out.extend(item);
         return out;
     }
-    match derive_with(kind, attr, item.clone()) {
-        Ok(d) => expand::items(&d),
-        Err(failure) => {
+    match derive_with_helpers(kind, attr.clone(), item.clone(), helpers) {
+        Ok(d) => expand::items(&d, with_function),
+        Err(Stop::NeedsHelper(path)) => {
+            let mut out = TokenStream::new();
+            if with_function {
+                out.extend(quote::quote!(#[allow(clippy::all)] #item));
+            }
+            out.extend(expand::helper::request(kind, &attr, &item, helpers, &path));
+            out
+        }
+        Err(Stop::Failed(failure)) => {
             let (err, function, options) = *failure;
             let mut out = err.to_compile_error();
             match &function {
                 Some(f) => {
-                    out.extend(stand_in_function(&f.item));
+                    if with_function {
+                        out.extend(stand_in_function(&f.item));
+                    }
                     out.extend(expand::stand_ins(kind, f, options.as_ref()));
                 }
-                None => out.extend(item),
+                None if with_function => out.extend(item),
+                None => {}
             }
             out
         }
+    }
+}
+
+/// The whole expansion of `#[differentiable] item`: the helper as written, and the macro that
+/// hands its tokens to the functions that call it.
+pub fn expand_differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::helper::define(attr, item)
+}
+
+/// `matgrad::__derive_with! { kind (attr) (item) (path) { helper } .. }`: the expansion again,
+/// with the helpers read so far.
+pub fn expand_callback(input: TokenStream) -> TokenStream {
+    match expand::helper::parse_callback(input) {
+        Ok((kind, attr, item, helpers)) => expand_with_helpers(kind, attr, item, &helpers, false),
+        Err(e) => e.to_compile_error(),
     }
 }
 

@@ -5,6 +5,7 @@ mod check;
 mod cookbook;
 mod edges;
 mod factor;
+mod helpers;
 mod integrations;
 mod iterators;
 mod jacobian_ops;

@@ -2,5 +2,6 @@
 //! nalgebra those crates are built on). One test binary, so that the dependencies link once.
 
 mod argmin_solvers;
+mod helpers;
 mod mgh;
 mod minimize;

@@ -53,7 +53,11 @@ impl Emitter<'_> {
             }
             out.extend(stmt.tokens.clone());
             if let Some((alias, name)) = &stmt.alias {
-                out.extend(quote!(let #alias = &#name;));
+                if stmt.by_ref {
+                    out.extend(quote!(let #alias = #name;));
+                } else {
+                    out.extend(quote!(let #alias = &#name;));
+                }
             }
         }
         for leaf in opaque {

@@ -101,8 +101,6 @@ pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
     let (grad_panic, vg_panic) = (panic_on(&grad_checks), panic_on(&vg_checks));
 
     quote! {
-        #item
-
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]

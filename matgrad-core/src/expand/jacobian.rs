@@ -496,8 +496,6 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     let const_doc = format!("The Jacobian formula matgrad derived for [`{name}`].");
     let _ = Dim::Fixed(0);
     quote! {
-        #item
-
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]

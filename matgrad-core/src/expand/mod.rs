@@ -9,6 +9,7 @@
 mod adapter;
 mod argmin;
 mod gradient;
+pub(crate) mod helper;
 mod jacobian;
 mod least_squares;
 mod minimize;
@@ -28,9 +29,16 @@ use crate::shape::{Dim, Ty};
 use crate::{Derivation, Derived};
 
 /// Everything the attribute expands to, for a function that was derived and validated.
-pub fn items(d: &Derivation) -> TokenStream {
+/// `with_function`: the function as written comes first (a caller that read helpers in a later
+/// round of expansion has emitted it already).
+pub fn items(d: &Derivation, with_function: bool) -> TokenStream {
     let (f, options, solvers) = (&d.function, &d.options, &d.solvers);
-    let mut out = match &d.derived {
+    let mut out = TokenStream::new();
+    if with_function {
+        let item = &f.item;
+        out.extend(quote!(#item));
+    }
+    out.extend(match &d.derived {
         Derived::Gradient(gr) => {
             let mut out = gradient::items(d, gr);
             // With `minimize` alone too: `_argmin` builds the Hessian with `_hessian`.
@@ -43,7 +51,7 @@ pub fn items(d: &Derivation) -> TokenStream {
             out
         }
         Derived::Jacobian(lin) => jacobian::items(d, lin),
-    };
+    });
     if let (Some(a), Some(s)) = (&options.argmin, &solvers.argmin) {
         out.extend(argmin::items(options.kind, f, options, a, s));
     }

@@ -1,5 +1,6 @@
 //! The front end: the annotated function read into parameters, variables and an expression graph.
 
+pub mod helpers;
 mod lower;
 pub mod types;
 
@@ -36,6 +37,11 @@ pub struct Function {
     pub output_fits: bool,
     /// Which type names are scalars in this function.
     pub scalars: Scalars,
+    /// The body with the `#[differentiable]` helpers it calls read in (`helpers.rs`), which is
+    /// what lowering reads; the item is emitted as written.
+    pub inlined: Option<syn::Block>,
+    /// Helpers called on the active path whose bodies matgrad has not read yet.
+    pub missing_helpers: Vec<syn::Path>,
 }
 
 impl Function {
@@ -225,5 +231,7 @@ pub fn parse(
         output,
         output_fits,
         scalars,
+        inlined: None,
+        missing_helpers: Vec::new(),
     })
 }

@@ -2,8 +2,9 @@ use matgrad::gradient;
 use matgrad::nalgebra::{DMatrix, DVector};
 
 // Mistakes in the body and in the options are reported together, in one compile: an
-// unsupported method, a call of an unknown function, and `minimize` on a function whose
-// parameters cannot all be passed by name.
+// unsupported method and `minimize` on a function whose parameters cannot all be passed by
+// name. (The call of `helper`, which might be a `#[differentiable]` helper, is looked up once
+// these are fixed: see tests/ui/unsupported/function_call.rs.)
 #[gradient(wrt = w, minimize)]
 fn loss(x: &DMatrix<f64>, w: &DVector<f64>, _: f64) -> f64 {
     let r = x * w;

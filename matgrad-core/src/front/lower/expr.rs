@@ -100,6 +100,9 @@ impl Lowerer<'_> {
             },
             Expr::Path(p) => {
                 if let Some(id) = p.path.get_ident() {
+                    if self.waiting.contains(&id.to_string()) {
+                        return None;
+                    }
                     if let Some(b) = self.lookup(&id.to_string()) {
                         return Some(b.node);
                     }

@@ -394,6 +394,24 @@ impl Lowerer<'_> {
             }
         }
         let name = segs.join("::");
+        // A function on the active path may be a `#[differentiable]` helper, whose body is
+        // read before lowering again (`front/helpers.rs`).
+        if let (Some(path), true) = (path, self.mentions_active(whole)) {
+            // A free function (`se`, `kernels::se`), not an associated one (`Self::f`,
+            // `T::f`), a constructor (`Some(..)`) or a generic instance.
+            let free = path.segments.iter().all(|s| s.arguments.is_none())
+                && path.segments.iter().all(|s| s.ident != "Self")
+                && path
+                    .segments
+                    .iter()
+                    .all(|s| !s.ident.to_string().starts_with(char::is_uppercase));
+            if free && c.args.iter().all(|a| !matches!(a, Expr::Closure(_))) {
+                if !self.missing.iter().any(|m| m == path) {
+                    self.missing.push(path.clone());
+                }
+                return None;
+            }
+        }
         self.fallback(
             whole,
             &format!("the call of `{name}`"),

@@ -46,6 +46,9 @@ pub struct Stmt {
     /// which products turn into sums and broadcasts): the name, so that the statement is
     /// emitted only if other copied code still refers to it.
     pub optional: Option<String>,
+    /// Whether the `let` binds a reference (its type is written `&T`), which the alias takes
+    /// as it is.
+    pub by_ref: bool,
 }
 
 const CONSTANTS_NOTE: &str = "parts of the body that do not depend on a variable may use anything";
@@ -73,6 +76,11 @@ struct Lowerer<'a> {
     /// Factorisations on the active path (`a.clone().cholesky().unwrap()`, `a.clone().lu()`),
     /// by the node that stands for the factorisation object.
     factors: HashMap<NodeId, Factor>,
+    /// Calls on the active path of functions matgrad has not read: `#[differentiable]` helpers
+    /// to ask for (or, if they are not helpers, the compiler's error at the call).
+    missing: Vec<syn::Path>,
+    /// Names bound to the value of such a call: their uses wait for the helper too, silently.
+    waiting: Vec<String>,
 }
 
 /// A factorisation object of the body, read through its methods.
@@ -85,7 +93,8 @@ enum Factor {
 }
 
 /// Lower the function's body. Errors are reported in `cx`; `None` if no result could be built.
-pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
+/// Calls of functions on the active path that may be helpers are added to `missing`.
+pub fn lower(f: &Function, cx: &mut Ctxt, missing: &mut Vec<syn::Path>) -> Option<Body> {
     let mut g = Graph::default();
     g.params = f
         .params
@@ -103,9 +112,12 @@ pub fn lower(f: &Function, cx: &mut Ctxt) -> Option<Body> {
         opaque_by_text: HashMap::new(),
         depth: 0,
         factors: HashMap::new(),
+        missing: Vec::new(),
+        waiting: Vec::new(),
     };
     let param_nodes = lw.bind_params();
-    let output = lw.block_value(&f.item.block);
+    let output = lw.block_value(f.inlined.as_ref().unwrap_or(&f.item.block));
+    missing.append(&mut lw.missing);
     let mut g = lw.g;
     g.primal_len = g.len();
     let output = output?;
@@ -203,6 +215,7 @@ impl Lowerer<'_> {
     }
 
     fn bind(&mut self, name: String, node: NodeId) {
+        self.waiting.retain(|w| *w != name);
         if let Some(scope) = self.scopes.last_mut() {
             scope.insert(name, Bound { node, entry: false });
         }
@@ -426,7 +439,13 @@ impl Lowerer<'_> {
                 );
                 return;
             }
+            let asked = self.missing.len();
             let Some(node) = self.expr(&init.expr) else {
+                if self.missing.len() > asked {
+                    // The value of a helper not read yet: uses of the name wait for it.
+                    self.waiting.push(ident.to_string());
+                    return;
+                }
                 // Keep the name bound so later uses do not report a second, spurious error.
                 self.shadow_with_constant(ident.clone());
                 return;
@@ -472,6 +491,7 @@ impl Lowerer<'_> {
                     tokens: local.to_token_stream(),
                     alias: None,
                     optional: Some(ident.to_string()),
+                    by_ref: false,
                 });
                 self.bind(ident.to_string(), n);
                 return;
@@ -491,6 +511,7 @@ impl Lowerer<'_> {
             tokens: local.to_token_stream(),
             alias: None,
             optional: None,
+            by_ref: false,
         });
         let Some(ident) = ident else {
             // Other patterns bind names matgrad does not track; uses of them are constants.
@@ -512,6 +533,8 @@ impl Lowerer<'_> {
         });
         if let Some(last) = self.stmts.last_mut() {
             last.alias = Some((alias.clone(), ident.clone()));
+            // `let b: &DVector<f64> = ..` is a reference already: its alias is the name itself.
+            last.by_ref = matches!(annotated, Some(syn::Type::Reference(_)));
         }
         let ty = match annotated
             .map(|t| classify(t, &self.f.scalars))
@@ -576,6 +599,7 @@ impl Lowerer<'_> {
                 tokens: stmt.to_token_stream(),
                 alias: None,
                 optional: None,
+                by_ref: false,
             }),
             syn::Stmt::Expr(e, _) => {
                 if let Some(msg) = mutation(e) {
@@ -601,6 +625,7 @@ impl Lowerer<'_> {
                     tokens: stmt.to_token_stream(),
                     alias: None,
                     optional: None,
+                    by_ref: false,
                 });
             }
             syn::Stmt::Macro(m) => {
@@ -615,6 +640,7 @@ impl Lowerer<'_> {
                     tokens: stmt.to_token_stream(),
                     alias: None,
                     optional: None,
+                    by_ref: false,
                 });
             }
             syn::Stmt::Local(l) => self.local(l),
