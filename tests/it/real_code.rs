@@ -77,17 +77,22 @@ fn gaussian_process_likelihoods() {
         DMatrix::identity(n, n) * (2.0 * sn2),
     ];
     assert_close(&g, &gp_closed_form(&k, dk, &y), 1e-9);
-    // Too long to read inline, the formula names what the body named, and the chain rule's
-    // steps ∂f/∂k, ∂f/∂ell: a derivation a reader can follow.
+    // Too long to read inline, the formula names each repeated subexpression once, with the
+    // body's names where it has them: the Cholesky factor L, the kernel's exponent P and the
+    // gradient Q with respect to the kernel matrix; no line is longer than a line of text.
     let formula = GP_SE_NLL_GRAD_FORMULA;
     for part in [
-        "where ell = exp(theta[0])",
-        "k = sf2 exp(",
-        "∂f/∂k = ",
-        "chol(k)⁻ᵀ",
+        "ell = exp(theta[0])",
+        "L = chol(sf2 exp(P) + sn2 I)",
+        "P = −0.5 (r ⊙ r) / (ell ell)",
+        "Q = Φ(L⁻ᵀ(M + Mᵀ) L⁻¹)",
     ] {
         assert!(formula.contains(part), "{part} in {formula}");
     }
+    assert!(
+        formula.lines().all(|l| l.chars().count() <= 100),
+        "{formula}"
+    );
 
     let g = gp_matern52_nll_grad(&theta, &r, &y);
     assert_close(&g, &fd(&theta, |th| gp_matern52_nll(th, &r, &y)), 1e-6);

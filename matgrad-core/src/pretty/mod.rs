@@ -7,66 +7,103 @@
 //! formula printed is the gradient matgrad computes, rearranged only by these identities.
 //!
 //! The printer is split by sub-phase: `tree` (graph → expression tree), `normal` (the normal
-//! form), `render` (text) and `vec` (the vec/Kronecker rules for Jacobians).
+//! form), `share` (repeated subexpressions named once), `render` (text) and `vec` (the
+//! vec/Kronecker rules for Jacobians).
 
 mod normal;
 mod render;
+mod share;
 mod tree;
 mod vec;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ir::{Graph, NodeId, Op};
 
 use normal::tidy;
 use render::render;
-use tree::{builder, kind_of};
+use share::{share, BodyNames, Shared};
+use tree::{builder, in_vec_form, kind_of, Kind, E};
 use vec::vectorize;
 
 /// The formula of a node, in textbook form. `vars` are the names of the variables, which read
 /// best on the right of a product.
 pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
-    let inline = formula_with(g, n, vars, false).0;
-    if inline.chars().count() <= LONG_FORMULA || g.names.is_empty() {
-        return inline;
+    match formula_tree(g, n, vars) {
+        Some(f) => with_definitions(&f, render),
+        None => "(a formula too long to print)".to_string(),
+    }
+}
+
+/// The formula of a node as a tree, with the definitions of the names it uses.
+fn formula_tree(g: &Graph, n: NodeId, vars: &[String]) -> Option<Shared> {
+    let mut b = builder(g, vars, false);
+    let inline = tidy(b.build(n)?, vars);
+    let taken = taken_names(g, vars);
+    let body = body_names(g, &b.seen, vars);
+    let inline = share(inline, vec![], &body, &taken);
+    if render(&inline.main).chars().count() <= LONG_FORMULA || g.names.is_empty() {
+        return Some(inline);
     }
     // Too long to read inline: name the values the body named, as its author did, and define
     // them after the formula (dependencies first).
-    let (main, mut pending) = formula_with(g, n, vars, true);
-    let mut defined = std::collections::BTreeMap::new();
+    let mut b = builder(g, vars, true);
+    let main = tidy(b.build(n)?, vars);
+    let mut pending = b.named;
+    let mut defined = BTreeMap::new();
     while let Some(&m) = pending.iter().find(|m| !defined.contains_key(*m)) {
         let mut b = builder(g, vars, true);
         b.defining = Some(m);
-        let text = match b.build(m) {
-            Some(e) => render(&tidy(e, vars)),
-            None => "(too long to print)".to_string(),
+        let e = match b.build(m) {
+            Some(e) => tidy(e, vars),
+            None => E::Name("(too long to print)".into(), Kind::Matrix),
         };
         pending.extend(b.named);
-        defined.insert(m, text);
+        defined.insert(m, e);
     }
-    let mut out = main;
-    for (k, (m, text)) in defined.iter().enumerate() {
+    let defs = defined
+        .into_iter()
+        .map(|(m, e)| (g.names.get(&m).cloned().unwrap_or_default(), e))
+        .collect();
+    Some(share(main, defs, &BodyNames::new(), &taken))
+}
+
+/// The formula, then `where name = …` for each definition, one a line.
+fn with_definitions(f: &Shared, render: impl Fn(&E) -> String) -> String {
+    let mut out = render(&f.main);
+    for (k, (name, e)) in f.defs.iter().enumerate() {
         let lead = if k == 0 { "\n  where " } else { "\n        " };
-        let name = g.names.get(m).cloned().unwrap_or_default();
-        out.push_str(&format!("{lead}{name} = {text}"));
+        out.push_str(&format!("{lead}{name} = {}", render(e)));
+    }
+    out
+}
+
+/// Every name a formula of `g` may show, which new names must not repeat.
+fn taken_names(g: &Graph, vars: &[String]) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = vars.iter().cloned().collect();
+    out.extend(g.params.iter().cloned());
+    out.extend(g.names.values().cloned());
+    out.extend(g.locals.iter().map(|l| l.text.clone()));
+    out
+}
+
+/// The texts of the subexpressions the body named (in normal form), by which a repeated one
+/// is recognised; the adjoints' names (∂f/∂z) are only for the long form.
+fn body_names(g: &Graph, seen: &BTreeMap<NodeId, E>, vars: &[String]) -> BodyNames {
+    let mut out = BodyNames::new();
+    for (m, e) in seen {
+        let Some(name) = g.names.get(m).filter(|n| !n.contains('∂')) else {
+            continue;
+        };
+        let t = tidy(e.clone(), vars);
+        let kind = t.kind();
+        out.entry(render(&t)).or_insert((name.clone(), kind, t));
     }
     out
 }
 
 /// Formulas longer than this (in characters) are printed with the body's own names.
 const LONG_FORMULA: usize = 160;
-
-fn formula_with(
-    g: &Graph,
-    n: NodeId,
-    vars: &[String],
-    by_name: bool,
-) -> (String, std::collections::BTreeSet<NodeId>) {
-    let mut b = builder(g, vars, by_name);
-    let text = match b.build(n) {
-        Some(e) => render(&tidy(e, vars)),
-        None => "(a formula too long to print)".to_string(),
-    };
-    (text, b.named)
-}
 
 /// A short text for a node, for messages.
 pub fn node_text(g: &Graph, n: NodeId) -> String {
@@ -136,8 +173,16 @@ pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> O
         _ => return None,
     };
     let dir_kind = kind_of(g.ty(dir));
-    let mut b = builder(g, vars, false);
-    let e = tidy(b.build(n)?, vars);
-    let j = vectorize(&e, &dir_name, dir_kind)?;
-    Some(render(&tidy(j, vars)))
+    let j = in_vec_form(|| {
+        let mut b = builder(g, vars, false);
+        let e = tidy(b.build(n)?, vars);
+        vectorize(&e, &dir_name, dir_kind)
+    })?;
+    let j = share(
+        tidy(j, vars),
+        vec![],
+        &BodyNames::new(),
+        &taken_names(g, vars),
+    );
+    Some(with_definitions(&j, render))
 }

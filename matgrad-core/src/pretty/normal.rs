@@ -3,7 +3,7 @@
 //! sorted so that the simplest comes first.
 
 use super::render::render_term_abs;
-use super::tree::{collect, transpose, Kind, Term, E};
+use super::tree::{collect, for_vec_rules, ones, product, transpose, Kind, Term, E};
 
 /// Put a tree in normal form: factors first, then the sums they stand in.
 pub(super) fn tidy(e: E, v: &[String]) -> E {
@@ -14,6 +14,9 @@ pub(super) fn tidy(e: E, v: &[String]) -> E {
             let ts = factor(ts, v);
             let mut ts = ts;
             sort_terms(&mut ts);
+            if let Some(e) = common_scalars(&ts) {
+                return e;
+            }
             match ts.len() {
                 0 => E::Num(0.0),
                 _ => {
@@ -32,11 +35,65 @@ pub(super) fn tidy(e: E, v: &[String]) -> E {
         }
         E::T(x) => transpose(tidy(*x, v)),
         E::Inv(x) => E::Inv(Box::new(tidy(*x, v))),
-        E::Call(f, xs) => E::Call(f, xs.into_iter().map(|x| tidy(x, v)).collect()),
-        E::Had(a, b) => E::Had(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
-        E::HadDiv(a, b) => E::HadDiv(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Call(f, xs) => {
+            let xs: Vec<E> = xs.into_iter().map(|x| tidy(x, v)).collect();
+            // diag(c u) = c diag(u)
+            if f == "diag" && xs.len() == 1 && xs[0].kind() == Kind::Col {
+                if let Some((c, ss, u)) = scalar_part(&xs[0]) {
+                    return tidy(scaled_by(c, ss, E::Call(f, vec![u])), v);
+                }
+            }
+            E::Call(f, xs)
+        }
+        E::Had(a, b) => {
+            let (a, b) = (tidy(*a, v), tidy(*b, v));
+            // A broadcast is a row or column scaling: A ⊙ (u 1ᵀ) = diag(u) A, A ⊙ (1 uᵀ) = A diag(u).
+            let pairs = if for_vec_rules() {
+                vec![]
+            } else {
+                vec![(&a, &b), (&b, &a)]
+            };
+            for (m, o) in pairs {
+                if let Some(u) = broadcast_column(o) {
+                    return tidy(product(E::Call("diag".into(), vec![u]), m.clone()), v);
+                }
+                if let Some(u) = broadcast_row(o) {
+                    return tidy(product(m.clone(), E::Call("diag".into(), vec![u])), v);
+                }
+            }
+            // (c A) ⊙ B = c (A ⊙ B)
+            match (scalar_part(&a), scalar_part(&b)) {
+                (None, None) => E::Had(Box::new(a), Box::new(b)),
+                (pa, pb) => {
+                    let (ca, sa, a) = pa.unwrap_or((1.0, vec![], a));
+                    let (cb, sb, b) = pb.unwrap_or((1.0, vec![], b));
+                    let ss = sa.into_iter().chain(sb).collect();
+                    tidy(scaled_by(ca * cb, ss, E::Had(Box::new(a), Box::new(b))), v)
+                }
+            }
+        }
+        E::HadDiv(a, b) => {
+            let (a, b) = (tidy(*a, v), tidy(*b, v));
+            let one = E::Name("1".into(), Kind::Scalar);
+            // A scalar over a vector is that scalar times the entrywise reciprocal: s ⊘ v = s (1 ⊘ v);
+            // and (c A) ⊘ B = c (A ⊘ B).
+            if a.is_scalar() && a != one && !b.is_scalar() {
+                return tidy(product(a, E::HadDiv(Box::new(one), Box::new(b))), v);
+            }
+            match scalar_part(&a) {
+                Some((c, ss, a)) => tidy(scaled_by(c, ss, E::HadDiv(Box::new(a), Box::new(b))), v),
+                None => E::HadDiv(Box::new(a), Box::new(b)),
+            }
+        }
         E::Kron(a, b) => E::Kron(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
-        E::Div(a, b) => E::Div(Box::new(tidy(*a, v)), Box::new(tidy(*b, v))),
+        E::Div(a, b) => {
+            let (a, b) = (tidy(*a, v), tidy(*b, v));
+            // A / s = (1/s) A: a product, which can be taken apart and collected.
+            if !a.is_scalar() && b.is_scalar() {
+                return tidy(product(E::Div(Box::new(E::Num(1.0)), Box::new(b)), a), v);
+            }
+            E::Div(Box::new(a), Box::new(b))
+        }
         E::Pow(a, k) => E::Pow(Box::new(tidy(*a, v)), k),
         E::NormSq(a) => E::NormSq(Box::new(tidy(*a, v))),
         E::Norm(a) => E::Norm(Box::new(tidy(*a, v))),
@@ -60,6 +117,13 @@ pub(super) fn tidy_term(t: Term, v: &[String]) -> Term {
     for s in t.scalars {
         match tidy(s, v) {
             E::Num(c) => out.coef *= c,
+            // c / d is c times 1/d, shown as a division of the whole product: 2 xᵀ r / n
+            E::Div(c, d) if matches!(*c, E::Num(_)) && *c != E::Num(1.0) => {
+                if let E::Num(c) = *c {
+                    out.coef *= c;
+                }
+                out.scalars.push(E::Div(Box::new(E::Num(1.0)), d));
+            }
             // A scalar that is a single product folds into this one.
             E::Sum(mut ts) if ts.len() == 1 && ts[0].chain.is_empty() => {
                 let inner = ts.remove(0);
@@ -235,4 +299,98 @@ pub(super) fn sort_terms(ts: &mut [Term]) {
         let key = |t: &Term| (t.coef < 0.0, t.count_transposes(), render_term_abs(t));
         key(a).cmp(&key(b))
     });
+}
+
+/// A product with a scalar part, split: c s₁ s₂ … M as (c, [s₁, s₂, …], M). `None` for an
+/// expression with no coefficient or scalar factor to take out (or nothing else).
+fn scalar_part(e: &E) -> Option<(f64, Vec<E>, E)> {
+    match e {
+        E::Sum(ts)
+            if ts.len() == 1
+                && !ts[0].chain.is_empty()
+                && (ts[0].coef != 1.0 || !ts[0].scalars.is_empty()) =>
+        {
+            let t = &ts[0];
+            let rest = Term {
+                coef: 1.0,
+                scalars: vec![],
+                chain: t.chain.clone(),
+            };
+            Some((t.coef, t.scalars.clone(), rest.into_e()))
+        }
+        _ => None,
+    }
+}
+
+fn scaled_by(c: f64, scalars: Vec<E>, e: E) -> E {
+    let t = Term {
+        coef: c,
+        scalars,
+        chain: vec![],
+    };
+    product(t.into_e(), e)
+}
+
+/// u for a broadcast column u 1ᵀ (scalar factors included in u).
+fn broadcast_column(e: &E) -> Option<E> {
+    let E::Sum(ts) = e else { return None };
+    let [t] = ts.as_slice() else { return None };
+    let [u, one_t] = t.chain.as_slice() else {
+        return None;
+    };
+    let is_ones_row = matches!(one_t, E::T(x) if **x == ones());
+    (is_ones_row && u.kind() == Kind::Col).then(|| {
+        Term {
+            coef: t.coef,
+            scalars: t.scalars.clone(),
+            chain: vec![u.clone()],
+        }
+        .into_e()
+    })
+}
+
+/// u for a broadcast row 1 uᵀ (scalar factors included in u).
+fn broadcast_row(e: &E) -> Option<E> {
+    let E::Sum(ts) = e else { return None };
+    let [t] = ts.as_slice() else { return None };
+    let [one, r] = t.chain.as_slice() else {
+        return None;
+    };
+    (*one == ones() && r.kind() == Kind::Row).then(|| {
+        Term {
+            coef: t.coef,
+            scalars: t.scalars.clone(),
+            chain: vec![transpose(r.clone())],
+        }
+        .into_e()
+    })
+}
+
+/// A scalar factor that every term of a sum has, taken out: a/n − b/n = (a − b)/n.
+fn common_scalars(ts: &[Term]) -> Option<E> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let common: Vec<E> = ts[0]
+        .scalars
+        .iter()
+        .filter(|s| ts[1..].iter().all(|t| t.scalars.contains(s)))
+        .cloned()
+        .collect();
+    if common.is_empty() {
+        return None;
+    }
+    let rest: Vec<Term> = ts
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            for c in &common {
+                if let Some(i) = t.scalars.iter().position(|s| s == c) {
+                    t.scalars.remove(i);
+                }
+            }
+            t
+        })
+        .collect();
+    Some(scaled_by(1.0, common, E::Sum(rest)))
 }

@@ -4,12 +4,16 @@
 use super::tree::{Term, E};
 use crate::ir::Index;
 
+/// A number, with the minus sign of the rest of the formula (−2, not -2) and no −0.
 pub(super) fn num(c: f64) -> String {
-    if c.fract() == 0.0 && c.abs() < 1e15 {
+    let text = if c == 0.0 {
+        "0".to_string()
+    } else if c.fract() == 0.0 && c.abs() < 1e15 {
         format!("{}", c as i64)
     } else {
         format!("{c}")
-    }
+    };
+    text.replace('-', "−")
 }
 
 pub(super) fn superscript(s: &str) -> Option<String> {
@@ -25,7 +29,7 @@ pub(super) fn superscript(s: &str) -> Option<String> {
             '7' => Some('⁷'),
             '8' => Some('⁸'),
             '9' => Some('⁹'),
-            '-' => Some('⁻'),
+            '-' | '−' => Some('⁻'),
             _ => None,
         })
         .collect()
@@ -34,7 +38,11 @@ pub(super) fn superscript(s: &str) -> Option<String> {
 /// Whether a rendered expression can take a postfix (ᵀ, ⁻¹, a power) without parentheses.
 pub(super) fn atomic(e: &E) -> bool {
     match e {
-        E::Name(n, _) => !n.contains(' ') || n.starts_with('(') && n.ends_with(')'),
+        E::Name(n, _) => {
+            !n.contains(' ')
+                || n.starts_with('(') && n.ends_with(')')
+                || n.starts_with('[') && n.ends_with(']')
+        }
         E::Call(..) | E::NormSq(_) | E::Norm(_) | E::Entry(..) | E::Dot(..) => true,
         E::Num(c) => *c >= 0.0,
         // A postfix renders its own parentheses.
@@ -74,7 +82,7 @@ pub(super) fn render_term_abs(t: &Term) -> String {
         parts.push(num(c));
     }
     let factors: Vec<&E> = scalars.into_iter().chain(&t.chain).collect();
-    let many = factors.len() > 1 || !parts.is_empty();
+    let many = factors.len() > 1 || !parts.is_empty() || !denominators.is_empty();
     let mut out = parts.join(" ");
     for f in factors {
         let s = if many { factor_text(f) } else { render(f) };
@@ -128,6 +136,15 @@ pub(super) fn render(e: &E) -> String {
                 "|·|" => format!("|{}|", inner.join(", ")),
                 "√" => format!("√{}", paren(&args[0])),
                 "[;]" => format!("[{}]", inner.join("; ")),
+                // Iverson brackets: 1 where the comparison holds, entry by entry
+                // 1 at the largest (smallest) entry
+                "[=max]" | "[=min]" => {
+                    let a = paren(&args[0]);
+                    format!("[{a} = {} {a}]", &f[2..f.len() - 1])
+                }
+                "[<]" | "[>]" if inner.len() == 2 => {
+                    format!("[{} {} {}]", inner[0], &f[1..2], inner[1])
+                }
                 _ => format!("{f}({})", inner.join(", ")),
             }
         }

@@ -89,7 +89,13 @@ impl E {
             _ if self.is_scalar() => Kind::Scalar,
             E::Name(_, k) => *k,
             E::T(x) => x.kind().transposed(),
-            E::Sum(ts) => ts.first().map(Term::kind).unwrap_or(Kind::Matrix),
+            // the kind of a term that is not a constant (1 + x is a vector for a vector x)
+            E::Sum(ts) => ts
+                .iter()
+                .find(|t| !t.chain.is_empty())
+                .or(ts.first())
+                .map(Term::kind)
+                .unwrap_or(Kind::Matrix),
             E::Inv(_) | E::Kron(..) | E::MatPow(..) => Kind::Matrix,
             E::Call(f, _) if f == "[;]" || f == "cross" || f == "vec" => Kind::Col,
             // diag(A) is the column of A's diagonal, diag(v) the matrix with v on its diagonal.
@@ -98,6 +104,8 @@ impl E {
                 _ => Kind::Col,
             },
             E::Call(_, args) => args.first().map(E::kind).unwrap_or(Kind::Matrix),
+            // s ⊘ v has the kind of v
+            E::Had(a, b) | E::HadDiv(a, b) if a.is_scalar() => b.kind(),
             E::Had(a, _) | E::HadDiv(a, _) | E::Div(a, _) | E::Pow(a, _) => a.kind(),
             _ => Kind::Matrix,
         }
@@ -263,6 +271,14 @@ pub(super) fn transpose(e: E) -> E {
         E::T(x) => *x,
         // A product transposes factor by factor; a sum of several terms reads best as (a − b)ᵀ.
         E::Sum(ts) if ts.len() == 1 => E::Sum(ts.into_iter().map(Term::transposed).collect()),
+        // (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, and likewise for ⊘, ⊗, a scalar divisor and an entrywise power:
+        // the transpose goes inside only where that does not add transposes, so that a layer
+        // reads tanh(W x)ᵀ, not tanh(xᵀ Wᵀ).
+        e @ (E::Had(..) | E::HadDiv(..) | E::Kron(..) | E::Div(..) | E::Pow(..))
+            if !pushes_in(&e) =>
+        {
+            E::T(Box::new(e))
+        }
         E::Had(a, b) => E::Had(Box::new(transpose(*a)), Box::new(transpose(*b))),
         E::HadDiv(a, b) => E::HadDiv(Box::new(transpose(*a)), Box::new(transpose(*b))),
         E::Kron(a, b) => E::Kron(Box::new(transpose(*a)), Box::new(transpose(*b))),
@@ -277,7 +293,14 @@ pub(super) fn transpose(e: E) -> E {
                 )
                 && !f.starts_with("embed") =>
         {
-            E::Call(f, args.into_iter().map(transpose).collect())
+            let e = E::Call(f, args);
+            if !pushes_in(&e) {
+                return E::T(Box::new(e));
+            }
+            match e {
+                E::Call(f, args) => E::Call(f, args.into_iter().map(transpose).collect()),
+                other => other,
+            }
         }
         other => E::T(Box::new(other)),
     }
@@ -295,6 +318,9 @@ pub(super) struct Builder<'g> {
     pub(super) by_name: bool,
     pub(super) defining: Option<NodeId>,
     pub(super) named: std::collections::BTreeSet<NodeId>,
+    /// The trees of the named nodes met when not showing them by name, so that a repeated
+    /// subexpression can be named as the body named it.
+    pub(super) seen: std::collections::BTreeMap<NodeId, E>,
 }
 
 pub(super) const BUDGET: usize = 4000;
@@ -317,6 +343,11 @@ impl Builder<'_> {
         self.depth += 1;
         let out = self.build_inner(n);
         self.depth -= 1;
+        if let (Some(e), false) = (&out, self.by_name) {
+            if self.g.names.contains_key(&n) && !self.seen.contains_key(&n) {
+                self.seen.insert(n, e.clone());
+            }
+        }
         out
     }
 
@@ -329,8 +360,8 @@ impl Builder<'_> {
         let bx = |e: E| Box::new(e);
         Some(match g.op(n) {
             Op::Param(i) => E::Name(g.params[*i].clone(), kind),
-            Op::Local(k) => E::Name(g.locals[*k].text.clone(), kind),
-            Op::Opaque(k) => E::Name(g.opaque[*k].text.clone(), kind),
+            Op::Local(k) => E::Name(math_text(&g.locals[*k].text), kind),
+            Op::Opaque(k) => E::Name(math_text(&g.opaque[*k].text), kind),
             Op::Lit(_) => E::Num(g.lit_value(n).unwrap_or(f64::NAN)),
             Op::Identity => E::Name("I".into(), Kind::Matrix),
             // the vector of ones is 1, the matrix of ones J
@@ -446,8 +477,7 @@ impl Builder<'_> {
             }
             Op::ArgExtremum { max } => {
                 let a = arg(0, self)?;
-                let name = if *max { "max" } else { "min" };
-                E::Name(format!("[{0} = {name} {0}]", paren(&a)), kind)
+                E::Call(if *max { "[=max]" } else { "[=min]" }.into(), vec![a])
             }
             Op::KronAdjLeft | Op::KronAdjRight => {
                 let name = if *g.op(n) == Op::KronAdjLeft {
@@ -502,7 +532,7 @@ impl Builder<'_> {
                         vec![sum(E::Num(1.0), E::Call("exp".into(), vec![a]))],
                     ),
                     Func::Sqrt => E::Call("√".into(), vec![a]),
-                    other => E::Call(other.method().into(), vec![a]),
+                    other => entrywise(other.method(), a),
                 }
             }
             Op::Powi(k) => E::Pow(bx(arg(0, self)?), k.to_string()),
@@ -517,7 +547,11 @@ impl Builder<'_> {
             }
             Op::Above => {
                 let (a, c) = (arg(0, self)?, arg(1, self)?);
-                E::Name(format!("[{} > {}]", render(&a), render(&c)), kind)
+                // [−a > −c] reads [a < c], with one sign fewer on each side.
+                match (negated(&a), &c) {
+                    (Some(a), E::Num(c)) if *c < 0.0 => E::Call("[<]".into(), vec![a, E::Num(-c)]),
+                    _ => E::Call("[>]".into(), vec![a, c]),
+                }
             }
             Op::MatPow(k) => E::MatPow(bx(arg(0, self)?), *k),
             Op::Stack => {
@@ -581,5 +615,116 @@ pub(super) fn builder<'g>(g: &'g Graph, vars: &[String], by_name: bool) -> Build
         by_name,
         defining: None,
         named: Default::default(),
+        seen: Default::default(),
     }
+}
+
+/// Whether transposing the operands of an entrywise expression, rather than the whole, adds
+/// no transposes: (a ⊙ b)ᵀ = aᵀ ⊙ bᵀ is worth writing, tanh(W x)ᵀ = tanh(xᵀ Wᵀ) is not.
+fn pushes_in(e: &E) -> bool {
+    if for_vec_rules() {
+        return true;
+    }
+    let operands: Vec<&E> = match e {
+        E::Had(a, b) | E::HadDiv(a, b) | E::Kron(a, b) => vec![a, b],
+        E::Div(a, _) | E::Pow(a, _) => vec![a],
+        E::Call(_, args) => args.iter().collect(),
+        _ => return true,
+    };
+    operands.iter().all(|a| {
+        a.is_scalar() || transpose((*a).clone()).count_transposes() <= a.count_transposes()
+    })
+}
+
+/// An entrywise function of one argument, with a transpose of the argument taken outside
+/// where that reads simpler: tanh(xᵀ Wᵀ) is tanh(W x)ᵀ.
+pub(super) fn entrywise(f: &str, a: E) -> E {
+    let ta = transpose(a.clone());
+    if !for_vec_rules() && !a.is_scalar() && ta.count_transposes() < a.count_transposes() {
+        E::T(Box::new(E::Call(f.into(), vec![ta])))
+    } else {
+        E::Call(f.into(), vec![a])
+    }
+}
+
+/// `−a` as `a`, for an expression that is a single negated product.
+pub(super) fn negated(e: &E) -> Option<E> {
+    match e {
+        E::Sum(ts) if ts.len() == 1 && ts[0].coef < 0.0 => {
+            let mut t = ts[0].clone();
+            t.coef = -t.coef;
+            Some(t.into_e())
+        }
+        E::Num(c) if *c < 0.0 => Some(E::Num(-c)),
+        _ => None,
+    }
+}
+
+/// The Rust text of a constant leaf as mathematics: a cast is the quantity itself
+/// (`n as f64` is n), a size is named by what it counts (`x.nrows() as f64` is nrows(x)), and
+/// the constants of `std::f64::consts` are their symbols.
+pub(super) fn math_text(text: &str) -> String {
+    let t = strip_parens(text.trim());
+    for ty in ["f64", "f32", "usize", "isize", "i32", "i64", "u32", "u64"] {
+        if let Some(inner) = t.strip_suffix(ty).and_then(|s| s.strip_suffix(" as ")) {
+            return math_text(inner);
+        }
+    }
+    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    for (method, name) in [
+        (".nrows()", "nrows"),
+        (".ncols()", "ncols"),
+        (".len()", "len"),
+    ] {
+        if let Some(of) = t.strip_suffix(method).filter(|s| ident(s)) {
+            return format!("{name}({of})");
+        }
+    }
+    match t.rsplit("::").next() {
+        Some("PI") if t.ends_with("consts::PI") || t == "PI" => "π".into(),
+        Some("E") if t.ends_with("consts::E") => "e".into(),
+        Some("SQRT_2") if t.ends_with("consts::SQRT_2") => "√2".into(),
+        _ if t.len() < text.trim().len() && ident(t) => t.to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// `text` without parentheses that enclose all of it.
+fn strip_parens(text: &str) -> &str {
+    let mut t = text;
+    while let Some(inner) = t.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+        let mut depth = 0i32;
+        let balanced = inner.chars().all(|c| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            depth >= 0
+        });
+        if !balanced || depth != 0 {
+            break;
+        }
+        t = inner.trim();
+    }
+    t
+}
+
+thread_local! {
+    static FOR_VEC_RULES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` building trees in the form the vec rules of `vec.rs` read: transposes pushed onto
+/// the operands of entrywise operations, broadcasts left as outer products (u 1ᵀ), so that
+/// the direction dX stays where the rules find it. The formulas shown to a reader use the
+/// textbook form instead (tanh(W x)ᵀ, diag(u) A).
+pub(super) fn in_vec_form<T>(f: impl FnOnce() -> T) -> T {
+    let before = FOR_VEC_RULES.with(|c| c.replace(true));
+    let out = f();
+    FOR_VEC_RULES.with(|c| c.set(before));
+    out
+}
+
+pub(super) fn for_vec_rules() -> bool {
+    FOR_VEC_RULES.with(|c| c.get())
 }

@@ -9,3 +9,4 @@ mod rng;
 mod robust;
 mod snapshot;
 mod solvers;
+mod textbook;
