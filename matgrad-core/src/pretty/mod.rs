@@ -29,19 +29,33 @@ use vec::vectorize;
 /// The formula of a node, in textbook form. `vars` are the names of the variables, which read
 /// best on the right of a product.
 pub fn formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
-    match formula_tree(g, n, vars) {
+    formula_text(g, n, vars, true)
+}
+
+/// The formula of a node on as few lines as it allows, without naming repeated
+/// subexpressions: for messages, where a `where` clause would not read.
+pub fn inline_formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
+    formula_text(g, n, vars, false)
+}
+
+fn formula_text(g: &Graph, n: NodeId, vars: &[String], named: bool) -> String {
+    match formula_tree(g, n, vars, named) {
         Some(f) => with_definitions(&f, render),
         None => "(a formula too long to print)".to_string(),
     }
 }
 
 /// The formula of a node as a tree, with the definitions of the names it uses.
-fn formula_tree(g: &Graph, n: NodeId, vars: &[String]) -> Option<Shared> {
+fn formula_tree(g: &Graph, n: NodeId, vars: &[String], named: bool) -> Option<Shared> {
     let mut b = builder(g, vars, false);
     let inline = tidy(b.build(n)?, vars);
     let taken = taken_names(g, vars);
     let body = body_names(g, &b.seen, vars);
-    let inline = share(inline, vec![], &body, &taken);
+    let share = |main: E, defs: Vec<(String, E)>, body: &BodyNames| match named {
+        true => share(main, defs, body, &taken),
+        false => Shared { main, defs },
+    };
+    let inline = share(inline, vec![], &body);
     if render(&inline.main).chars().count() <= LONG_FORMULA || g.names.is_empty() {
         return Some(inline);
     }
@@ -65,7 +79,7 @@ fn formula_tree(g: &Graph, n: NodeId, vars: &[String]) -> Option<Shared> {
         .into_iter()
         .map(|(m, e)| (g.names.get(&m).cloned().unwrap_or_default(), e))
         .collect();
-    Some(share(main, defs, &BodyNames::new(), &taken))
+    Some(share(main, defs, &BodyNames::new()))
 }
 
 /// The formula, then `where name = …` for each definition, one a line.
@@ -107,7 +121,7 @@ const LONG_FORMULA: usize = 160;
 
 /// A short text for a node, for messages.
 pub fn node_text(g: &Graph, n: NodeId) -> String {
-    formula(g, n, &[])
+    inline_formula(g, n, &[])
 }
 
 /// Rust source text, spaced the way people write it: `x.nrows() as f64`, not `x . nrows () as f64`.
