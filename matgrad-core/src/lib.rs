@@ -22,6 +22,7 @@ pub mod emit;
 #[cfg(any(test, feature = "eval"))]
 pub mod eval;
 mod expand;
+pub mod explain;
 pub mod front;
 pub mod grad;
 pub mod ir;
@@ -50,6 +51,8 @@ pub struct Derivation {
     pub second: Option<Second>,
     /// For `#[jacobian]`: the differentials used to build the Jacobians.
     pub jacobian: Option<Linearized>,
+    /// The derivation of each gradient, step by step (`explain`).
+    pub derivations: Vec<explain::Explained>,
 }
 
 /// A derivative that is linear in an extra input (a direction or a cotangent), as graph nodes:
@@ -162,6 +165,7 @@ pub fn derive_with(
         formulas: Vec::new(),
         second: None,
         jacobian: None,
+        derivations: Vec::new(),
     };
     let names = d.variable_names();
     match d.options.kind {
@@ -189,6 +193,11 @@ pub fn derive_with(
         attr::Macro::Jacobian => {
             d.jacobian = Some(derive::linearize(&mut d, &wrt));
         }
+    }
+    // Last: it adds nodes that generated code never reads.
+    if matches!(d.options.kind, attr::Macro::Gradient) {
+        let g = &mut d.body.graph;
+        d.derivations = explain::gradients(g, d.body.output, &wrt, &names, &d.formulas);
     }
     Ok(d)
 }

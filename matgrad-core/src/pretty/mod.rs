@@ -119,6 +119,11 @@ fn body_names(g: &Graph, seen: &BTreeMap<NodeId, E>, vars: &[String]) -> BodyNam
 /// Formulas longer than this (in characters) are printed with the body's own names.
 const LONG_FORMULA: usize = 160;
 
+/// A number as formulas print it (−2, not -2).
+pub fn number(c: f64) -> String {
+    render::num(c)
+}
+
 /// A short text for a node, for messages.
 pub fn node_text(g: &Graph, n: NodeId) -> String {
     inline_formula(g, n, &[])

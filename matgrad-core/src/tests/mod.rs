@@ -2,6 +2,7 @@
 //! user code.
 
 mod cost;
+mod derivations;
 mod expansion_time;
 mod formulas;
 mod random;

@@ -1,0 +1,399 @@
+//! The derivation, step by step, the way the matrix differential method teaches it (seed 000):
+//! take the differential df, rearrange each of its terms into the form tr(Mᵢᵀ dX) by the
+//! trace identities, collect them into tr(Gᵀ dX), and read off ∂f/∂X = G. For `tr(WᵀAW)`:
+//!
+//! ```text
+//! df = tr(dwᵀ a w) + tr(wᵀ a dw)          by d(XY) = dX Y + X dY, d(Xᵀ) = (dX)ᵀ
+//!    = tr(wᵀ aᵀ dw) + tr(wᵀ a dw)         by tr(Aᵀ) = tr(A), tr(AB) = tr(BA)
+//!    = tr(wᵀ(a + aᵀ)ᵀ dw)                 collecting the terms
+//! ⇒ ∂f/∂w = (a + aᵀ) w
+//! ```
+//!
+//! Every step is a graph node in a direction leaf dX, printed by `pretty`: the differential is
+//! the forward differential (`grad::forward`), and the coefficient Mᵢ of each of its terms is
+//! that term's reverse accumulation with respect to dX (the term is linear in dX). So each line
+//! is a claim a test can evaluate at random X and dX (`Step::claim`): every one equals the
+//! directional derivative ⟨G, dX⟩.
+
+use crate::grad;
+use crate::ir::{Func, Graph, NodeId, Op};
+use crate::pretty;
+use crate::shape::{Shape, Ty};
+
+/// One line of a derivation: `= text   by why`.
+pub struct Step {
+    pub text: String,
+    /// The identities that turn the previous line into this one.
+    pub why: String,
+    /// What the line says, as nodes: the sum of `c · node` (each node a scalar linear in the
+    /// direction), which equals df.
+    pub claim: Vec<(f64, NodeId)>,
+}
+
+/// The derivation of one gradient.
+pub struct Explained {
+    /// The variable, as the function names it.
+    pub variable: String,
+    /// The direction leaf dX (a parameter of the graph), for evaluating the claims.
+    pub direction: NodeId,
+    pub steps: Vec<Step>,
+    /// The read-off: `∂f/∂x = …`.
+    pub result: String,
+}
+
+/// The derivations of the gradients of a scalar `output` with respect to each of `wrt`, whose
+/// gradients are `gradients` and formulas `formulas`. Adds nodes (and a direction parameter
+/// per variable) to the graph; run it after everything that generated code reads.
+pub fn gradients(
+    g: &mut Graph,
+    output: NodeId,
+    wrt: &[NodeId],
+    names: &[String],
+    formulas: &[String],
+) -> Vec<Explained> {
+    // The reverse passes below name adjoints of named nodes (∂f/∂z); these are not adjoints of f.
+    let names_before = g.names.clone();
+    let out = wrt
+        .iter()
+        .zip(names)
+        .zip(formulas)
+        .filter_map(|((&x, name), formula)| gradient(g, output, x, name, names, formula))
+        .collect();
+    g.names = names_before;
+    out
+}
+
+fn gradient(
+    g: &mut Graph,
+    output: NodeId,
+    x: NodeId,
+    name: &str,
+    names: &[String],
+    formula: &str,
+) -> Option<Explained> {
+    if !g.is_active(output) {
+        return None;
+    }
+    let shown = format!("d{name}");
+    let ty = g.ty(x);
+    let dir = direction(g, &shown, ty);
+    let mut vars = names.to_vec();
+    vars.push(shown.clone());
+    let tangent = grad::forward(g, output, &[(x, dir)]);
+    let df = tangent.get(output.index()).copied().flatten()?;
+    // The terms of df, with a trace (or sum) of a sum split into the sum of traces.
+    let terms = terms(g, df, 1.0);
+    let mut steps = vec![Step {
+        text: match terms.as_slice() {
+            [(c, _)] if *c == 1.0 => pretty::formula(g, df, &vars),
+            _ => signed_sum(g, &terms, &vars),
+        },
+        why: rules_of(g, output, x).join(", "),
+        claim: terms.clone(),
+    }];
+
+    // Each term of df as tr(Mᵢᵀ dX).
+    let mut rearranged = Vec::new();
+    let mut coefficients = Vec::new();
+    let mut why: Vec<&str> = Vec::new();
+    for &(c, t) in &terms {
+        let seed = g.lit(1.0);
+        let m = grad::reverse(g, t, seed, &[dir])[0]?;
+        for w in identities_of(g, t, dir) {
+            if !why.contains(&w) {
+                why.push(w);
+            }
+        }
+        rearranged.push((c, against(g, m, dir)?));
+        coefficients.push((c, m));
+    }
+    let text = match rearranged.as_slice() {
+        [(c, t)] if *c == 1.0 => pretty::formula(g, *t, &vars),
+        _ => signed_sum(g, &rearranged, &vars),
+    };
+    if text != steps[0].text {
+        why.sort_by_key(|w| IDENTITY_ORDER.iter().position(|o| o == w));
+        steps.push(Step {
+            text,
+            why: if why.is_empty() {
+                "the terms as tr(Mᵀ d·)".into()
+            } else {
+                why.join(", ")
+            },
+            claim: rearranged,
+        });
+    }
+
+    // Collected: tr(Gᵀ dX), G the gradient.
+    if coefficients.len() > 1 {
+        let seed = g.lit(1.0);
+        let grad = grad::reverse(g, df, seed, &[dir])[0]?;
+        let collected = against(g, grad, dir)?;
+        steps.push(Step {
+            text: pretty::formula(g, collected, &vars),
+            why: "collecting the terms".into(),
+            claim: vec![(1.0, collected)],
+        });
+    }
+    Some(Explained {
+        variable: name.to_string(),
+        direction: dir,
+        steps,
+        result: format!("∂f/∂{name} = {formula}"),
+    })
+}
+
+/// A direction leaf dX of the given type: a parameter that generated code never binds.
+fn direction(g: &mut Graph, name: &str, ty: Ty) -> NodeId {
+    let k = g.params.len();
+    g.params.push(name.to_string());
+    // Active, so that reverse accumulation reaches it from the terms of df.
+    g.variables.push(true);
+    g.node(Op::Param(k), vec![], ty)
+}
+
+/// The signed terms of a sum: df = Σ cᵢ tᵢ; tr(A + B) = tr(A) + tr(B), and likewise for the
+/// sum of the entries.
+fn terms(g: &mut Graph, n: NodeId, c: f64) -> Vec<(f64, NodeId)> {
+    let args = g.args(n).to_vec();
+    match g.op(n).clone() {
+        op @ (Op::Trace | Op::Sum) if matches!(g.op(args[0]), Op::Add | Op::Sub | Op::Neg) => {
+            let inner = terms(g, args[0], c);
+            inner
+                .into_iter()
+                .map(|(c, t)| (c, g.node(op.clone(), vec![t], Ty::Scalar)))
+                .collect()
+        }
+        Op::Add => {
+            let mut out = terms(g, args[0], c);
+            out.extend(terms(g, args[1], c));
+            out
+        }
+        Op::Sub => {
+            let mut out = terms(g, args[0], c);
+            out.extend(terms(g, args[1], -c));
+            out
+        }
+        Op::Neg => terms(g, args[0], -c),
+        _ => vec![(c, n)],
+    }
+}
+
+/// tr(Mᵀ dX) as a node, built as written (no simplification): mᵀ dx for a column, m dx for a
+/// scalar.
+fn against(g: &mut Graph, m: NodeId, dir: NodeId) -> Option<NodeId> {
+    match (g.ty(m), g.ty(dir)) {
+        (Ty::Scalar, Ty::Scalar) => Some(g.node(Op::Mul, vec![m, dir], Ty::Scalar)),
+        (Ty::Matrix(ms), Ty::Matrix(ds)) if ds.is_col_vector() => {
+            let _ = ms;
+            Some(g.node(Op::Dot, vec![m, dir], Ty::Scalar))
+        }
+        (Ty::Matrix(ms), Ty::Matrix(ds)) => {
+            let mt = g.node(Op::Transpose, vec![m], Ty::Matrix(ms.transposed()));
+            let prod = g.node(
+                Op::MatMul,
+                vec![mt, dir],
+                Ty::Matrix(Shape::new(ms.cols, ds.cols)),
+            );
+            Some(g.node(Op::Trace, vec![prod], Ty::Scalar))
+        }
+        _ => None,
+    }
+}
+
+/// c₁ t₁ + c₂ t₂ − …, each term printed on its own.
+fn signed_sum(g: &Graph, terms: &[(f64, NodeId)], vars: &[String]) -> String {
+    let mut out = String::new();
+    for (i, &(c, t)) in terms.iter().enumerate() {
+        let text = pretty::inline_formula(g, t, vars);
+        let (neg, text) = match text.strip_prefix('−') {
+            Some(rest) if !rest.contains([' ', '+']) || rest.starts_with("tr(") => (c > 0.0, rest),
+            _ => (c < 0.0, text.as_str()),
+        };
+        let coef = c.abs();
+        let body = if coef == 1.0 {
+            text.to_string()
+        } else {
+            format!("{} {text}", pretty::number(coef))
+        };
+        out.push_str(match (i, neg) {
+            (0, true) => "−",
+            (0, false) => "",
+            (_, true) => " − ",
+            (_, false) => " + ",
+        });
+        out.push_str(&body);
+    }
+    out
+}
+
+/// The trace identities, in the order a derivation names them.
+const TRANSPOSE: &str = "tr(Aᵀ) = tr(A)";
+const CYCLIC: &str = "tr(AB) = tr(BA)";
+const HADAMARD: &str = "tr(Aᵀ(B ⊙ C)) = tr((A ⊙ B)ᵀ C)";
+const INNER: &str = "⟨A, B⟩ = tr(Aᵀ B)";
+const SUM: &str = "sum(A) = tr(Jᵀ A)";
+const SCALAR: &str = "a scalar is its own trace";
+const IDENTITY_ORDER: [&str; 6] = [SCALAR, INNER, SUM, TRANSPOSE, CYCLIC, HADAMARD];
+
+/// The identities that bring a term of df, linear in `dir`, into the form tr(Mᵀ dX): read off
+/// where dX stands in it.
+fn identities_of(g: &Graph, t: NodeId, dir: NodeId) -> Vec<&'static str> {
+    let on_path = depends_on(g, t, dir);
+    let mut out = Vec::new();
+    let mut add = |w: &'static str| {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    };
+    let matrix_dir = g.ty(dir).is_matrix() && !g.ty(dir).shape().is_some_and(|s| s.is_col_vector());
+    if matrix_dir && !matches!(g.op(t), Op::Trace | Op::Dot | Op::Sum | Op::NormSq) {
+        add(SCALAR);
+    }
+    for id in 0..=t.index() {
+        let n = NodeId(id as u32);
+        if !on_path[id] {
+            continue;
+        }
+        let args = g.args(n);
+        let active = |k: usize| args.get(k).is_some_and(|a| on_path[a.index()]);
+        match g.op(n) {
+            Op::Transpose => add(TRANSPOSE),
+            Op::MatMul if active(0) && !active(1) => add(CYCLIC),
+            Op::Mul | Op::Div if g.ty(n).is_matrix() => add(HADAMARD),
+            Op::RowScale if active(1) => add(CYCLIC),
+            Op::Dot | Op::NormSq => add(INNER),
+            Op::Sum => add(SUM),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Which nodes up to `top` depend on `leaf`.
+fn depends_on(g: &Graph, top: NodeId, leaf: NodeId) -> Vec<bool> {
+    let mut out = vec![false; top.index() + 1];
+    for id in 0..=top.index() {
+        let n = NodeId(id as u32);
+        out[id] = n == leaf
+            || g.args(n)
+                .iter()
+                .any(|a| a.index() <= top.index() && out[a.index()]);
+    }
+    out
+}
+
+/// The differential rules of the operations between `x` and `output`, in the order the
+/// function applies them.
+fn rules_of(g: &Graph, output: NodeId, x: NodeId) -> Vec<&'static str> {
+    let on_path = depends_on(g, output, x);
+    let mut out = Vec::new();
+    for (id, _) in on_path.iter().enumerate().filter(|(_, on)| **on) {
+        let n = NodeId(id as u32);
+        let matrix = g.ty(n).is_matrix();
+        let rule = match g.op(n) {
+            Op::MatMul => Some("d(XY) = dX Y + X dY"),
+            Op::Mul if matrix => Some("d(X ⊙ Y) = dX ⊙ Y + X ⊙ dY"),
+            Op::Mul | Op::Scale => Some("d(xy) = dx y + x dy"),
+            Op::Transpose => Some("d(Xᵀ) = (dX)ᵀ"),
+            Op::Trace => Some("d tr(X) = tr(dX)"),
+            Op::Inverse => Some("d(X⁻¹) = −X⁻¹ dX X⁻¹"),
+            Op::Det => Some("d det(X) = det(X) tr(X⁻¹ dX)"),
+            Op::NormSq => Some("d‖X‖² = 2 tr(Xᵀ dX)"),
+            Op::Norm => Some("d‖X‖ = tr(Xᵀ dX) / ‖X‖"),
+            Op::Dot => Some("d⟨X, Y⟩ = ⟨dX, Y⟩ + ⟨X, dY⟩"),
+            Op::Kron => Some("d(X ⊗ Y) = dX ⊗ Y + X ⊗ dY"),
+            Op::Div if matrix => Some("d(X ⊘ Y) = dX ⊘ Y − X ⊙ dY ⊘ Y ⊘ Y"),
+            Op::Div => Some("d(x / y) = dx / y − x dy / y²"),
+            Op::Elem(Func::Ln) => Some("d ln(X) = dX ⊘ X"),
+            Op::Elem(Func::Exp) => Some("d exp(X) = exp(X) ⊙ dX"),
+            Op::Elem(_) | Op::Powi(_) | Op::Powf => Some("d g(X) = g′(X) ⊙ dX"),
+            Op::Cholesky => Some("d chol(A) = L Φ(L⁻¹ dA L⁻ᵀ)"),
+            Op::TriSolve { .. } => Some("d(T⁻¹ B) = T⁻¹ dB − T⁻¹ dT T⁻¹ B"),
+            Op::MatPow(_) => Some("d(Xᵏ) = Σ Xⁱ dX Xᵏ⁻¹⁻ⁱ"),
+            Op::Max | Op::Min | Op::Extremum { .. } => Some("d max(X, c) = [X > c] ⊙ dX"),
+            _ => None,
+        };
+        if let Some(r) = rule {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+impl Explained {
+    /// The derivation as text, one step a line, the reasons aligned on the right, and the
+    /// names the steps share defined once at the end.
+    pub fn text(&self) -> String {
+        let mut lines: Vec<(String, String)> = Vec::new();
+        let mut defs: Vec<String> = Vec::new();
+        let mut consistent = true;
+        let mut take = |text: &str| -> (String, Vec<String>) {
+            let mut parts = text.lines();
+            let first = parts.next().unwrap_or_default().to_string();
+            let own: Vec<String> = parts
+                .map(|l| l.trim_start().trim_start_matches("where ").to_string())
+                .collect();
+            for d in &own {
+                let name = d.split(" = ").next().unwrap_or_default();
+                match defs.iter().find(|e| e.split(" = ").next() == Some(name)) {
+                    Some(e) if e != d => consistent = false,
+                    Some(_) => {}
+                    None => defs.push(d.clone()),
+                }
+            }
+            (first, own)
+        };
+        let mut own_defs = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let (first, own) = take(&s.text);
+            let lead = if i == 0 { "df = " } else { "   = " };
+            lines.push((format!("{lead}{first}"), s.why.clone()));
+            own_defs.push(own);
+        }
+        let (first, own) = take(&self.result);
+        let result = format!("⇒ {first}");
+        own_defs.push(own);
+        let width = lines
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for (k, (line, why)) in lines.iter().enumerate() {
+            out.push_str(line);
+            if !why.is_empty() {
+                out.push_str(&" ".repeat(width - line.chars().count() + 3));
+                out.push_str("by ");
+                out.push_str(why);
+            }
+            if !consistent {
+                for d in &own_defs[k] {
+                    out.push_str(&format!("\n       where {d}"));
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str(&result);
+        let shared: &[String] = if consistent {
+            &defs
+        } else {
+            &own_defs[lines.len()]
+        };
+        for (k, d) in shared.iter().enumerate() {
+            out.push_str(if k == 0 { "\n  where " } else { "\n        " });
+            out.push_str(d);
+        }
+        out
+    }
+}
+
+/// The derivations of all variables, one block each.
+pub fn text(all: &[Explained]) -> String {
+    all.iter()
+        .map(Explained::text)
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}

@@ -1,0 +1,302 @@
+//! The step-by-step derivations (`explain.rs`): golden texts, and every step of every derivation
+//! checked numerically — each line is a claim Σ cᵢ tᵢ(dX) that must equal the directional
+//! derivative ⟨G, dX⟩ and the central difference of f, at random X and dX on rectangular,
+//! non-symmetric shapes.
+
+use nalgebra::DMatrix;
+use proc_macro2::TokenStream;
+
+use super::rng::Rng;
+use crate::eval::{eval_node, Value};
+use crate::ir::{NodeId, Op};
+use crate::Derivation;
+
+fn derive(attr: &str, item: &str) -> Derivation {
+    let attr: TokenStream = attr.parse().unwrap();
+    let item: TokenStream = item.parse().unwrap();
+    crate::derive(attr, item).unwrap_or_else(|f| panic!("{}", f.0))
+}
+
+/// How to draw a parameter: its size, and whether it must be symmetric positive definite.
+#[derive(Clone, Copy)]
+enum Draw {
+    Scalar,
+    Matrix(usize, usize),
+    Spd(usize),
+}
+
+fn uniform(r: &mut Rng) -> f64 {
+    (r.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+}
+
+fn draw(r: &mut Rng, d: Draw) -> Value {
+    match d {
+        Draw::Scalar => Value::Scalar(0.5 + uniform(r).abs()),
+        Draw::Matrix(m, n) => Value::Matrix(DMatrix::from_fn(m, n, |_, _| uniform(r))),
+        Draw::Spd(n) => {
+            let a = DMatrix::from_fn(n, n, |_, _| uniform(r));
+            Value::Matrix(&a * a.transpose() + DMatrix::identity(n, n) * n as f64)
+        }
+    }
+}
+
+fn inner(a: &Value, b: &Value) -> f64 {
+    a.entries()
+        .iter()
+        .zip(b.entries())
+        .map(|(x, y)| x * y)
+        .sum()
+}
+
+fn moved(v: &Value, d: &Value, h: f64) -> Value {
+    match (v, d) {
+        (Value::Scalar(x), d) => Value::Scalar(x + h * d.scalar()),
+        (Value::Matrix(x), d) => Value::Matrix(x + d.matrix() * h),
+    }
+}
+
+/// Check every step of every derivation of `item` at a few random points; the parameters are
+/// drawn as `draws` says, by position.
+fn check(attr: &str, item: &str, draws: &[Draw]) {
+    let d = derive(attr, item);
+    assert!(!d.derivations.is_empty(), "no derivation for {item}");
+    let g = &d.body.graph;
+    let mut r = Rng::new(18);
+    for trial in 0..3 {
+        let mut params: Vec<Value> = draws.iter().map(|&k| draw(&mut r, k)).collect();
+        // The directions, each of its variable's size.
+        for e in &d.derivations {
+            let Op::Param(k) = g.op(e.direction) else {
+                panic!("direction is not a parameter")
+            };
+            let of = d
+                .variable_names()
+                .iter()
+                .position(|n| *n == e.variable)
+                .map(|i| d.function.variables[i])
+                .unwrap();
+            while params.len() <= *k {
+                params.push(Value::Scalar(0.0));
+            }
+            let like = params[of].clone();
+            params[*k] = match like {
+                Value::Scalar(_) => Value::Scalar(uniform(&mut r)),
+                Value::Matrix(m) => {
+                    Value::Matrix(DMatrix::from_fn(m.nrows(), m.ncols(), |_, _| {
+                        uniform(&mut r)
+                    }))
+                }
+            };
+        }
+        let value = |params: &[Value], n: NodeId| {
+            eval_node(g, params, n).unwrap_or_else(|e| panic!("{e:?} evaluating {n:?}"))
+        };
+        for (i, e) in d.derivations.iter().enumerate() {
+            let Op::Param(k) = g.op(e.direction) else {
+                unreachable!()
+            };
+            let dir = params[*k].clone();
+            let x = d.function.variables[i];
+            let grad = value(&params, d.gradients[i].unwrap());
+            let directional = inner(&grad, &dir);
+            // Central differences of f along dX.
+            let h = 1e-5;
+            let mut plus = params.clone();
+            plus[x] = moved(&params[x], &dir, h);
+            let mut minus = params.clone();
+            minus[x] = moved(&params[x], &dir, -h);
+            let fd = (value(&plus, d.body.output).scalar() - value(&minus, d.body.output).scalar())
+                / (2.0 * h);
+            let scale = 1.0 + directional.abs();
+            assert!(
+                (fd - directional).abs() < 1e-6 * scale,
+                "trial {trial}: ⟨G, d{}⟩ = {directional} but the central difference is {fd}",
+                e.variable
+            );
+            for (s, step) in e.steps.iter().enumerate() {
+                let claimed: f64 = step
+                    .claim
+                    .iter()
+                    .map(|&(c, n)| c * value(&params, n).scalar())
+                    .sum();
+                assert!(
+                    (claimed - directional).abs() < 1e-9 * scale,
+                    "trial {trial}, step {s} of ∂f/∂{} does not hold: {} = {claimed}, but ⟨G, d{}⟩ = {directional}\n{}",
+                    e.variable,
+                    step.text,
+                    e.variable,
+                    e.text()
+                );
+            }
+        }
+    }
+}
+
+fn derivation(attr: &str, item: &str) -> String {
+    crate::explain::text(&derive(attr, item).derivations)
+}
+
+const MAT: &str = "&DMatrix<f64>";
+
+fn item(params: &str, body: &str) -> String {
+    format!(
+        "fn f({}) -> f64 {{ {body} }}",
+        params.replace("MAT", MAT).replace("VEC", "&DVector<f64>")
+    )
+}
+
+#[test]
+fn print() {
+    for (attr, params, body) in [
+        (
+            "wrt = w",
+            "w: MAT, a: MAT",
+            "(w.transpose() * a * w).trace()",
+        ),
+        (
+            "wrt = w",
+            "x: MAT, w: VEC, y: VEC",
+            "(x * w - y).norm_squared()",
+        ),
+        (
+            "wrt = x",
+            "a: VEC, x: MAT, b: VEC",
+            "(a.transpose() * x * b)[(0, 0)]",
+        ),
+        ("wrt = x", "x: MAT", "x.determinant().ln()"),
+        (
+            "wrt = x",
+            "a: VEC, x: MAT, b: VEC",
+            "(a.transpose() * x.clone().try_inverse().unwrap() * b)[(0, 0)]",
+        ),
+        (
+            "wrt = w",
+            "x: MAT, w: VEC",
+            "(x * w).map(|v| v.tanh()).sum()",
+        ),
+        (
+            "wrt = (w1, w2)",
+            "w1: MAT, w2: MAT, x: VEC, y: VEC",
+            "let h = (w1 * x).map(|v| v.tanh()); (w2 * h - y).norm_squared()",
+        ),
+        ("wrt = x", "x: MAT, a: MAT", "x.component_mul(a).sum()"),
+        ("wrt = s", "x: MAT, s: f64", "(x * s).norm_squared()"),
+    ] {
+        println!("{}\n", derivation(attr, &item(params, body)));
+    }
+}
+
+use Draw::{Matrix as M, Scalar as S, Spd};
+
+/// `check!(name, "wrt = …", "params", "body", [draws])`: every step of the derivation holds.
+macro_rules! check {
+    ($name:ident, $attr:literal, $params:literal, $body:literal, $draws:expr) => {
+        #[test]
+        fn $name() {
+            check($attr, &item($params, $body), &$draws);
+        }
+    };
+}
+
+check!(
+    steps_trace_wt_a_w,
+    "wrt = w",
+    "w: MAT, a: MAT",
+    "(w.transpose() * a * w).trace()",
+    [M(4, 3), M(4, 4)]
+);
+check!(
+    steps_least_squares,
+    "wrt = w",
+    "x: MAT, w: VEC, y: VEC",
+    "(x * w - y).norm_squared()",
+    [M(5, 3), M(3, 1), M(5, 1)]
+);
+check!(
+    steps_bilinear,
+    "wrt = x",
+    "a: VEC, x: MAT, b: VEC",
+    "(a.transpose() * x * b)[(0, 0)]",
+    [M(4, 1), M(4, 3), M(3, 1)]
+);
+check!(
+    steps_trace_bxcxb,
+    "wrt = x",
+    "b: MAT, x: MAT, c: MAT",
+    "(b.transpose() * x.transpose() * c * x * b).trace()",
+    [M(3, 2), M(4, 3), M(4, 4)]
+);
+check!(
+    steps_log_det,
+    "wrt = x",
+    "x: MAT",
+    "x.determinant().ln()",
+    [Spd(4)]
+);
+check!(steps_det, "wrt = x", "x: MAT", "x.determinant()", [M(3, 3)]);
+check!(
+    steps_inverse,
+    "wrt = x",
+    "a: VEC, x: MAT, b: VEC",
+    "(a.transpose() * x.clone().try_inverse().unwrap() * b)[(0, 0)]",
+    [M(4, 1), Spd(4), M(4, 1)]
+);
+check!(
+    steps_tanh,
+    "wrt = w",
+    "x: MAT, w: VEC",
+    "(x * w).map(|v| v.tanh()).sum()",
+    [M(5, 3), M(3, 1)]
+);
+check!(
+    steps_two_layer,
+    "wrt = (w1, w2)",
+    "w1: MAT, w2: MAT, x: VEC, y: VEC",
+    "let h = (w1 * x).map(|v| v.tanh()); (w2 * h - y).norm_squared()",
+    [M(4, 3), M(2, 4), M(3, 1), M(2, 1)]
+);
+check!(
+    steps_hadamard,
+    "wrt = x",
+    "x: MAT, a: MAT",
+    "x.component_mul(a).sum()",
+    [M(3, 4), M(3, 4)]
+);
+check!(
+    steps_scalar_variable,
+    "wrt = s",
+    "x: MAT, s: f64",
+    "(x * s).norm_squared()",
+    [M(3, 2), S]
+);
+check!(
+    steps_quadratic_form,
+    "wrt = x",
+    "x: VEC, a: MAT",
+    "(x.transpose() * a * x)[(0, 0)]",
+    [M(4, 1), M(4, 4)]
+);
+check!(
+    steps_outer_products,
+    "wrt = x",
+    "a: VEC, x: VEC, b: VEC",
+    "a.dot(x) * x.dot(b)",
+    [M(4, 1), M(4, 1), M(4, 1)]
+);
+check!(steps_gaussian_nll_cholesky, "wrt = k", "k: MAT, y: VEC", "let l = k.clone().cholesky().unwrap().l(); let z = l.solve_lower_triangular(y).unwrap(); 0.5 * z.norm_squared() + l.diagonal().map(|v| v.ln()).sum()", [Spd(4), M(4, 1)]);
+check!(steps_huber, "wrt = w", "x: MAT, w: VEC, y: VEC", "let r = x * w - y; r.map(|v| 0.5 * v.abs().min(1.0).powi(2) + v.abs() - v.abs().min(1.0)).sum()", [M(6, 3), M(3, 1), M(6, 1)]);
+check!(steps_softmax_with_bias, "wrt = (w, b)", "x: MAT, w: MAT, b: VEC, y: MAT", "let ones = DVector::from_element(x.nrows(), 1.0); let z = x * w + ones * b.transpose(); let s = z.map(|v| v.exp()).column_sum(); s.map(|v| v.ln()).sum() - z.component_mul(y).sum()", [M(5, 3), M(3, 4), M(4, 1), M(5, 4)]);
+check!(
+    steps_matrix_power,
+    "wrt = x",
+    "x: MAT",
+    "(x * x * x).trace()",
+    [M(3, 3)]
+);
+check!(
+    steps_frobenius_residual,
+    "wrt = (u, v)",
+    "y: MAT, u: MAT, v: MAT",
+    "(y - u * v.transpose()).norm_squared()",
+    [M(5, 4), M(5, 2), M(4, 2)]
+);
