@@ -97,8 +97,7 @@ fn gradient(
     let mut coefficients = Vec::new();
     let mut why: Vec<&str> = Vec::new();
     for &(c, t) in &terms {
-        let seed = g.lit(1.0);
-        let m = grad::reverse(g, t, seed, &[dir])[0]?;
+        let m = coefficient(g, t, dir)?;
         for w in identities_of(g, t, dir) {
             if !why.contains(&w) {
                 why.push(w);
@@ -116,7 +115,7 @@ fn gradient(
         steps.push(Step {
             text,
             why: if why.is_empty() {
-                "the terms as tr(Mᵀ d·)".into()
+                "writing df as tr(Mᵀ d·)".into()
             } else {
                 why.join(", ")
             },
@@ -126,8 +125,7 @@ fn gradient(
 
     // Collected: tr(Gᵀ dX), G the gradient.
     if coefficients.len() > 1 {
-        let seed = g.lit(1.0);
-        let grad = grad::reverse(g, df, seed, &[dir])[0]?;
+        let grad = coefficient(g, df, dir)?;
         let collected = against(g, grad, dir)?;
         steps.push(Step {
             text: pretty::formula(g, collected, &vars),
@@ -141,6 +139,19 @@ fn gradient(
         steps,
         result: format!("∂f/∂{name} = {formula}"),
     })
+}
+
+/// M with t = tr(Mᵀ dX), for t linear in `dir`: the reverse accumulation of t with respect to
+/// `dir`, through the nodes that depend on `dir` only (the others are constants here; letting
+/// the pass into them would differentiate the whole function again for each term).
+fn coefficient(g: &mut Graph, t: NodeId, dir: NodeId) -> Option<NodeId> {
+    let on_path = depends_on(g, t, dir);
+    let saved: Vec<bool> = g.active[..on_path.len()].to_vec();
+    g.active[..on_path.len()].copy_from_slice(&on_path);
+    let seed = g.lit(1.0);
+    let m = grad::reverse(g, t, seed, &[dir])[0];
+    g.active[..saved.len()].copy_from_slice(&saved);
+    m
 }
 
 /// A direction leaf dX of the given type: a parameter that generated code never binds.
@@ -291,7 +302,10 @@ fn rules_of(g: &Graph, output: NodeId, x: NodeId) -> Vec<&'static str> {
     for (id, _) in on_path.iter().enumerate().filter(|(_, on)| **on) {
         let n = NodeId(id as u32);
         let matrix = g.ty(n).is_matrix();
+        // A product with a constant is linear: no product rule to name.
+        let both = g.args(n).iter().all(|a| on_path[a.index()]);
         let rule = match g.op(n) {
+            Op::Mul | Op::Scale | Op::MatMul | Op::Kron | Op::Dot if !both => None,
             Op::MatMul => Some("d(XY) = dX Y + X dY"),
             Op::Mul if matrix => Some("d(X ⊙ Y) = dX ⊙ Y + X ⊙ dY"),
             Op::Mul | Op::Scale => Some("d(xy) = dx y + x dy"),
@@ -396,4 +410,14 @@ pub fn text(all: &[Explained]) -> String {
         .map(Explained::text)
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// The derivation folded into a doc comment: a `<details>` block a reader opens to see it.
+pub fn folded(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<details><summary>How this is derived (the matrix differential method)</summary>\n\n```text\n{text}\n```\n\n</details>"
+    )
 }

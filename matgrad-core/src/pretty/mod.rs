@@ -10,6 +10,8 @@
 //! form), `share` (repeated subexpressions named once), `render` (text) and `vec` (the
 //! vec/Kronecker rules for Jacobians).
 
+mod katex;
+mod latex;
 mod normal;
 mod render;
 mod share;
@@ -118,6 +120,34 @@ fn body_names(g: &Graph, seen: &BTreeMap<NodeId, E>, vars: &[String]) -> BodyNam
 
 /// Formulas longer than this (in characters) are printed with the body's own names.
 const LONG_FORMULA: usize = 160;
+
+/// `lhs = formula` as LaTeX lines for KaTeX (`\frac{\partial f}{\partial w} = (a + a^\top) w`),
+/// with a line `where …` for the names the formula defines; `lhs` as the text form writes
+/// it (`∂f/∂w`).
+pub fn formula_latex(g: &Graph, n: NodeId, vars: &[String], lhs: &str) -> Option<Vec<String>> {
+    let f = formula_tree(g, n, vars, true)?;
+    Some(equation_latex(lhs, &f))
+}
+
+fn equation_latex(lhs: &str, f: &Shared) -> Vec<String> {
+    let mut lines = vec![format!("{} = {}", latex::name(lhs), latex::latex(&f.main))];
+    if !f.defs.is_empty() {
+        let defs: Vec<String> = f
+            .defs
+            .iter()
+            .map(|(n, e)| format!("{} = {}", latex::name(n), latex::latex(e)))
+            .collect();
+        lines.push(format!(r"\text{{where }} {}", defs.join(r",\quad ")));
+    }
+    lines
+}
+
+/// `lhs = 0` as LaTeX, for a variable the function does not depend on.
+pub fn zero_latex(lhs: &str) -> String {
+    format!("{} = 0", latex::name(lhs))
+}
+
+pub use katex::typeset;
 
 /// A number as formulas print it (−2, not -2).
 pub fn number(c: f64) -> String {

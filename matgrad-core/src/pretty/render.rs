@@ -136,12 +136,12 @@ pub(super) fn render(e: &E) -> String {
                 "|·|" => format!("|{}|", inner.join(", ")),
                 "√" => format!("√{}", paren(&args[0])),
                 "[;]" => format!("[{}]", inner.join("; ")),
-                // Iverson brackets: 1 where the comparison holds, entry by entry
                 // 1 at the largest (smallest) entry
                 "[=max]" | "[=min]" => {
                     let a = paren(&args[0]);
                     format!("[{a} = {} {a}]", &f[2..f.len() - 1])
                 }
+                // Iverson brackets: 1 where the comparison holds, entry by entry
                 "[<]" | "[>]" if inner.len() == 2 => {
                     format!("[{} {} {}]", inner[0], &f[1..2], inner[1])
                 }

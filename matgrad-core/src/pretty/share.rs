@@ -22,6 +22,9 @@ const MIN_BODY: usize = 6;
 const MIN_SAVED: usize = 14;
 /// At most this many definitions are added.
 const MAX_DEFS: usize = 10;
+/// Formulas of more nodes than this are left as they are: counting their subexpressions costs
+/// more than naming them helps (nobody reads them).
+const MAX_NODES: usize = 800;
 
 /// Name the subexpressions of `main` (and of `defs`) that occur more than once.
 pub(super) fn share(
@@ -30,7 +33,14 @@ pub(super) fn share(
     body: &BodyNames,
     taken_in: &BTreeSet<String>,
 ) -> Shared {
+    let size: usize = std::iter::once(&main)
+        .chain(defs.iter().map(|(_, e)| e))
+        .map(nodes)
+        .sum();
     let mut out = Shared { main, defs };
+    if size > MAX_NODES {
+        return out;
+    }
     let mut taken = BTreeSet::new();
     for t in taken_in {
         note(t, &mut taken);
@@ -272,4 +282,8 @@ fn worth_a_name(e: &E) -> bool {
         E::Div(n, _) => **n != E::Num(1.0),
         _ => true,
     }
+}
+
+fn nodes(e: &E) -> usize {
+    1 + children(e).into_iter().map(nodes).sum::<usize>()
 }
