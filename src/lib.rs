@@ -34,7 +34,11 @@
 //! parameters:
 //! - `<name>_grad(..)`: the gradient, with the type of the variable (a tuple for several);
 //! - `<name>_value_and_grad(..)`: the value and the gradient, computed together;
-//! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs.
+//! - `<NAME>_GRAD_FORMULA: &str`: the derived formula, also shown in the docs (typeset where
+//!   the browser can load KaTeX, as plain text where it cannot);
+//! - `<NAME>_DERIVATION: &str`: how it is derived, step by step: the differential df, each
+//!   term rearranged into tr(Mᵀ dX) by the trace identities, and the read-off (folded in the
+//!   docs of `<name>_grad`).
 
 pub use matgrad_macros::{gradient, jacobian};
 mod adapters;

@@ -9,6 +9,8 @@
 //! ⇒ ∂f/∂w = (a + aᵀ) w
 //! ```
 //!
+//! <div class="matgrad-tex" data-tex="\begin{aligned} df &amp;= \operatorname{tr}(dW^\top A W) + \operatorname{tr}(W^\top A\, dW) \\ &amp;= \operatorname{tr}(W^\top A^\top dW) + \operatorname{tr}(W^\top A\, dW) \\ &amp;= \operatorname{tr}(W^\top (A + A^\top)^\top dW) \\ \Rightarrow \frac{\partial f}{\partial W} &amp;= (A + A^\top) W \end{aligned}" hidden></div>
+//!
 //! Every step is a graph node in a direction leaf dX, printed by `pretty`: the differential is
 //! the forward differential (`grad::forward`), and the coefficient Mᵢ of each of its terms is
 //! that term's reverse accumulation with respect to dX (the term is linear in dX). So each line

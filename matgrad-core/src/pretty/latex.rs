@@ -53,12 +53,34 @@ fn unicode(s: &str) -> String {
             sub.push(char::from(b'0' + d as u8));
             continue;
         }
+        if let Some(l) = [('ₗ', 'l'), ('ᵣ', 'r'), ('ᵢ', 'i'), ('ⱼ', 'j'), ('ₖ', 'k')]
+            .iter()
+            .find(|(u, _)| *u == c)
+        {
+            sub.push(l.1);
+            continue;
+        }
         flush(&mut out, &mut sub);
         match c {
             'ᵀ' => out.push_str(r"^{\top}"),
             '−' => out.push('-'),
             '⁻' => out.push_str("^{-}"),
             '₍' | '₎' => {}
+            '⊤' => out.push_str(r"^{\top}"),
+            'π' => out.push_str(r"\pi "),
+            'Φ' => out.push_str(r"\Phi "),
+            'σ' => out.push_str(r"\sigma "),
+            'κ' => out.push_str(r"\kappa "),
+            'γ' => out.push_str(r"\gamma "),
+            '∂' => out.push_str(r"\partial "),
+            '√' => out.push_str(r"\surd "),
+            '⊙' => out.push_str(r"\odot "),
+            '⊘' => out.push_str(r"\oslash "),
+            '‖' => out.push_str(r"\Vert "),
+            '⟨' => out.push_str(r"\langle "),
+            '⟩' => out.push_str(r"\rangle "),
+            '×' => out.push_str(r"\times "),
+            c if !c.is_ascii() => out.push_str(&format!(r"\text{{{c}}}")),
             '#' | '$' | '%' | '&' | '_' | '{' | '}' => {
                 out.push('\\');
                 out.push(c);

@@ -93,3 +93,34 @@ textbook!(mean_over_rows_is_a_division, Gradient, "wrt = w",
 textbook!(no_negative_zero, Jacobian, "wrt = p",
     "fn f(p: &DVector<f64>) -> DVector<f64> { DVector::from_vec(vec![1.0 - p[1], -(p[0] * 0.0), 3.0 - p[0] * p[0]]) }" =>
     "df = [−dp[1]; 0; −2 p[0] dp[0]]\nJ = [−e₁ᵀ; 0; −2 p[0] e₀ᵀ]");
+
+/// The LaTeX that the docs typeset: ASCII only (KaTeX in strict mode warns on Unicode in math),
+/// and for the cases above the same formula as the text.
+#[test]
+fn latex_of_the_textbook_cases() {
+    let mut all = Vec::new();
+    for (attr, src) in [
+        ("wrt = (w, b)", SOFTMAX),
+        ("wrt = k", GAUSSIAN_NLL),
+        ("wrt = (w1, w2)", TWO_LAYER),
+        ("wrt = w", HUBER),
+    ] {
+        let d = crate::derive(attr.parse().unwrap(), src.parse().unwrap())
+            .unwrap_or_else(|f| panic!("{}", f.0));
+        let names = d.variable_names();
+        for (v, g) in names.iter().zip(&d.gradients) {
+            let g = g.expect("a gradient");
+            let lines = crate::pretty::formula_latex(&d.body.graph, g, &names, &format!("∂f/∂{v}"))
+                .expect("a formula");
+            all.extend(lines);
+        }
+    }
+    for l in &all {
+        assert!(l.is_ascii(), "{l}");
+    }
+    assert_eq!(
+        all[0],
+        r"\frac{\partial f}{\partial w} = \frac{1}{n}\,{x}^{\top}\,\left(\operatorname{diag}\left(\mathbf{1} \oslash \left(\exp\left(z\right)\,\mathbf{1}\right)\right)\,\exp\left(z\right) - y\right)"
+    );
+    assert_eq!(all[1], r"\text{where } z = x\,w + \mathbf{1}\,{b}^{\top}");
+}
