@@ -41,6 +41,8 @@ pub struct Explained {
     pub steps: Vec<Step>,
     /// The read-off: `∂f/∂x = …`.
     pub result: String,
+    /// The identities of the read-off, where it takes some (the vec rules of a Jacobian).
+    pub read_off: String,
 }
 
 /// The derivations of the gradients of a scalar `output` with respect to each of `wrt`, whose
@@ -140,6 +142,7 @@ fn gradient(
         direction: dir,
         steps,
         result: format!("∂f/∂{name} = {formula}"),
+        read_off: String::new(),
     })
 }
 
@@ -154,6 +157,79 @@ fn coefficient(g: &mut Graph, t: NodeId, dir: NodeId) -> Option<NodeId> {
     let m = grad::reverse(g, t, seed, &[dir])[0];
     g.active[..saved.len()].copy_from_slice(&saved);
     m
+}
+
+/// The derivations of the Jacobians of `output` with respect to each of `wrt`: the
+/// differential dF in the direction dX (the forward sweep's own node), then the Jacobian read
+/// off by seed 004's vec rules, which are named.
+pub fn jacobians(
+    g: &Graph,
+    output: NodeId,
+    wrt: &[NodeId],
+    names: &[String],
+    lin: &crate::Linearized,
+) -> Vec<Explained> {
+    let mut out = Vec::new();
+    for (i, (&x, name)) in wrt.iter().zip(names).enumerate() {
+        let Some(f) = lin.forward.get(i) else {
+            continue;
+        };
+        let (Some(&dir), Some(df)) = (f.inputs.first(), f.outputs.first().copied().flatten())
+        else {
+            continue;
+        };
+        let jacobian = lin.formulas.get(i).filter(|j| !j.is_empty());
+        out.push(Explained {
+            variable: name.clone(),
+            direction: dir,
+            steps: vec![Step {
+                text: lin.differentials.get(i).cloned().unwrap_or_default(),
+                why: rules_of(g, output, x).join(", "),
+                claim: vec![(1.0, df)],
+            }],
+            result: match jacobian {
+                Some(j) => format!("∂vec(f)/∂vec({name})ᵀ = {j}"),
+                None => format!(
+                    "∂vec(f)/∂vec({name})ᵀ: its columns are df at the unit directions d{name} = eₖ"
+                ),
+            },
+            read_off: match jacobian {
+                Some(_) => vec_rules(g, df, dir).join(", "),
+                None => String::new(),
+            },
+        });
+    }
+    out
+}
+
+/// Seed 004's vec rules that read a Jacobian off the differential `df`, linear in `dir`.
+fn vec_rules(g: &Graph, df: NodeId, dir: NodeId) -> Vec<&'static str> {
+    let on_path = depends_on(g, df, dir);
+    let mut out = Vec::new();
+    for (id, _) in on_path.iter().enumerate().filter(|(_, on)| **on) {
+        let n = NodeId(id as u32);
+        let vector = |m: NodeId| {
+            g.shape(m)
+                .is_some_and(|s| s.is_col_vector() || s.is_row_vector())
+        };
+        let rule = match g.op(n) {
+            Op::MatMul | Op::Scale => Some("vec(A dX B) = (Bᵀ ⊗ A) vec(dX)"),
+            Op::Transpose if !vector(n) => Some("vec(dXᵀ) = K vec(dX)"),
+            Op::Mul | Op::Div | Op::RowScale if g.ty(n).is_matrix() => {
+                Some("vec(a ⊙ dX) = diag(vec(a)) vec(dX)")
+            }
+            Op::Trace => Some("tr(A dX) = vec(Aᵀ)ᵀ vec(dX)"),
+            Op::Sum | Op::Dot => Some("⟨A, dX⟩ = vec(A)ᵀ vec(dX)"),
+            Op::Entry(..) => Some("dx[k] = eₖᵀ dx"),
+            _ => None,
+        };
+        if let Some(r) = rule {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
 }
 
 /// A direction leaf dX of the given type: a parameter that generated code never binds.
@@ -370,7 +446,10 @@ impl Explained {
             own_defs.push(own);
         }
         let (first, own) = take(&self.result);
-        let result = format!("⇒ {first}");
+        let mut result = format!("⇒ {first}");
+        if !self.read_off.is_empty() {
+            result.push_str(&format!("   by {}", self.read_off));
+        }
         own_defs.push(own);
         let width = lines
             .iter()

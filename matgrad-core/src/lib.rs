@@ -199,6 +199,9 @@ pub fn derive_with(
         let g = &mut d.body.graph;
         d.derivations = explain::gradients(g, d.body.output, &wrt, &names, &d.formulas);
     }
+    if let Some(lin) = &d.jacobian {
+        d.derivations = explain::jacobians(&d.body.graph, d.body.output, &wrt, &names, lin);
+    }
     Ok(d)
 }
 

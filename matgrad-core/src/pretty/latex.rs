@@ -14,6 +14,15 @@ pub(super) fn name(n: &str) -> String {
     if let Some(x) = n.strip_prefix("∂f/∂") {
         return format!(r"\frac{{\partial f}}{{\partial {}}}", name(x));
     }
+    if let Some(x) = n
+        .strip_prefix("∂vec(f)/∂vec(")
+        .and_then(|x| x.strip_suffix(")ᵀ"))
+    {
+        return format!(
+            r"\frac{{\partial \operatorname{{vec}}(f)}}{{\partial \operatorname{{vec}}({})^{{\top}}}}",
+            name(x)
+        );
+    }
     const GREEK: [&str; 14] = [
         "alpha", "beta", "gamma", "delta", "epsilon", "theta", "kappa", "lambda", "mu", "nu",
         "rho", "sigma", "tau", "phi",

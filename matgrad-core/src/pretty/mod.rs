@@ -217,6 +217,21 @@ pub fn source_text(ts: &proc_macro2::TokenStream) -> String {
 /// vec(L dX R) = (Rᵀ ⊗ L) vec(dX), vec(dXᵀ) = K vec(dX), vec(a ⊙ dX) = diag(vec a) vec(dX).
 /// `None` where the differential has a form these rules do not cover.
 pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> Option<String> {
+    Some(with_definitions(&jacobian_tree(g, n, dir, vars)?, render))
+}
+
+/// The Jacobian of [`jacobian_formula`] as LaTeX lines, `lhs = …` (`lhs` as text writes it).
+pub fn jacobian_formula_latex(
+    g: &Graph,
+    n: NodeId,
+    dir: NodeId,
+    vars: &[String],
+    lhs: &str,
+) -> Option<Vec<String>> {
+    Some(equation_latex(lhs, &jacobian_tree(g, n, dir, vars)?))
+}
+
+fn jacobian_tree(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> Option<Shared> {
     let dir_name = match g.op(dir) {
         Op::Param(k) => g.params[*k].clone(),
         _ => return None,
@@ -227,11 +242,10 @@ pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> O
         let e = tidy(b.build(n)?, vars);
         vectorize(&e, &dir_name, dir_kind)
     })?;
-    let j = share(
+    Some(share(
         tidy(j, vars),
         vec![],
         &BodyNames::new(),
         &taken_names(g, vars),
-    );
-    Some(with_definitions(&j, render))
+    ))
 }

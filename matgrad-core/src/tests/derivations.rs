@@ -300,3 +300,82 @@ check!(
     "(y - u * v.transpose()).norm_squared()",
     [M(5, 4), M(5, 2), M(4, 2)]
 );
+
+/// A Jacobian's derivation: its differential dF, at random X and dX, is the central difference
+/// of F along dX (matrix-valued).
+fn check_jacobian(attr: &str, item: &str, draws: &[Draw]) {
+    let attr_ts: TokenStream = attr.parse().unwrap();
+    let item_ts: TokenStream = item.parse().unwrap();
+    let d = crate::derive_with(crate::attr::Macro::Jacobian, attr_ts, item_ts)
+        .unwrap_or_else(|f| panic!("{}", f.0));
+    assert!(!d.derivations.is_empty(), "no derivation for {item}");
+    let g = &d.body.graph;
+    let mut r = Rng::new(1804);
+    let value = |params: &[Value], n: NodeId| {
+        eval_node(g, params, n).unwrap_or_else(|e| panic!("{e:?} evaluating {n:?}"))
+    };
+    for _ in 0..3 {
+        let mut params: Vec<Value> = draws.iter().map(|&k| draw(&mut r, k)).collect();
+        params.resize(g.params.len(), Value::Scalar(0.0));
+        for (i, e) in d.derivations.iter().enumerate() {
+            let Op::Param(k) = g.op(e.direction) else {
+                unreachable!()
+            };
+            let x = d.function.variables[i];
+            params[*k] = match &params[x] {
+                Value::Scalar(_) => Value::Scalar(uniform(&mut r)),
+                Value::Matrix(m) => {
+                    Value::Matrix(DMatrix::from_fn(m.nrows(), m.ncols(), |_, _| {
+                        uniform(&mut r)
+                    }))
+                }
+            };
+        }
+        for (i, e) in d.derivations.iter().enumerate() {
+            let Op::Param(k) = g.op(e.direction) else {
+                unreachable!()
+            };
+            let x = d.function.variables[i];
+            let h = 1e-5;
+            let mut plus = params.clone();
+            plus[x] = moved(&params[x], &params[*k], h);
+            let mut minus = params.clone();
+            minus[x] = moved(&params[x], &params[*k], -h);
+            let fd = (value(&plus, d.body.output).matrix() - value(&minus, d.body.output).matrix())
+                / (2.0 * h);
+            for step in &e.steps {
+                let mut claimed = fd.clone() * 0.0;
+                for &(c, n) in &step.claim {
+                    claimed += value(&params, n).matrix() * c;
+                }
+                assert!(
+                    (&claimed - &fd).norm() < 1e-6 * (1.0 + fd.norm()),
+                    "{} does not hold: {claimed} vs {fd}\n{}",
+                    step.text,
+                    e.text()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn jacobian_steps_hold() {
+    let layer = "fn layer(p: &DVector<f64>, a: &DMatrix<f64>) -> DVector<f64> { (a * p).map(|v| v.tanh()) - p }";
+    check_jacobian("wrt = p", layer, &[M(4, 1), M(4, 4)]);
+    let axb = "fn axb(a: &DMatrix<f64>, x: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> { a * x * b }";
+    check_jacobian("wrt = x", axb, &[M(3, 4), M(4, 2), M(2, 5)]);
+    let two = "fn two(w: &DMatrix<f64>, x: &DMatrix<f64>, b: &DVector<f64>) -> DMatrix<f64> { (w * x).map(|v| v.exp()).transpose() + x.transpose() * w.transpose() * b * b.transpose() }";
+    check_jacobian("wrt = (w, b)", two, &[M(3, 4), M(4, 2), M(3, 1)]);
+    let d = crate::derive_with(
+        crate::attr::Macro::Jacobian,
+        "wrt = p".parse().unwrap(),
+        layer.parse().unwrap(),
+    )
+    .unwrap_or_else(|f| panic!("{}", f.0));
+    assert_eq!(
+        crate::explain::text(&d.derivations),
+        "df = (a dp) ⊙ (1 − tanh²(a p)) − dp   by d g(X) = g′(X) ⊙ dX\n\
+         ⇒ ∂vec(f)/∂vec(p)ᵀ = diag(1 − tanh²(a p)) a − I   by vec(A dX B) = (Bᵀ ⊗ A) vec(dX), vec(a ⊙ dX) = diag(vec(a)) vec(dX)"
+    );
+}
