@@ -384,6 +384,8 @@ fn rules_of(g: &Graph, output: NodeId, x: NodeId) -> Vec<&'static str> {
         let both = g.args(n).iter().all(|a| on_path[a.index()]);
         let rule = match g.op(n) {
             Op::Mul | Op::Scale | Op::MatMul | Op::Kron | Op::Dot if !both => None,
+            // so is a quotient by a constant
+            Op::Div if !g.args(n).get(1).is_some_and(|b| on_path[b.index()]) => None,
             Op::MatMul => Some("d(XY) = dX Y + X dY"),
             Op::Mul if matrix => Some("d(X ⊙ Y) = dX ⊙ Y + X ⊙ dY"),
             Op::Mul | Op::Scale => Some("d(xy) = dx y + x dy"),

@@ -379,3 +379,29 @@ fn jacobian_steps_hold() {
          ⇒ ∂vec(f)/∂vec(p)ᵀ = diag(1 − tanh²(a p)) a − I   by vec(A dX B) = (Bᵀ ⊗ A) vec(dX), vec(a ⊙ dX) = diag(vec(a)) vec(dX)"
     );
 }
+
+/// The issue's example, line for line: tr(WᵀAW).
+#[test]
+fn derivation_of_a_trace_form() {
+    assert_eq!(
+        derivation("wrt = w", &item("w: MAT, a: MAT", "(w.transpose() * a * w).trace()")),
+        "df = tr(dwᵀ a w) + tr(wᵀ a dw)    by d(Xᵀ) = (dX)ᵀ, d(XY) = dX Y + X dY, d tr(X) = tr(dX)\n   \
+         = tr(wᵀ aᵀ dw) + tr(wᵀ a dw)   by tr(Aᵀ) = tr(A), tr(AB) = tr(BA)\n   \
+         = tr(wᵀ(a + aᵀ)ᵀ dw)           by collecting the terms\n\
+         ⇒ ∂f/∂w = (a + aᵀ) w"
+    );
+}
+
+/// A hidden layer: the chain rule through tanh, a scalar rewritten as a trace, the
+/// Hadamard/trace identity, and the body's name h kept throughout.
+#[test]
+fn derivation_of_a_two_layer_network() {
+    let d = derivation("wrt = w1", super::textbook::TWO_LAYER);
+    assert_eq!(
+        d,
+        "df = 2 (w2 h − y)ᵀ w2 ((1 − h^⊙2) ⊙ (dw1 x))      by d g(X) = g′(X) ⊙ dX, d‖X‖² = 2 tr(Xᵀ dX)\n   \
+         = tr(2 x((w2ᵀ(w2 h − y)) ⊙ (1 − h^⊙2))ᵀ dw1)   by a scalar is its own trace, ⟨A, B⟩ = tr(Aᵀ B), tr(AB) = tr(BA), tr(Aᵀ(B ⊙ C)) = tr((A ⊙ B)ᵀ C)\n\
+         ⇒ ∂f/∂w1 = 2 ((w2ᵀ(w2 h − y)) ⊙ (1 − h^⊙2)) xᵀ\n  \
+         where h = tanh(w1 x)"
+    );
+}

@@ -10,4 +10,4 @@ mod rng;
 mod robust;
 mod snapshot;
 mod solvers;
-mod textbook;
+pub(crate) mod textbook;
