@@ -34,6 +34,8 @@ pub struct Step {
 
 /// The derivation of one gradient.
 pub struct Explained {
+    /// What the first line differentiates: `df`, or `d(∂f/∂x)` for a Hessian.
+    pub lead: String,
     /// The variable, as the function names it.
     pub variable: String,
     /// The direction leaf dX (a parameter of the graph), for evaluating the claims.
@@ -138,6 +140,7 @@ fn gradient(
         });
     }
     Some(Explained {
+        lead: "df".into(),
         variable: name.to_string(),
         direction: dir,
         steps,
@@ -180,6 +183,7 @@ pub fn jacobians(
         };
         let jacobian = lin.formulas.get(i).filter(|j| !j.is_empty());
         out.push(Explained {
+            lead: "df".into(),
             variable: name.clone(),
             direction: dir,
             steps: vec![Step {
@@ -200,6 +204,50 @@ pub fn jacobians(
         });
     }
     out
+}
+
+/// The derivation of a Hessian of one variable: the differential of the gradient in the
+/// direction V (the Hessian-vector product's own node), then the Hessian read off by the vec
+/// rules. None for several variables (their Hessian is a block matrix the formulas do not
+/// print).
+pub fn hessian(
+    g: &Graph,
+    x: NodeId,
+    gradient: NodeId,
+    second: &crate::Second,
+    name: &str,
+) -> Option<Explained> {
+    let (&[dir], &[Some(hv)]) = (second.hvp.inputs.as_slice(), second.hvp.outputs.as_slice())
+    else {
+        return None;
+    };
+    let Op::Param(k) = g.op(dir) else {
+        return None;
+    };
+    let v = g.params[*k].clone();
+    let hessian = second.hessian_formula.as_ref();
+    Some(Explained {
+        lead: format!("d(∂f/∂{name})"),
+        variable: name.to_string(),
+        direction: dir,
+        steps: vec![Step {
+            text: format!(
+                "{}   (in the direction d{name} = {v})",
+                second.hvp_formulas.first()?
+            ),
+            // The rules of the gradient's own operations, not those of the function's.
+            why: rules_from(g, gradient, x, g.primal_len).join(", "),
+            claim: vec![(1.0, hv)],
+        }],
+        result: match hessian {
+            Some(h) => format!("∇²f = {h}"),
+            None => format!("∇²f: its columns are d(∂f/∂{name}) at the unit directions"),
+        },
+        read_off: match hessian {
+            Some(_) => vec_rules(g, hv, dir).join(", "),
+            None => String::new(),
+        },
+    })
 }
 
 /// Seed 004's vec rules that read a Jacobian off the differential `df`, linear in `dir`.
@@ -369,15 +417,30 @@ fn depends_on(g: &Graph, top: NodeId, leaf: NodeId) -> Vec<bool> {
                 .iter()
                 .any(|a| a.index() <= top.index() && out[a.index()]);
     }
-    out
+    // Only the arguments, at some remove, of `top`.
+    let mut used = vec![false; top.index() + 1];
+    used[top.index()] = true;
+    for id in (0..=top.index()).rev() {
+        if used[id] {
+            for a in g.args(NodeId(id as u32)) {
+                used[a.index()] = true;
+            }
+        }
+    }
+    out.iter().zip(used).map(|(d, u)| *d && u).collect()
 }
 
 /// The differential rules of the operations between `x` and `output`, in the order the
 /// function applies them.
 fn rules_of(g: &Graph, output: NodeId, x: NodeId) -> Vec<&'static str> {
+    rules_from(g, output, x, 0)
+}
+
+/// The rules of the operations between `x` and `output` among the nodes from `from` on.
+fn rules_from(g: &Graph, output: NodeId, x: NodeId, from: usize) -> Vec<&'static str> {
     let on_path = depends_on(g, output, x);
     let mut out = Vec::new();
-    for (id, _) in on_path.iter().enumerate().filter(|(_, on)| **on) {
+    for (id, _) in on_path.iter().enumerate().skip(from).filter(|(_, on)| **on) {
         let n = NodeId(id as u32);
         let matrix = g.ty(n).is_matrix();
         // A product with a constant is linear: no product rule to name.
@@ -443,7 +506,12 @@ impl Explained {
         let mut own_defs = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
             let (first, own) = take(&s.text);
-            let lead = if i == 0 { "df = " } else { "   = " };
+            let pad = " ".repeat(self.lead.chars().count());
+            let lead = if i == 0 {
+                format!("{} = ", self.lead)
+            } else {
+                format!("{pad} = ")
+            };
             lines.push((format!("{lead}{first}"), s.why.clone()));
             own_defs.push(own);
         }

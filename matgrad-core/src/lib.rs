@@ -198,6 +198,11 @@ pub fn derive_with(
     if matches!(d.options.kind, attr::Macro::Gradient) {
         let g = &mut d.body.graph;
         d.derivations = explain::gradients(g, d.body.output, &wrt, &names, &d.formulas);
+        if let (Some(s), [Some(gr)], [name]) = (&d.second, d.gradients.as_slice(), names.as_slice())
+        {
+            d.derivations
+                .extend(explain::hessian(&d.body.graph, wrt[0], *gr, s, name));
+        }
     }
     if let Some(lin) = &d.jacobian {
         d.derivations = explain::jacobians(&d.body.graph, d.body.output, &wrt, &names, lin);

@@ -405,3 +405,60 @@ fn derivation_of_a_two_layer_network() {
          where h = tanh(w1 x)"
     );
 }
+
+/// A Hessian's derivation: the differential of the gradient in the direction V (the
+/// Hessian-vector product) is the central difference of the gradient along V.
+#[test]
+fn hessian_steps_hold() {
+    let src = item(
+        "x: MAT, a: MAT",
+        "(x.transpose() * a * x).trace() + x.map(|v| v.exp()).sum()",
+    );
+    let d = derive("wrt = x, hessian", &src);
+    let e = d.derivations.last().expect("a Hessian derivation");
+    assert!(e.lead.starts_with("d(∂f/∂x)"), "{}", e.text());
+    let g = &d.body.graph;
+    let mut r = Rng::new(1805);
+    let mut params: Vec<Value> = vec![draw(&mut r, M(4, 3)), draw(&mut r, M(4, 4))];
+    params.resize(g.params.len(), Value::Scalar(0.0));
+    let Op::Param(k) = g.op(e.direction) else {
+        unreachable!()
+    };
+    params[*k] = draw(&mut r, M(4, 3));
+    let value = |params: &[Value], n: NodeId| {
+        eval_node(g, params, n).unwrap_or_else(|e| panic!("{e:?} evaluating {n:?}"))
+    };
+    let grad = d.gradients[0].unwrap();
+    let h = 1e-5;
+    let mut plus = params.clone();
+    plus[0] = moved(&params[0], &params[*k], h);
+    let mut minus = params.clone();
+    minus[0] = moved(&params[0], &params[*k], -h);
+    let fd = (value(&plus, grad).matrix() - value(&minus, grad).matrix()) / (2.0 * h);
+    for step in &e.steps {
+        let mut claimed = fd.clone() * 0.0;
+        for &(c, n) in &step.claim {
+            claimed += value(&params, n).matrix() * c;
+        }
+        assert!(
+            (&claimed - &fd).norm() < 1e-6 * (1.0 + fd.norm()),
+            "{} does not hold\n{}",
+            step.text,
+            e.text()
+        );
+    }
+    assert!(e.text().contains("∇²f = "), "{}", e.text());
+}
+
+/// A Hessian's derivation, after the gradient's: the gradient's differential, then the vec rule.
+#[test]
+fn derivation_of_a_hessian() {
+    let src = item("x: MAT, a: MAT", "(x.transpose() * a * x).trace()");
+    let text = derivation("wrt = x, hessian", &src);
+    let hessian = text.split("\n\n").nth(1).unwrap_or_default();
+    assert_eq!(
+        hessian,
+        "d(∂f/∂x) = (a + aᵀ) v   (in the direction dx = v)\n\
+         ⇒ ∇²f = I ⊗ (a + aᵀ)   by vec(A dX B) = (Bᵀ ⊗ A) vec(dX)"
+    );
+}
