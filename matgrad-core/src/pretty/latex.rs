@@ -76,6 +76,8 @@ fn unicode(s: &str) -> String {
             '⁻' => out.push_str("^{-}"),
             '₍' | '₎' => {}
             '⊤' => out.push_str(r"^{\top}"),
+            '∇' => out.push_str(r"\nabla "),
+            '²' => out.push_str("^{2}"),
             'π' => out.push_str(r"\pi "),
             'Φ' => out.push_str(r"\Phi "),
             'σ' => out.push_str(r"\sigma "),
