@@ -124,3 +124,36 @@ fn latex_of_the_textbook_cases() {
     );
     assert_eq!(all[1], r"\text{where } z = x\,w + \mathbf{1}\,{b}^{\top}");
 }
+
+/// The generated docs: the formula as text and typeset, the derivation folded, and the
+/// derivation constant, for a gradient and a Jacobian.
+#[test]
+fn docs_show_text_typeset_and_derivation() {
+    let gradient = crate::expand_gradient(
+        "wrt = (w1, w2)".parse().unwrap(),
+        TWO_LAYER.parse().unwrap(),
+    )
+    .to_string();
+    let jacobian =
+        crate::expand_jacobian("wrt = p".parse().unwrap(), LAYER_JACOBIAN.parse().unwrap())
+            .to_string();
+    for (out, constant) in [
+        (&gradient, "TWO_LAYER_DERIVATION"),
+        (&jacobian, "LAYER_DERIVATION"),
+    ] {
+        for part in [
+            "```text",
+            "class=\\\"matgrad-tex\\\"",
+            "<details><summary>How this is derived",
+            constant,
+        ] {
+            assert!(out.contains(part), "{part} in {out}");
+        }
+    }
+    // The variable's own name in the Jacobian's layout.
+    assert!(
+        jacobian.contains("one column per entry of vec(p)"),
+        "{jacobian}"
+    );
+    assert!(!jacobian.contains("vec(x)"), "{jacobian}");
+}
