@@ -462,3 +462,132 @@ fn derivation_of_a_hessian() {
          ⇒ ∇²f = I ⊗ (a + aᵀ)   by vec(A dX B) = (Bᵀ ⊗ A) vec(dX)"
     );
 }
+
+/// Every step of the derivation of every gradient in the repository (the functions the
+/// snapshot expands: tests, examples, benches, integrations) holds at random inputs of random
+/// sizes: each line equals ⟨G, dX⟩. Functions the interpreter cannot evaluate (code copied
+/// through, sizes it cannot tell) and inputs outside a function's domain (a non-finite value)
+/// are skipped; most are checked.
+#[test]
+fn every_step_of_every_derivation_in_the_repository_holds() {
+    use std::path::Path;
+    use syn::visit::Visit;
+
+    use crate::shape::{Dim, Ty};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["tests", "examples", "benches", "integrations", "src"] {
+        super::snapshot::rust_files(&root.join(dir), &mut files);
+    }
+    let (mut checked, mut steps, mut skipped) = (0, 0, 0);
+    let mut r = Rng::new(1806);
+    for path in files {
+        let Ok(src) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(file) = syn::parse_file(&src) else {
+            continue;
+        };
+        let mut found = super::snapshot::Annotated::default();
+        found.visit_file(&file);
+        for (kind, attr, item) in found.found {
+            if !matches!(kind, crate::attr::Macro::Gradient) {
+                continue;
+            }
+            let Ok(d) = crate::derive(attr.clone(), item) else {
+                continue;
+            };
+            let g = &d.body.graph;
+            let gradients = d.derivations.iter().filter(|e| e.lead == "df");
+            // A size for each dimension variable, a value for each parameter.
+            let mut size = std::collections::BTreeMap::new();
+            let mut dim = |x: Dim, r: &mut Rng| match (g.dims.known(x), x) {
+                (Some(n), _) | (None, Dim::Fixed(n)) => n,
+                (None, Dim::Dyn(v)) => *size.entry(g.dims.find(v)).or_insert(2 + r.below(4)),
+            };
+            let mut params = Vec::new();
+            let mut ok = true;
+            for k in 0..g.params.len() {
+                let ty = (0..g.len())
+                    .map(|i| NodeId(i as u32))
+                    .find(|&n| *g.op(n) == Op::Param(k))
+                    .map(|n| g.ty(n));
+                params.push(match ty {
+                    Some(Ty::Scalar) => Value::Scalar(0.3 + uniform(&mut r).abs()),
+                    Some(Ty::Matrix(s)) => {
+                        let (m, n) = (dim(s.rows, &mut r), dim(s.cols, &mut r));
+                        // Square matrices diagonally dominant and positive, so that inverses,
+                        // determinants' logarithms and Cholesky factors exist.
+                        let mut a = DMatrix::from_fn(m, n, |_, _| uniform(&mut r));
+                        if m == n {
+                            a = &a * a.transpose() + DMatrix::identity(n, n) * n as f64;
+                        }
+                        Value::Matrix(a)
+                    }
+                    _ => {
+                        ok = false;
+                        Value::Scalar(0.0)
+                    }
+                });
+            }
+            if !ok {
+                skipped += 1;
+                continue;
+            }
+            // Sizes the interpreter finds inconsistent (products of sizes, say) make it panic:
+            // such a function is skipped, not failed.
+            let consistent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                eval_node(g, &params, d.body.output).map(|v| v.scalar().is_finite())
+            }));
+            if !matches!(consistent, Ok(Ok(true))) {
+                skipped += 1;
+                continue;
+            }
+            let mut all_finite = true;
+            for (i, e) in gradients.enumerate() {
+                let (Some(grad), Op::Param(k)) = (d.gradients[i], g.op(e.direction)) else {
+                    continue;
+                };
+                let (Ok(gv), Ok(dir)) =
+                    (eval_node(g, &params, grad), Ok::<_, ()>(params[*k].clone()))
+                else {
+                    all_finite = false;
+                    continue;
+                };
+                let directional = inner(&gv, &dir);
+                if !directional.is_finite() {
+                    all_finite = false;
+                    continue;
+                }
+                for step in &e.steps {
+                    let Ok(claimed) = step
+                        .claim
+                        .iter()
+                        .map(|&(c, n)| eval_node(g, &params, n).map(|v| c * v.scalar()))
+                        .sum::<Result<f64, _>>()
+                    else {
+                        all_finite = false;
+                        continue;
+                    };
+                    assert!(
+                        (claimed - directional).abs() <= 1e-8 * (1.0 + directional.abs()),
+                        "{}: {} = {claimed}, but ⟨G, d{}⟩ = {directional}\n{}",
+                        path.display(),
+                        step.text,
+                        e.variable,
+                        e.text()
+                    );
+                    steps += 1;
+                }
+            }
+            if all_finite {
+                checked += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+    }
+    println!("{checked} functions' derivations checked ({steps} steps), {skipped} skipped");
+    assert!(checked >= 100, "only {checked} checked, {skipped} skipped");
+}
