@@ -42,7 +42,7 @@
 //!
 //! | attribute and option | adds, beside the function kept as written |
 //! |---|---|
-//! | [`#[gradient(wrt = x)]`](gradient) | `<name>_grad`, `<name>_value_and_grad`, `try_<name>_grad`, `try_<name>_value_and_grad` (a [`ShapeError`]), `<NAME>_GRAD_FORMULA` |
+//! | [`#[gradient(wrt = x)]`](gradient) | `<name>_grad`, `<name>_value_and_grad`, `try_<name>_grad`, `try_<name>_value_and_grad` (a [`ShapeError`]), `<NAME>_GRAD_FORMULA`, `<NAME>_DERIVATION` (the derivation step by step: the differential df, each term rearranged into tr(Mᵀ dX) by the trace identities, and the read-off) |
 //! | [`hessian`](gradient#hessian) | `<name>_hvp` (Hessian-vector product), `<name>_hessian`, `<NAME>_HESSIAN_FORMULA` |
 //! | [`minimize`](gradient#minimize) | `<name>_argmin`, `try_<name>_argmin` (a [`SolveError`]): the closed-form minimiser of a quadratic objective |
 //! | [`argmin = Name`](gradient#argmin--name) | `struct Name`: the objective as an argmin problem (`CostFunction`, `Gradient`, `Hessian`) |
@@ -50,6 +50,7 @@
 //! | [`layout = ..`](jacobian#layouts) | the Jacobian in numerator (default), denominator or block layout |
 //! | [`argmin = Name`](jacobian#options) | `struct Name`: residuals as an argmin problem (`Operator`, `Jacobian`) |
 //! | [`least_squares = Name`](jacobian#least_squares--name) | `struct Name`: a levenberg-marquardt `LeastSquaresProblem` |
+//! | [`#[differentiable]`](differentiable) | on a helper function: callable on the path from a variable of any annotated function, read in where it is called |
 //!
 //! # Glossary
 //!

@@ -13,6 +13,8 @@ pub struct Derivation {
     pub function: Function,
     pub body: Body,
     pub derived: Derived,
+    /// Each derivative's derivation, step by step (`explain`).
+    pub derivations: Vec<crate::explain::Explained>,
     /// What the solver options (`minimize`, `argmin = Name`, `least_squares = Name`) generate,
     /// as validation accepted it.
     pub solvers: Solvers,

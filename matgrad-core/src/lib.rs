@@ -28,7 +28,7 @@ pub mod emit;
 #[cfg(any(test, feature = "eval"))]
 pub mod eval;
 mod expand;
-
+pub mod explain;
 pub mod front;
 pub mod grad;
 pub mod ir;
@@ -127,9 +127,9 @@ pub fn derive_with_helpers(
     };
     let valid = match (options, body) {
         (Some(o), Some(body)) if options_fit && !cx.has_errors() => {
-            let (body, derived) = differentiate(&o, &function, body);
+            let (body, derived, derivations) = differentiate(&o, &function, body);
             let solvers = valid::derived(&mut cx, &function, &o, &body, &derived);
-            Ok((o, body, derived, solvers))
+            Ok((o, body, derived, derivations, solvers))
         }
         (options, _) => Err(options),
     };
@@ -141,11 +141,12 @@ pub fn derive_with_helpers(
         return Err(Stop::Failed(Box::new((e, Some(function), options))));
     }
     match valid {
-        Ok((options, body, derived, solvers)) => Ok(Derivation {
+        Ok((options, body, derived, derivations, solvers)) => Ok(Derivation {
             options,
             function,
             body,
             derived,
+            derivations,
             solvers,
         }),
         Err(options) => Err(Stop::Failed(Box::new((
@@ -156,8 +157,12 @@ pub fn derive_with_helpers(
     }
 }
 
-/// The derivatives the attribute asks for, of a valid body.
-fn differentiate(options: &attr::Options, function: &Function, mut body: Body) -> (Body, Derived) {
+/// The derivatives the attribute asks for, of a valid body, and their derivations step by step.
+fn differentiate(
+    options: &attr::Options,
+    function: &Function,
+    mut body: Body,
+) -> (Body, Derived, Vec<explain::Explained>) {
     let wrt: Vec<NodeId> = function
         .variables
         .iter()
@@ -191,7 +196,21 @@ fn differentiate(options: &attr::Options, function: &Function, mut body: Body) -
         }
         attr::Macro::Jacobian => Derived::Jacobian(derive::linearize(function, &mut body, &wrt)),
     };
-    (body, derived)
+    // Last: it adds nodes that generated code never reads.
+    let derivations = match &derived {
+        Derived::Gradient(gr) => {
+            let g = &mut body.graph;
+            let mut steps = explain::gradients(g, body.output, &wrt, &names, &gr.formulas);
+            if let (Some(s), [Some(n)], [name]) =
+                (&gr.second, gr.nodes.as_slice(), names.as_slice())
+            {
+                steps.extend(explain::hessian(&body.graph, wrt[0], *n, s, name));
+            }
+            steps
+        }
+        Derived::Jacobian(lin) => explain::jacobians(&body.graph, body.output, &wrt, &names, lin),
+    };
+    (body, derived, derivations)
 }
 
 fn internal_error() -> syn::Error {

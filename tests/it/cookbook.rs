@@ -1912,3 +1912,68 @@ fn formulas_parenthesize_inverted_products() {
         assert!(f.contains(part), "formula {f:?} should contain {part:?}");
     }
 }
+
+// ───────────────────────── formulas as a textbook prints them (issue 18) ─────────────────────────
+
+/// Softmax regression with a bias, averaged over the rows as its author writes it, `n as f64`.
+#[gradient(wrt = (w, b))]
+pub fn softmax_with_bias(
+    x: &DMatrix<f64>,
+    w: &DMatrix<f64>,
+    b: &DVector<f64>,
+    y: &DMatrix<f64>,
+) -> f64 {
+    let n = x.nrows();
+    let ones = DVector::from_element(n, 1.0);
+    let z = x * w + ones * b.transpose();
+    let s = z.map(|v| v.exp()).column_sum();
+    (s.map(|v| v.ln()).sum() - z.component_mul(y).sum()) / (n as f64)
+}
+
+/// The README's example: a hidden tanh layer.
+#[gradient(wrt = (w1, w2))]
+pub fn two_layer(w1: &DMatrix<f64>, w2: &DMatrix<f64>, x: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let h = (w1 * x).map(|v| v.tanh());
+    (w2 * h - y).norm_squared()
+}
+
+/// The cast is the quantity n, 1/n divides the whole, the row sums' reciprocals scale rows, and the
+/// logits the body named are named once; one minus sign.
+#[test]
+fn textbook_softmax_with_bias() {
+    assert_eq!(
+        SOFTMAX_WITH_BIAS_GRAD_FORMULA,
+        "∂f/∂w = xᵀ(diag(1 ⊘ (exp(z) 1)) exp(z) − y) / n\n  where z = x w + 1 bᵀ\n\
+         ∂f/∂b = (diag(1 ⊘ (exp(z) 1)) exp(z) − y)ᵀ 1 / n\n  where z = x w + 1 bᵀ"
+    );
+    let mut r = rng(1801);
+    let (x, w, b) = (mat(&mut r, 6, 4), mat(&mut r, 4, 3), vec(&mut r, 3));
+    let y = DMatrix::from_fn(6, 3, |i, j| if i % 3 == j { 1.0 } else { 0.0 });
+    let (gw, gb) = softmax_with_bias_grad(&x, &w, &b, &y);
+    assert_close(&gw, &fd(&w, |w| softmax_with_bias(&x, w, &b, &y)), FD);
+    assert_close(&gb, &fd(&b, |b| softmax_with_bias(&x, &w, b, &y)), FD);
+}
+
+/// The layer reads tanh(w1 x), named h as the body names it, transposed as a whole; the README's
+/// derivation is the one the macro writes.
+#[test]
+fn textbook_two_layer_network() {
+    assert_eq!(
+        TWO_LAYER_GRAD_FORMULA,
+        "∂f/∂w1 = 2 ((w2ᵀ(w2 h − y)) ⊙ (1 − h^⊙2)) xᵀ\n  where h = tanh(w1 x)\n\
+         ∂f/∂w2 = 2 (w2 h − y) hᵀ\n  where h = tanh(w1 x)"
+    );
+    let readme = include_str!("../../README.md");
+    let first = TWO_LAYER_DERIVATION.split("\n\n").next().unwrap();
+    assert!(readme.contains(first), "the README shows\n{first}");
+    let mut r = rng(1802);
+    let (w1, w2, x, y) = (
+        mat(&mut r, 4, 3),
+        mat(&mut r, 2, 4),
+        vec(&mut r, 3),
+        vec(&mut r, 2),
+    );
+    let (g1, g2) = two_layer_grad(&w1, &w2, &x, &y);
+    assert_close(&g1, &fd(&w1, |w1| two_layer(w1, &w2, &x, &y)), FD);
+    assert_close(&g2, &fd(&w2, |w2| two_layer(&w1, w2, &x, &y)), FD);
+}

@@ -78,16 +78,22 @@ fn gaussian_process_likelihoods() {
     ];
     assert_close(&g, &gp_closed_form(&k, dk, &y), 1e-9);
     // Too long to read inline, the formula names what the body named, and the chain rule's
-    // steps ∂f/∂k, ∂f/∂ell: a derivation a reader can follow.
+    // steps ∂f/∂k, ∂f/∂ell: a derivation a reader can follow. The Cholesky factor is L, and the
+    // half of the symmetrisation that repeats is named once (M); no line is longer than a line
+    // of text.
     let formula = GP_SE_NLL_GRAD_FORMULA;
     for part in [
         "where ell = exp(theta[0])",
-        "k = sf2 exp(",
-        "∂f/∂k = ",
-        "chol(k)⁻ᵀ",
+        "k = sf2 exp(P) + sn2 I",
+        "L = chol(k)",
+        "∂f/∂k = Φ(L⁻ᵀ(M + Mᵀ) L⁻¹)",
     ] {
         assert!(formula.contains(part), "{part} in {formula}");
     }
+    assert!(
+        formula.lines().all(|l| l.chars().count() <= 110),
+        "{formula}"
+    );
 
     let g = gp_matern52_nll_grad(&theta, &r, &y);
     assert_close(&g, &fd(&theta, |th| gp_matern52_nll(th, &r, &y)), 1e-6);

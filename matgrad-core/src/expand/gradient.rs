@@ -39,13 +39,20 @@ pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
         s.push_str("\n```");
         s
     };
+    // Issue 18: the formula typeset (the text stays where scripts are off), the derivation
+    // folded, and both in constants whose own docs show them as text.
+    let derivation_name = format_ident!("{}_DERIVATION", name.unraw().to_string().to_uppercase());
+    let derivation = crate::explain::text(&d.derivations);
+    let doc_formula = format!("{doc_formula}\n\n{}", typeset_gradients(d, gr, &names));
+    let derivation_doc = format!("The derivation, step by step, of the gradient of [`{name}`] (also in the documentation of [`{grad_name}`]):\n\n```text\n{derivation}\n```");
     let grad_doc = format!(
-        "The gradient of [`{name}`] with respect to {wrt_list}, derived by matgrad from its body, where f = `{name}(..)`:\n\n{doc_formula}\n\nEach gradient has the shape and type of its variable (denominator layout)."
+        "The gradient of [`{name}`] with respect to {wrt_list}, derived by matgrad from its body, where f = `{name}(..)`:\n\n{doc_formula}\n\nEach gradient has the shape and type of its variable (denominator layout).\n\n{}",
+        crate::explain::folded(&derivation)
     );
     let vg_doc = format!(
         "The value of [`{name}`] and its gradient with respect to {wrt_list}, computed together: the gradient reuses the intermediate values of the function.\n\n{doc_formula}"
     );
-    let const_doc = format!("The gradient formula matgrad derived for [`{name}`] (the text shown in the documentation of [`{grad_name}`]).");
+    let const_doc = format!("The gradient formula matgrad derived for [`{name}`] (the text shown in the documentation of [`{grad_name}`]):\n\n```text\n{formula_text}\n```");
 
     let types = gradient_types(f);
     let grad_ty = tuple_type(&types);
@@ -105,6 +112,11 @@ pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
         #[doc = #const_doc]
         #[allow(dead_code)]
         #vis const #const_name: &str = #formula_text;
+
+        #(#attrs)*
+        #[doc = #derivation_doc]
+        #[allow(dead_code)]
+        #vis const #derivation_name: &str = #derivation;
 
         #(#attrs)*
         #[doc = #grad_doc]
@@ -173,4 +185,21 @@ fn body(d: &Derivation, gr: &Gradient, fn_name: &str, with_value: bool) -> Token
     code.extend(result);
     let prelude = em.prelude(&code);
     quote!(#prelude #code)
+}
+
+/// The gradients' formulas typeset for the docs (`pretty::typeset`).
+fn typeset_gradients(d: &Derivation, gr: &Gradient, names: &[String]) -> String {
+    let g = &d.body.graph;
+    let mut lines = Vec::new();
+    for (v, node) in names.iter().zip(&gr.nodes) {
+        let lhs = format!("∂f/∂{v}");
+        match node {
+            Some(n) => match crate::pretty::formula_latex(g, *n, names, &lhs) {
+                Some(l) => lines.extend(l),
+                None => return String::new(),
+            },
+            None => lines.push(crate::pretty::zero_latex(&lhs)),
+        }
+    }
+    crate::pretty::typeset(&lines)
 }

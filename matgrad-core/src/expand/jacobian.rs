@@ -461,10 +461,15 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     let (try_jac_body, try_vj_body) = try_bodies;
 
     // Docs.
+    // The variable's own name in the layout (issue 18), `x` standing for each of several.
+    let x = match names.as_slice() {
+        [one] => one.as_str(),
+        _ => "x",
+    };
     let layout_text = match layout {
-        Layout::Numerator => "numerator layout: one row per entry of vec(f), one column per entry of vec(x), ∂vec(f)/∂vec(x)ᵀ",
-        Layout::Denominator => "denominator layout: one row per entry of vec(x), one column per entry of vec(f), ∂vec(f)ᵀ/∂vec(x)",
-        Layout::Blocks => "block layout: for f p×q and x m×n, the pm×qn matrix whose (i, j) block is ∂f_ij/∂x",
+        Layout::Numerator => format!("numerator layout: one row per entry of vec(f), one column per entry of vec({x}), ∂vec(f)/∂vec({x})ᵀ"),
+        Layout::Denominator => format!("denominator layout: one row per entry of vec({x}), one column per entry of vec(f), ∂vec(f)ᵀ/∂vec({x})"),
+        Layout::Blocks => format!("block layout: for f p×q and {x} m×n, the pm×qn matrix whose (i, j) block is ∂f_ij/∂{x}"),
     };
     let lines: Vec<String> = names
         .iter()
@@ -475,7 +480,14 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
             } else {
                 j.clone()
             };
-            format!("df = {dfl}   (in the direction d{n})\n∂vec(f)/∂vec({n})ᵀ = {jl}")
+            // The direction on the first line, before any `where`.
+            let (first, rest) = dfl.split_once('\n').unwrap_or((dfl, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\n{rest}")
+            };
+            format!("df = {first}   (in the direction d{n}){rest}\n∂vec(f)/∂vec({n})ᵀ = {jl}")
         })
         .collect();
     let text = lines.join("\n");
@@ -484,22 +496,34 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     } else {
         "Filled by forward sweeps (one per entry of a variable) or reverse sweeps (one per entry of the result), whichever are fewer."
     };
+    // Issue 18: the Jacobians typeset, the derivation folded and in a constant.
+    let derivation_name = format_ident!("{}_DERIVATION", name.unraw().to_string().to_uppercase());
+    let derivation = crate::explain::text(&d.derivations);
+    let derivation_doc = format!("The derivation, step by step, of the Jacobian of [`{name}`]:\n\n```text\n{derivation}\n```");
     let doc = format!(
-        "The Jacobian of [`{name}`] with respect to {}, derived by matgrad, in {layout_text}:\n\n```text\n{text}\n```\n\n{how}",
-        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        "The Jacobian of [`{name}`] with respect to {}, derived by matgrad, in {layout_text}:\n\n```text\n{text}\n```\n\n{}\n\n{how}\n\n{}",
+        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        typeset_jacobians(d, lin, layout),
+        crate::explain::folded(&derivation)
     );
     let vdoc = format!("The value of [`{name}`] and its Jacobian ([`{jac_name}`]), computed together.\n\n```text\n{text}\n```");
     let try_doc = |of: &syn::Ident| {
         format!("[`{of}`], with a [`ShapeError`](::matgrad::ShapeError) instead of a panic for arguments whose shapes do not fit together.")
     };
     let (try_jdoc, try_vdoc) = (try_doc(&jac_name), try_doc(&vj_name));
-    let const_doc = format!("The Jacobian formula matgrad derived for [`{name}`].");
+    let const_doc =
+        format!("The Jacobian formula matgrad derived for [`{name}`]:\n\n```text\n{text}\n```");
     let _ = Dim::Fixed(0);
     quote! {
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]
         #vis const #const_name: &str = #text;
+
+        #(#attrs)*
+        #[doc = #derivation_doc]
+        #[allow(dead_code)]
+        #vis const #derivation_name: &str = #derivation;
 
         #(#attrs)*
         #[doc = #doc]
@@ -573,4 +597,32 @@ pub fn stand_ins(f: &Function, layout: Layout) -> TokenStream {
             #vis #sigs { ::core::unreachable!() }
         )*
     }
+}
+
+/// The Jacobians' formulas typeset for the docs, in numerator layout (the only one the
+/// formulas are written in); nothing where one has no closed form.
+fn typeset_jacobians(d: &Derivation, lin: &crate::Jacobian, layout: Layout) -> String {
+    if !matches!(layout, Layout::Numerator) {
+        return String::new();
+    }
+    let g = &d.body.graph;
+    let names = d.variable_names();
+    let mut shown = names.clone();
+    shown.extend(names.iter().map(|n| format!("d{n}")));
+    let mut lines = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let lhs = format!("∂vec(f)/∂vec({n})ᵀ");
+        let f = &lin.forward[i];
+        match (f.outputs.first().copied().flatten(), f.inputs.first()) {
+            (None, _) => lines.push(crate::pretty::zero_latex(&lhs)),
+            (Some(df), Some(&dir)) => {
+                match crate::pretty::jacobian_formula_latex(g, df, dir, &shown, &lhs) {
+                    Some(l) => lines.extend(l),
+                    None => return String::new(),
+                }
+            }
+            _ => return String::new(),
+        }
+    }
+    crate::pretty::typeset(&lines)
 }

@@ -223,6 +223,7 @@ fn gradient_stand_ins(f: &Function) -> TokenStream {
     let grad_name = format_ident!("{}_grad", name);
     let vg_name = format_ident!("{}_value_and_grad", name);
     let const_name = format_ident!("{}_GRAD_FORMULA", name.unraw().to_string().to_uppercase());
+    let derivation_name = format_ident!("{}_DERIVATION", name.unraw().to_string().to_uppercase());
     let grad_ty = tuple_type(&gradient_types(f));
     let grad_sig = signature(f, &grad_name, grad_ty.clone());
     let vg_sig = signature(f, &vg_name, quote!((#scalar, #grad_ty)));
@@ -243,6 +244,8 @@ fn gradient_stand_ins(f: &Function) -> TokenStream {
         #vis #try_vg_sig { ::core::unreachable!() }
         #[allow(dead_code)]
         #vis const #const_name: &str = "";
+        #[allow(dead_code)]
+        #vis const #derivation_name: &str = "";
         #[allow(dead_code, unused_variables, clippy::all)]
         #vis #grad_sig { ::core::unreachable!() }
         #[allow(dead_code, unused_variables, clippy::all)]

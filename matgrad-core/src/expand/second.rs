@@ -182,15 +182,37 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
             .collect()
     };
     let hvp_text = hvp_lines.join("\n");
+    // Issue 18: typeset where there is one variable (the formulas of several are block rows).
+    let (hvp_tex, hessian_tex) = match (second.hvp.outputs.as_slice(), second.hvp.inputs.as_slice())
+    {
+        ([Some(h)], [v]) => {
+            let mut shown = names.clone();
+            shown.extend(dir_shown.iter().cloned());
+            let tex =
+                |l: Option<Vec<String>>| l.map(|l| crate::pretty::typeset(&l)).unwrap_or_default();
+            (
+                tex(crate::pretty::formula_latex(
+                    g,
+                    *h,
+                    &shown,
+                    &format!("H {}", dir_shown[0]),
+                )),
+                tex(crate::pretty::jacobian_formula_latex(
+                    g, *h, *v, &shown, "∇²f",
+                )),
+            )
+        }
+        _ => (String::new(), String::new()),
+    };
     let hvp_doc = format!(
-        "The Hessian of [`{name}`] applied to the direction `{dir}` (of the variables' types), without forming the Hessian: the forward differential of the gradient (forward-over-reverse), derived by matgrad:\n\n```text\n{hvp_text}\n```"
+        "The Hessian of [`{name}`] applied to the direction `{dir}` (of the variables' types), without forming the Hessian: the forward differential of the gradient (forward-over-reverse), derived by matgrad:\n\n```text\n{hvp_text}\n```\n\n{hvp_tex}"
     );
     let hessian_text = match &second.hessian_formula {
         Some(h) => format!("∇²f = {h}"),
         None => hvp_text.clone(),
     };
     let hessian_doc = format!(
-        "The Hessian of [`{name}`]: the symmetric matrix of second derivatives with respect to vec of each variable, stacked in `wrt` order ({}), computed one Hessian-vector product per column:\n\n```text\n{hessian_text}\n```",
+        "The Hessian of [`{name}`]: the symmetric matrix of second derivatives with respect to vec of each variable, stacked in `wrt` order ({}), computed one Hessian-vector product per column:\n\n```text\n{hessian_text}\n```\n\n{hessian_tex}",
         names.join(", ")
     );
     let const_name = format_ident!(
@@ -198,7 +220,9 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
         name.unraw().to_string().to_uppercase()
     );
     let const_text = hessian_text.clone();
-    let const_doc = format!("The Hessian formula matgrad derived for [`{name}`].");
+    let const_doc = format!(
+        "The Hessian formula matgrad derived for [`{name}`]:\n\n```text\n{hessian_text}\n```"
+    );
     let panic_on = |checks: &TokenStream| {
         quote! {
             #checks

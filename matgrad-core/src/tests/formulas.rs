@@ -202,9 +202,9 @@ fn code_derived_from_an_entry_is_not_copied() {
 // the map, is read; a closure that uses the entry of the one around it pairs each entry with
 // every other, and is an error, as is an entry combined with a whole matrix the closure
 // captures. Whole matrices combine as matrices even inside a closure.
-formula!(sum_inside_a_map, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v.exp() / x.iter().map(|u| u.exp()).sum::<f64>()).dot(y)", "x" => "exp(x) ⊙ (y / sum(exp(x)) − 1 yᵀ exp(x) / sum(exp(x)) / sum(exp(x)))");
+formula!(sum_inside_a_map, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v.exp() / x.iter().map(|u| u.exp()).sum::<f64>()).dot(y)", "x" => "(u ⊙ (y − 1 yᵀ u / sum(u))) / sum(u)\n  where u = exp(x)");
 formula!(inner_closure_shadows_the_entry, "x: &DVector<f64>", "x.map(|v| v * x.iter().map(|v| v.exp()).sum::<f64>()).sum()", "x" => "sum(exp(x)) 1 + sum(x) exp(x)");
-formula!(methods_of_a_captured_matrix_inside_a_closure, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v * y.max() + v * y.column(0).sum()).sum()", "y" => "embed₍0,0₎(sum(x) 1) + sum(x)([y = max y])");
+formula!(methods_of_a_captured_matrix_inside_a_closure, "x: &DVector<f64>, y: &DVector<f64>", "x.map(|v| v * y.max() + v * y.column(0).sum()).sum()", "y" => "embed₍0,0₎(sum(x) 1) + sum(x) [y = max y]");
 formula!(whole_matrices_inside_a_closure, "x: &DVector<f64>, a: &DMatrix<f64>, b: &DVector<f64>", "x.map(|v| v * (a * b).sum()).sum()", "x" => "sum(a b) 1");
 
 #[test]

@@ -2,6 +2,7 @@
 //! user code.
 
 mod cost;
+mod derivations;
 mod expansion_time;
 mod formulas;
 mod random;
@@ -9,4 +10,5 @@ mod rng;
 mod robust;
 mod snapshot;
 mod solvers;
+pub(crate) mod textbook;
 mod vocabulary;

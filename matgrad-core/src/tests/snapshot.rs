@@ -18,8 +18,8 @@ use crate::attr::Macro;
 
 /// The annotated functions of one file, with the attribute that marks each.
 #[derive(Default)]
-struct Annotated {
-    found: Vec<(Macro, proc_macro2::TokenStream, proc_macro2::TokenStream)>,
+pub(super) struct Annotated {
+    pub(super) found: Vec<(Macro, proc_macro2::TokenStream, proc_macro2::TokenStream)>,
 }
 
 impl Annotated {
@@ -66,7 +66,7 @@ impl<'ast> Visit<'ast> for Annotated {
     }
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
