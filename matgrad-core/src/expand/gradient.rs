@@ -107,16 +107,20 @@ pub fn items(d: &Derivation, gr: &Gradient) -> TokenStream {
     };
     let (grad_panic, vg_panic) = (panic_on(&grad_checks), panic_on(&vg_checks));
 
+    let (formula_literal, derivation_literal) = (
+        super::text_literal(&formula_text),
+        super::text_literal(&derivation),
+    );
     quote! {
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]
-        #vis const #const_name: &str = #formula_text;
+        #vis const #const_name: &str = #formula_literal;
 
         #(#attrs)*
         #[doc = #derivation_doc]
         #[allow(dead_code)]
-        #vis const #derivation_name: &str = #derivation;
+        #vis const #derivation_name: &str = #derivation_literal;
 
         #(#attrs)*
         #[doc = #grad_doc]

@@ -514,16 +514,18 @@ pub fn items(d: &Derivation, lin: &Jacobian) -> TokenStream {
     let const_doc =
         format!("The Jacobian formula matgrad derived for [`{name}`]:\n\n```text\n{text}\n```");
     let _ = Dim::Fixed(0);
+    let (text_literal, derivation_literal) =
+        (super::text_literal(&text), super::text_literal(&derivation));
     quote! {
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]
-        #vis const #const_name: &str = #text;
+        #vis const #const_name: &str = #text_literal;
 
         #(#attrs)*
         #[doc = #derivation_doc]
         #[allow(dead_code)]
-        #vis const #derivation_name: &str = #derivation;
+        #vis const #derivation_name: &str = #derivation_literal;
 
         #(#attrs)*
         #[doc = #doc]

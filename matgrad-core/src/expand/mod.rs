@@ -86,6 +86,19 @@ pub(super) fn as_variable(
     }
 }
 
+/// A string as a raw string literal (`r#"∂f/∂w = 2 xᵀ(x w − y)"#`): rustdoc shows a constant's
+/// value as its literal is written, and an ordinary string literal made by a macro reaches it
+/// with every non-ASCII character escaped (`"\u{2202}f/\u{2202}w"`).
+pub(super) fn text_literal(text: &str) -> TokenStream {
+    let mut hashes = String::from("#");
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{text}\"{hashes}")
+        .parse()
+        .unwrap_or_else(|_| quote!(#text))
+}
+
 /// Attributes of the user's function that the generated functions should share.
 pub(super) fn shared_attrs(item: &ItemFn) -> Vec<&syn::Attribute> {
     item.attrs

@@ -233,11 +233,12 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
     };
     let (hvp_panic, hessian_panic) = (panic_on(&hvp_checks), panic_on(&hessian_checks));
     let _ = (&hvp_fn, &scalar);
+    let const_literal = super::text_literal(&const_text);
     quote! {
         #(#attrs)*
         #[doc = #const_doc]
         #[allow(dead_code)]
-        #vis const #const_name: &str = #const_text;
+        #vis const #const_name: &str = #const_literal;
 
         #(#attrs)*
         #[doc = #hvp_doc]

@@ -235,3 +235,15 @@ fn entries_are_not_paired_with_whole_matrices() {
     let e = error_of("(x, y)", item);
     assert!(e.contains("not entrywise in nalgebra"), "{e}");
 }
+
+/// The formula constants are raw string literals, which rustdoc shows as written (an ordinary
+/// literal from a macro reaches it with `\u{2202}` escapes).
+#[test]
+fn formula_constants_are_raw_strings() {
+    let out = crate::expand_gradient(
+        "wrt = w".parse().unwrap(),
+        "fn f(w: &DVector<f64>) -> f64 { w.norm_squared() }".parse().unwrap(),
+    )
+    .to_string();
+    assert!(out.contains("r#\"∂f/∂w = 2 w\"#"), "{out}");
+}
