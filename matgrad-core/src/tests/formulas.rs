@@ -242,7 +242,9 @@ fn entries_are_not_paired_with_whole_matrices() {
 fn formula_constants_are_raw_strings() {
     let out = crate::expand_gradient(
         "wrt = w".parse().unwrap(),
-        "fn f(w: &DVector<f64>) -> f64 { w.norm_squared() }".parse().unwrap(),
+        "fn f(w: &DVector<f64>) -> f64 { w.norm_squared() }"
+            .parse()
+            .unwrap(),
     )
     .to_string();
     assert!(out.contains("r#\"∂f/∂w = 2 w\"#"), "{out}");

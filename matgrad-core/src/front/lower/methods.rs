@@ -6,7 +6,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit};
 
-use super::expr::is_iterator;
+use super::closures::is_iterator;
 use super::{guess_ty, int_literal, strip, text_of, Factor, Lowerer, CONSTANTS_NOTE};
 use crate::ir::vocabulary::{self, Lowering};
 use crate::ir::{Func, NodeId, Op};

@@ -7,6 +7,7 @@
 //! (`Op::Local`), so the generated code computes them exactly as the original function does.
 
 mod branches;
+mod closures;
 mod expr;
 mod factorisations;
 mod methods;
