@@ -299,7 +299,7 @@ fn expand_with(kind: attr::Macro, attr: TokenStream, item: TokenStream) -> Token
 
 /// The expansion with the helpers read so far. `with_function`: whether to emit the function
 /// itself (a later round of reading helpers has emitted it already).
-fn expand_with_helpers(
+pub(crate) fn expand_with_helpers(
     kind: attr::Macro,
     attr: TokenStream,
     item: TokenStream,

@@ -106,10 +106,27 @@ impl Inliner<'_> {
                 bound.visit_pat(&pt.pat);
             }
         }
+        let params = bound.names.len();
         bound.visit_block(&helper.item.block);
+        let rebound: Vec<String> = bound.names[params..].to_vec();
+        // A parameter given a name or a literal (`y`, `&y`, `0.5`) that the body does not bind
+        // again stands for it directly: the caller's formula and shape checks see `y` itself.
+        let mut substitutes: HashMap<String, Expr> = HashMap::new();
+        for (input, arg) in helper.item.sig.inputs.iter().zip(&args) {
+            let syn::FnArg::Typed(pt) = input else {
+                continue;
+            };
+            if let Pat::Ident(pi) = &*pt.pat {
+                let name = pi.ident.to_string();
+                if is_simple(arg) && !rebound.contains(&name) && pi.subpat.is_none() {
+                    substitutes.insert(name, syn::parse_quote!((#arg)));
+                }
+            }
+        }
         let renames: HashMap<String, Ident> = bound
             .names
             .into_iter()
+            .filter(|n| !substitutes.contains_key(n))
             .map(|n| {
                 let fresh = Ident::new(&format!("{prefix}{n}"), Span::call_site());
                 (n, fresh)
@@ -125,6 +142,7 @@ impl Inliner<'_> {
             .collect();
         let mut renamer = Renamer {
             renames: &renames,
+            substitutes: &substitutes,
             module: &module,
         };
         let mut body = helper.item.block.clone();
@@ -134,6 +152,11 @@ impl Inliner<'_> {
             let syn::FnArg::Typed(pt) = input else {
                 continue;
             };
+            if let Pat::Ident(pi) = &*pt.pat {
+                if substitutes.contains_key(&pi.ident.to_string()) {
+                    continue;
+                }
+            }
             let mut pat = (*pt.pat).clone();
             renamer.visit_pat_mut(&mut pat);
             let ty = &pt.ty;
@@ -148,6 +171,18 @@ impl Inliner<'_> {
                 stmts,
             },
         })
+    }
+}
+
+/// A name or a literal, possibly borrowed or parenthesised: an argument that can stand for a
+/// parameter wherever the body names it.
+fn is_simple(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => is_simple(&p.expr),
+        Expr::Reference(r) if r.mutability.is_none() => is_simple(&r.expr),
+        Expr::Path(p) => p.qself.is_none() && p.path.get_ident().is_some(),
+        Expr::Lit(_) => true,
+        _ => false,
     }
 }
 
@@ -181,10 +216,24 @@ impl Bound {
 /// helper calls inside it.
 struct Renamer<'a> {
     renames: &'a HashMap<String, Ident>,
+    /// Parameters that stand for the caller's argument, written in their place.
+    substitutes: &'a HashMap<String, Expr>,
     module: &'a [Ident],
 }
 
 impl VisitMut for Renamer<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Path(p) = e {
+            if let Some(id) = p.path.get_ident().filter(|_| p.qself.is_none()) {
+                if let Some(arg) = self.substitutes.get(&id.to_string()) {
+                    *e = arg.clone();
+                    return;
+                }
+            }
+        }
+        visit_mut::visit_expr_mut(self, e);
+    }
+
     fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
         if let Some(fresh) = self.renames.get(&p.ident.to_string()) {
             p.ident = Ident::new(&fresh.to_string(), p.ident.span());

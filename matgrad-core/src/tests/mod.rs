@@ -5,6 +5,7 @@ mod cost;
 mod derivations;
 mod expansion_time;
 mod formulas;
+mod helpers;
 mod random;
 mod rng;
 mod robust;
