@@ -94,33 +94,25 @@ impl Lowerer<'_> {
         }
     }
 
-    /// k a for a constant k of unknown kind: its rows are a's for a scalar and k's for a
-    /// matrix, a dimension that generated code asks k for (`Rows::rows_times`).
+    /// k a (kᵀ a if `transposed`) for a constant k of unknown kind: its rows are a's for a
+    /// scalar and k's for a matrix, a dimension that generated code asks k for
+    /// (`Rows::rows_times`, `rows_tr_times`).
     fn kind_product(
         &mut self,
         k: NodeId,
         a: NodeId,
         s: Shape,
+        transposed: bool,
         span: proc_macro2::Span,
     ) -> Option<NodeId> {
-        let rows = self.kind_rows(k, s.rows, quote!(rows_times))?;
+        let method = if transposed {
+            quote!(rows_tr_times)
+        } else {
+            quote!(rows_times)
+        };
+        let rows = self.kind_rows(k, s.rows, method)?;
         let ty = Ty::Matrix(Shape::new(rows, s.cols));
-        let n = self.g.kind_product(k, a, false, ty);
-        self.g.set_span(n, span);
-        Some(n)
-    }
-
-    /// kᵀ a for a constant k of unknown kind.
-    fn kind_product_transposed(
-        &mut self,
-        k: NodeId,
-        a: NodeId,
-        s: Shape,
-        span: proc_macro2::Span,
-    ) -> Option<NodeId> {
-        let rows = self.kind_rows(k, s.rows, quote!(rows_tr_times))?;
-        let ty = Ty::Matrix(Shape::new(rows, s.cols));
-        let n = self.g.kind_product(k, a, true, ty);
+        let n = self.g.kind_product(k, a, transposed, ty);
         self.g.set_span(n, span);
         Some(n)
     }
@@ -192,13 +184,13 @@ impl Lowerer<'_> {
                 (Ty::Unknown, Ty::Scalar) => self.settle(l, Ty::Scalar),
                 (Ty::Scalar, Ty::Unknown) => self.settle(r, Ty::Scalar),
                 (Ty::Unknown, Ty::Matrix(s)) if self.g.op(l).is_leaf() => {
-                    return self.kind_product(l, r, s, op.span());
+                    return self.kind_product(l, r, s, false, op.span());
                 }
                 (Ty::Matrix(s), Ty::Unknown) if self.g.op(r).is_leaf() => {
                     // a k = (kᵀ aᵀ)ᵀ, for either kind of k
                     let span = op.span();
                     let at = self.mk(Op::Transpose, vec![l], Ty::Matrix(s.transposed()), span);
-                    let p = self.kind_product_transposed(r, at, s.transposed(), span)?;
+                    let p = self.kind_product(r, at, s.transposed(), true, span)?;
                     let ps = self.g.shape(p)?;
                     return Some(self.mk(
                         Op::Transpose,
