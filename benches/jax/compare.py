@@ -463,6 +463,7 @@ def cmd_time(opts):
         jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__,
         python=platform.python_version(), devices=[str(d) for d in jax.devices()],
         xla_flags=os.environ.get("XLA_FLAGS", ""),
+        env={k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "JAX_PLATFORMS") if k in os.environ},
         affinity=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         load_start=loadavg(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     )
@@ -474,19 +475,48 @@ def cmd_time(opts):
     floor_fn = jax.jit(lambda v: v + 1.0)
     results["dispatch_floor"] = measure(floor_fn, (jnp.zeros(3),), batches=opts.batches)
     log(f"dispatch floor: {results['dispatch_floor']['cpu_ns'] / 1e3:.1f} µs CPU")
+    # Build and compile everything once; then `rounds` rounds over the rows in rotating order, so
+    # that a burst of load on the machine hits every row about equally. Each round gives one median
+    # per row (and per row's `value`, the function alone); the report is the median over rounds.
+    cases = []
     for row in rows:
         kind = ROW[row][2]
         r = np.random.default_rng(SEED[base_name(row)])
         obj = build(row.split("@")[0], r)
         args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in obj["args"])
+        fns = [("d", transform(obj, kind), args)]
         if kind == "hvp":
-            args = args + tuple(jnp.asarray(_u(r, np.shape(obj["args"][i]))) for i in obj["wrt"])
-        m = measure(transform(obj, kind), args, batches=opts.batches)
-        m.update(kind=kind, size=obj["size"], check=checks[row], load=loadavg())
+            dirs = tuple(jnp.asarray(_u(r, np.shape(obj["args"][i]))) for i in obj["wrt"])
+            fns = [("d", transform(obj, kind), args + dirs)]
+        if kind not in ("hvp", "hessian"):
+            fns.append(("value", jax.jit(obj["f"]), args))
+        for _, fn, a in fns:
+            jax.block_until_ready(fn(*a))
+        cases.append((row, kind, obj["size"], fns))
+    runs = {(row, which): [] for row, _, _, fns in cases for which, _, _ in fns}
+    for rnd in range(opts.rounds):
+        for i in range(len(cases)):
+            row, kind, size, fns = cases[(i + rnd) % len(cases)]
+            for which, fn, a in fns:
+                m = measure(fn, a, batches=opts.batches)
+                runs[(row, which)].append(m)
+                if which == "d":
+                    log(f"round {rnd + 1}: {row:28} {kind:8} {size:24} {m['cpu_ns'] / 1e3:10.1f} µs CPU "
+                        f"[{m['cpu_q1'] / 1e3:.1f}–{m['cpu_q3'] / 1e3:.1f}], wall {m['wall_ns'] / 1e3:.1f} µs, "
+                        f"k={m['calls_per_batch']}, load {' '.join(loadavg() or [])}")
+    for row, kind, size, fns in cases:
+        d = runs[(row, "d")]
+        cpu = [m["cpu_ns"] for m in d]
+        m = dict(kind=kind, size=size, check=checks[row], cpu_ns=float(np.median(cpu)),
+                 cpu_min=min(cpu), cpu_max=max(cpu), cpu_rounds=cpu,
+                 wall_ns=float(np.median([m["wall_ns"] for m in d])),
+                 calls_per_batch=d[0]["calls_per_batch"], batches=opts.batches, rounds=opts.rounds)
+        if (row, "value") in runs:
+            m["value_ns"] = float(np.median([v["cpu_ns"] for v in runs[(row, "value")]]))
         results[row] = m
-        log(f"{row:28} {kind:8} {obj['size']:24} {m['cpu_ns'] / 1e3:10.1f} µs CPU "
-            f"[{m['cpu_q1'] / 1e3:.1f}–{m['cpu_q3'] / 1e3:.1f}], wall {m['wall_ns'] / 1e3:.1f} µs, "
-            f"k={m['calls_per_batch']}")
+        value = f", value {m['value_ns'] / 1e3:.1f} µs" if "value_ns" in m else ""
+        log(f"{row:28} {kind:8} {size:24} {m['cpu_ns'] / 1e3:10.1f} µs CPU "
+            f"(rounds {min(cpu) / 1e3:.1f}–{max(cpu) / 1e3:.1f}){value}")
     meta["load_end"] = loadavg()
     out = dict(meta=meta, results=results)
     if opts.out:
@@ -555,8 +585,8 @@ def cmd_table(opts):
     print(f"times per call: criterion {opts.stat} (thread CPU time) for Rust, median of batches "
           f"(process CPU time) for JAX; JAX dispatch floor {fmt(res['dispatch_floor']['cpu_ns'])}")
     print()
-    print("| objective | size | JAX transform | matgrad | hand-written | JAX | matgrad/JAX | hand/JAX | matgrad/hand (paired) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| objective | size | JAX transform | matgrad | hand-written | JAX [min–max of rounds] | matgrad/JAX | hand/JAX | matgrad/hand (paired) | value: Rust / JAX |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         group = ROW[row][1]
         desc = ROW[row][3]
@@ -566,13 +596,17 @@ def cmd_table(opts):
             ids = RUST_IDS.get(BENCH_FILE.get(group, "gradients"), ("generated_grad", "hand_written"))
             gen = criterion_ns(opts.criterion, group, ids[0], opts.stat)
             hand = criterion_ns(opts.criterion, group, ids[1], opts.stat)
+            rval = criterion_ns(opts.criterion, group, "value", opts.stat)
         else:
-            gen = hand = None
+            gen = hand = rval = None
+        jval = m.get("value_ns")
+        vs = f"{fmt(rval)} / {fmt(jval)} ({ratio(rval, jval)})" if jval is not None else "–"
+        spread = f" [{fmt(m['cpu_min'])}–{fmt(m['cpu_max'])}]" if m.get("rounds", 1) > 1 else ""
         p = paired.get(group) if "~" not in row else None
         ps = f"{p[0]:.2f} [{p[1]:.2f}–{p[2]:.2f}]" if p else "–"
         label = f"{group or base_name(row)}: {desc.strip()}" if not desc.startswith("  ") else desc.strip()
-        print(f"| {label} | {m['size']} | `{m['kind']}` | {fmt(gen)} | {fmt(hand)} | {fmt(jx)} | "
-              f"{ratio(gen, jx)} | {ratio(hand, jx)} | {ps} |")
+        print(f"| {label} | {m['size']} | `{m['kind']}` | {fmt(gen)} | {fmt(hand)} | {fmt(jx)}{spread} | "
+              f"{ratio(gen, jx)} | {ratio(hand, jx)} | {ps} | {vs} |")
 
 
 def main():
@@ -582,7 +616,8 @@ def main():
     t.add_argument("objectives", nargs="*")
     t.add_argument("--out", default=None)
     t.add_argument("--merge", action="store_true", help="keep other rows already in --out")
-    t.add_argument("--batches", type=int, default=51)
+    t.add_argument("--batches", type=int, default=51, help="timed batches of about 2 ms per row and round")
+    t.add_argument("--rounds", type=int, default=3, help="rounds over all rows, in rotating order")
     c = sub.add_parser("table", help="print the comparison table")
     c.add_argument("objectives", nargs="*")
     c.add_argument("--jax", required=True)

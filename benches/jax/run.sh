@@ -6,8 +6,8 @@
 # 1. a virtual environment in target/jax-venv with jax[cpu]==$JAX_VERSION (made once, reused);
 # 2. the JAX derivatives checked (closed form, central differences), then timed:
 #    target/jax-compare/jax.json;
-# 3. cargo bench -p matgrad-benches --bench gradients / --bench jacobians, the generated and
-#    hand-written columns only (a criterion filter; every group's startup checks and paired ratios
+# 3. cargo bench -p matgrad-benches --bench gradients / --bench jacobians, the generated,
+#    hand-written and value columns only (a criterion filter; every group's startup checks and paired ratios
 #    still run): target/criterion/, logs in target/jax-compare/cargo-*.log;
 # 4. the table, from target/jax-compare/jax.json and target/criterion/.
 #
@@ -22,7 +22,8 @@
 #                      bilinear_inverse trace_sixth_power tanh_layer exp_decay_jacobian
 #                      tanh_layer_jacobian (default: all); JAX variants and second-order rows of
 #                      an objective come with it
-# Environment: JAX_VERSION (0.10.2), CPU (0), BATCHES (51, timed batches per JAX row).
+# Environment: JAX_VERSION (0.10.2), CPU (0), BATCHES (51 timed batches of ~2 ms per JAX row),
+# ROUNDS (3 rounds over the JAX rows, in rotating order; the table shows their median and range).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +36,7 @@ for a in "$@"; do
         --skip-rust) skip_rust=1 ;;
         --skip-jax) skip_jax=1 ;;
         --full-criterion) full=1 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) objectives+=("$a") ;;
     esac
@@ -44,12 +45,15 @@ done
 JAX_VERSION=${JAX_VERSION:-0.10.2}
 CPU=${CPU:-0}
 BATCHES=${BATCHES:-51}
+ROUNDS=${ROUNDS:-3}
 venv=$root/target/jax-venv
 out=$root/target/jax-compare
 mkdir -p "$out"
 
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 export JAX_PLATFORMS=cpu
+# jaxlib's LAPACK kernels (inverse, LU, solves) run in scipy's OpenBLAS: one thread too.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 pin=()
 if command -v taskset >/dev/null; then pin=(taskset -c "$CPU"); else echo "taskset not found: not pinned" >&2; fi
 
@@ -67,7 +71,7 @@ if [ "$skip_jax" = 0 ]; then
     echo "== JAX: checks, then timings"
     merge=()
     [ ${#objectives[@]} -gt 0 ] && merge=(--merge)
-    "${pin[@]}" "$py" "$here/compare.py" time --out "$out/jax.json" --batches "$BATCHES" "${merge[@]}" "${objectives[@]}"
+    "${pin[@]}" "$py" "$here/compare.py" time --out "$out/jax.json" --batches "$BATCHES" --rounds "$ROUNDS" "${merge[@]}" "${objectives[@]}"
 fi
 
 if [ "$skip_rust" = 0 ]; then
@@ -90,8 +94,8 @@ if [ "$skip_rust" = 0 ]; then
         echo "== cargo bench --bench $file -- '$filter' (load: $(cut -d' ' -f1-3 /proc/loadavg))"
         "${pin[@]}" cargo bench -p matgrad-benches --bench "$file" -- "$filter" 2>&1 | tee "$out/cargo-$file.log"
     }
-    [ ${#grad_groups[@]} -gt 0 ] && run_bench gradients 'generated_grad|hand_written' "${grad_groups[@]}"
-    [ ${#jac_groups[@]} -gt 0 ] && run_bench jacobians 'generated_jacobian|hand_written' "${jac_groups[@]}"
+    [ ${#grad_groups[@]} -gt 0 ] && run_bench gradients 'generated_grad|hand_written|value' "${grad_groups[@]}"
+    [ ${#jac_groups[@]} -gt 0 ] && run_bench jacobians 'generated_jacobian|hand_written|value' "${jac_groups[@]}"
 fi
 
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
