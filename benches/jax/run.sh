@@ -22,7 +22,8 @@
 #                      bilinear_inverse trace_sixth_power tanh_layer exp_decay_jacobian
 #                      tanh_layer_jacobian (default: all); JAX variants and second-order rows of
 #                      an objective come with it
-# Environment: JAX_VERSION (0.10.2), CPU (0), BATCHES (51 timed batches of ~2 ms per JAX row),
+# Environment: JAX_VERSION (0.10.2), CPU (0), CARGO_TARGET_DIR (target; its criterion/ and
+# jax-compare/ are used), BATCHES (51 timed batches of ~2 ms per JAX row),
 # ROUNDS (3 rounds over the JAX rows, in rotating order; the table shows their median and range).
 set -euo pipefail
 
@@ -47,7 +48,13 @@ CPU=${CPU:-0}
 BATCHES=${BATCHES:-51}
 ROUNDS=${ROUNDS:-3}
 venv=$root/target/jax-venv
-out=$root/target/jax-compare
+# cargo's target directory (CARGO_TARGET_DIR, e.g. for a RUSTFLAGS="-C target-cpu=native" build of
+# its own) holds criterion's results and this script's logs and JAX results.
+tdir=$(cd "$root" && realpath -m "${CARGO_TARGET_DIR:-target}")
+# Absolute: criterion resolves a relative CARGO_TARGET_DIR from the bench's working directory
+# (benches/), cargo from the workspace root.
+[ -n "${CARGO_TARGET_DIR:-}" ] && export CARGO_TARGET_DIR=$tdir
+out=$tdir/jax-compare
 mkdir -p "$out"
 
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -99,4 +106,4 @@ if [ "$skip_rust" = 0 ]; then
 fi
 
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$py" "$here/compare.py" table --jax "$out/jax.json" --criterion "$root/target/criterion" --logs "$out" "${objectives[@]}" | tee "$out/table.md"
+"$py" "$here/compare.py" table --jax "$out/jax.json" --criterion "$tdir/criterion" --logs "$out" "${objectives[@]}" | tee "$out/table.md"
