@@ -478,7 +478,7 @@ def cmd_time(opts):
     # Build and compile everything once; then `rounds` rounds over the rows in rotating order, so
     # that a burst of load on the machine hits every row about equally. Each round gives one median
     # per row (and per row's `value`, the function alone); the report is the median over rounds.
-    cases = []
+    cases, compile_s = [], {}
     for row in rows:
         kind = ROW[row][2]
         r = np.random.default_rng(SEED[base_name(row)])
@@ -490,7 +490,10 @@ def cmd_time(opts):
             fns = [("d", transform(obj, kind), args + dirs)]
         if kind not in ("hvp", "hessian"):
             fns.append(("value", jax.jit(obj["f"]), args))
-        for _, fn, a in fns:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fns[0][1](*fns[0][2]))  # tracing and XLA compilation of the derivative
+        compile_s[row] = time.perf_counter() - t0
+        for _, fn, a in fns[1:]:
             jax.block_until_ready(fn(*a))
         cases.append((row, kind, obj["size"], fns))
     runs = {(row, which): [] for row, _, _, fns in cases for which, _, _ in fns}
@@ -510,7 +513,8 @@ def cmd_time(opts):
         m = dict(kind=kind, size=size, check=checks[row], cpu_ns=float(np.median(cpu)),
                  cpu_min=min(cpu), cpu_max=max(cpu), cpu_rounds=cpu,
                  wall_ns=float(np.median([m["wall_ns"] for m in d])),
-                 calls_per_batch=d[0]["calls_per_batch"], batches=opts.batches, rounds=opts.rounds)
+                 calls_per_batch=d[0]["calls_per_batch"], batches=opts.batches, rounds=opts.rounds,
+                 compile_s=compile_s[row])
         if (row, "value") in runs:
             m["value_ns"] = float(np.median([v["cpu_ns"] for v in runs[(row, "value")]]))
         results[row] = m
@@ -607,6 +611,10 @@ def cmd_table(opts):
         label = f"{group or base_name(row)}: {desc.strip()}" if not desc.startswith("  ") else desc.strip()
         print(f"| {label} | {m['size']} | `{m['kind']}` | {fmt(gen)} | {fmt(hand)} | {fmt(jx)}{spread} | "
               f"{ratio(gen, jx)} | {ratio(hand, jx)} | {ps} | {vs} |")
+    comp = [f"{row} {res[row]['compile_s']:.2f} s" for row in rows if "compile_s" in res[row]]
+    if comp:
+        print()
+        print("JAX first call (trace + XLA compile, wall): " + ", ".join(comp))
 
 
 def main():
