@@ -514,7 +514,7 @@ def cmd_time(opts):
                  cpu_min=min(cpu), cpu_max=max(cpu), cpu_rounds=cpu,
                  wall_ns=float(np.median([m["wall_ns"] for m in d])),
                  calls_per_batch=d[0]["calls_per_batch"], batches=opts.batches, rounds=opts.rounds,
-                 compile_s=compile_s[row])
+                 compile_s=compile_s[row], date=meta["date"], load_start=meta["load_start"])
         if (row, "value") in runs:
             m["value_ns"] = float(np.median([v["cpu_ns"] for v in runs[(row, "value")]]))
         results[row] = m
@@ -586,6 +586,9 @@ def cmd_table(opts):
     paired = paired_ratios(opts.logs) if opts.logs else {}
     print(f"JAX {meta['jax']} (jaxlib {meta['jaxlib']}), {meta['date']}, XLA_FLAGS={meta['xla_flags']!r}, "
           f"CPUs {meta['affinity']}, load {' '.join(meta['load_start'] or [])} → {' '.join(meta.get('load_end') or [])}")
+    dates = sorted({res[r].get("date", meta["date"]) for r in rows})
+    if len(dates) > 1:
+        print(f"rows from several runs (--merge): {', '.join(dates)}; the line above describes the last")
     print(f"times per call: criterion {opts.stat} (thread CPU time) for Rust, median of batches "
           f"(process CPU time) for JAX; JAX dispatch floor {fmt(res['dispatch_floor']['cpu_ns'])}")
     print()

@@ -22,7 +22,7 @@
 #                      bilinear_inverse trace_sixth_power tanh_layer exp_decay_jacobian
 #                      tanh_layer_jacobian (default: all); JAX variants and second-order rows of
 #                      an objective come with it
-# Environment: JAX_VERSION (0.10.2), CPU (0), CARGO_TARGET_DIR (target; its criterion/ and
+# Environment: JAX_VERSION (0.10.2), JAX_VENV (target/jax-venv), CPU (0), CARGO_TARGET_DIR (target; its criterion/ and
 # jax-compare/ are used), BATCHES (51 timed batches of ~2 ms per JAX row),
 # ROUNDS (3 rounds over the JAX rows, in rotating order; the table shows their median and range).
 set -euo pipefail
@@ -47,7 +47,7 @@ JAX_VERSION=${JAX_VERSION:-0.10.2}
 CPU=${CPU:-0}
 BATCHES=${BATCHES:-51}
 ROUNDS=${ROUNDS:-3}
-venv=$root/target/jax-venv
+venv=${JAX_VENV:-$root/target/jax-venv}
 # cargo's target directory (CARGO_TARGET_DIR, e.g. for a RUSTFLAGS="-C target-cpu=native" build of
 # its own) holds criterion's results and this script's logs and JAX results.
 tdir=$(cd "$root" && realpath -m "${CARGO_TARGET_DIR:-target}")
