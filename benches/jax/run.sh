@@ -7,8 +7,8 @@
 # 2. the JAX derivatives checked (closed form, central differences), then timed:
 #    target/jax-compare/jax.json;
 # 3. cargo bench -p matgrad-benches --bench gradients / --bench jacobians, the generated,
-#    hand-written and value columns only (a criterion filter; every group's startup checks and paired ratios
-#    still run): target/criterion/, logs in target/jax-compare/cargo-*.log;
+#    hand-written and value columns only (a criterion filter; every group's startup checks and
+#    paired ratios still run): target/criterion/, logs in target/jax-compare/cargo-*.log;
 # 4. the table, from target/jax-compare/jax.json and target/criterion/.
 #
 # Everything runs single-threaded on one CPU: XLA_FLAGS below, and taskset -c $CPU (default 0)
@@ -22,8 +22,8 @@
 #                      bilinear_inverse trace_sixth_power tanh_layer exp_decay_jacobian
 #                      tanh_layer_jacobian (default: all); JAX variants and second-order rows of
 #                      an objective come with it
-# Environment: JAX_VERSION (0.10.2), JAX_VENV (target/jax-venv), CPU (0), CARGO_TARGET_DIR (target; its criterion/ and
-# jax-compare/ are used), BATCHES (51 timed batches of ~2 ms per JAX row),
+# Environment: JAX_VERSION (0.10.2), JAX_VENV (target/jax-venv), CPU (0), CARGO_TARGET_DIR
+# (target; its criterion/ and jax-compare/ are used), BATCHES (51 timed batches of ~2 ms per JAX row),
 # ROUNDS (3 rounds over the JAX rows, in rotating order; the table shows their median and range).
 set -euo pipefail
 
@@ -37,7 +37,7 @@ for a in "$@"; do
         --skip-rust) skip_rust=1 ;;
         --skip-jax) skip_jax=1 ;;
         --full-criterion) full=1 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         -*) echo "unknown option $a" >&2; exit 2 ;;
         *) objectives+=("$a") ;;
     esac
