@@ -99,7 +99,7 @@
 #[doc(hidden)]
 pub use matgrad_macros::__derive_with;
 #[doc(inline)]
-pub use matgrad_macros::{differentiable, gradient, jacobian};
+pub use matgrad_macros::{differentiable, gradient, jacobian, model};
 mod adapters;
 pub mod check;
 mod nalgebra_selection;

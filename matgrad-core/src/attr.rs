@@ -83,6 +83,9 @@ pub struct Options {
     pub minimize: Option<Span>,
     /// `argmin = Name`: a struct implementing argmin's problem traits.
     pub argmin: Option<Adapter>,
+    /// `argmin` without a name, on a method: argmin's traits implemented for the method's type
+    /// by `#[matgrad::model]` on its `impl` block.
+    pub argmin_self: Option<Span>,
     /// `least_squares = Name`: a struct implementing levenberg-marquardt's `LeastSquaresProblem`.
     pub least_squares: Option<Adapter>,
 }
@@ -120,6 +123,7 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
         layout_span: None,
         minimize: None,
         argmin: None,
+        argmin_self: None,
         least_squares: None,
     };
     for meta in &metas {
@@ -201,10 +205,14 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
             ),
             (MINIMIZE, _) => cx.error_spanned_by(meta, "`minimize` takes no value: write `#[gradient(wrt = w, minimize)]`"),
             (ARGMIN, _) => {
-                if options.argmin.is_some() {
+                if options.argmin.is_some() || options.argmin_self.is_some() {
                     duplicate(cx);
                 }
-                options.argmin = adapter(meta, kind, cx);
+                if let (Meta::Path(_), Macro::Gradient) = (meta, kind) {
+                    options.argmin_self = Some(meta.path().span());
+                } else {
+                    options.argmin = adapter(meta, kind, cx);
+                }
             }
             (LEAST_SQUARES, _) if kind == Macro::Gradient => cx.error_spanned_by(
                 meta,

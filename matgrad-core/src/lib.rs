@@ -349,6 +349,12 @@ pub fn expand_differentiable(attr: TokenStream, item: TokenStream) -> TokenStrea
     expand::helper::define(attr, item)
 }
 
+/// The whole expansion of `#[matgrad::model] impl Type { .. }`: the block, and argmin's traits
+/// for `Type` from its `#[gradient(wrt = w, argmin)]` method.
+pub fn expand_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::model::expand(attr, item)
+}
+
 /// `matgrad::__derive_with! { kind (attr) (item) (path) { helper } .. }`: the expansion again,
 /// with the helpers read so far.
 pub fn expand_callback(input: TokenStream) -> TokenStream {

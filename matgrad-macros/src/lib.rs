@@ -68,3 +68,28 @@ pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn __derive_with(input: TokenStream) -> TokenStream {
     matgrad_core::expand_callback(input.into()).into()
 }
+
+/// On an `impl` block: argmin's problem traits (`CostFunction`, `Gradient`, and with `hessian`
+/// `Hessian`) for the block's type, from its method marked `#[gradient(wrt = w, argmin)]`
+/// (cargo features `argmin` and `nalgebra-0_34`). A method's own attribute cannot implement a
+/// trait for its type: it sits inside the block and does not see the type.
+///
+/// ```ignore
+/// #[matgrad::model]
+/// impl Ridge {
+///     #[gradient(wrt = w, argmin)]
+///     fn loss(&self, w: &DVector<f64>) -> f64 {
+///         (&self.x * w - &self.y).norm_squared() + self.lambda * w.norm_squared()
+///     }
+/// }
+/// // Executor::new(ridge, LBFGS::new(..)) then solves it.
+/// ```
+///
+/// The method takes `&self` and the variable only (the solver passes nothing else). `cost` calls
+/// `try_<name>_value_and_grad` and `gradient` calls `try_<name>_grad`: they do not share work,
+/// since the traits take `&self` and the type has no room for a cache; the struct that
+/// `argmin = Name` generates around a free function keeps one.
+#[proc_macro_attribute]
+pub fn model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    matgrad_core::expand_model(attr.into(), item.into()).into()
+}

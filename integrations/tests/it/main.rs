@@ -5,3 +5,4 @@ mod argmin_solvers;
 mod helpers;
 mod mgh;
 mod minimize;
+mod model;

@@ -13,6 +13,7 @@ pub(crate) mod helper;
 mod jacobian;
 mod least_squares;
 mod minimize;
+pub(crate) mod model;
 mod second;
 
 use proc_macro2::TokenStream;

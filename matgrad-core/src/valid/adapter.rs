@@ -92,6 +92,22 @@ pub fn problem(
     })
 }
 
+/// `argmin` without a name: argmin's traits for the method's own type, which `#[matgrad::model]`
+/// on the `impl` block implements; the method takes `&self` and the variable only, since the
+/// solver passes nothing else.
+pub fn method_problem(f: &Function, span: proc_macro2::Span) -> Vec<syn::Error> {
+    if !f.is_method() {
+        return vec![syn::Error::new(span, "`argmin` without a name implements argmin's traits for a method's type (with `#[matgrad::model]` on its `impl` block); on a function, name the struct to generate: `argmin = Name`")];
+    }
+    if f.params.len() != 2 || f.variables.len() != 1 {
+        return vec![syn::Error::new_spanned(
+            &f.item.sig.inputs,
+            "`argmin` on a method implements argmin's traits for its type, whose solvers pass the variable only: take `&self` and the variable, and keep the data in the fields",
+        )];
+    }
+    Vec::new()
+}
+
 /// `least_squares = Name`: the struct, with residuals and parameters that are column vectors.
 pub fn least_squares(
     f: &Function,

@@ -40,6 +40,12 @@ pub fn function(cx: &mut Ctxt, f: &Function, options: &Options) -> bool {
     if let Some(a) = &options.argmin {
         ok &= adapter::report(cx, adapter::problem(f, options, a, "argmin")).is_some();
     }
+    if let Some(span) = options.argmin_self {
+        for e in adapter::method_problem(f, span) {
+            cx.push(e);
+            ok = false;
+        }
+    }
     if let Some(a) = &options.least_squares {
         ok &= adapter::report(cx, adapter::least_squares(f, options, a)).is_some();
     }
