@@ -55,7 +55,8 @@ pub fn jacobian(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// is called, as with any macro: write them with full paths. A helper whose body matgrad cannot
 /// read is reported here, at the helper. A function that is not `#[differentiable]`, called on
 /// the path from a variable, is a compile error at the call: the compiler cannot find
-/// `__matgrad_differentiable_<name>`, the macro this attribute would have defined.
+/// `add_matgrad_differentiable_to_<name>`, the macro this attribute would have defined, a name
+/// chosen so that the error says the fix.
 #[proc_macro_attribute]
 pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
     matgrad_core::expand_differentiable(attr.into(), item.into()).into()

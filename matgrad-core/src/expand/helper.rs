@@ -7,10 +7,10 @@
 //!                                       macro_rules! __matgrad_differentiable_se_<hash> {
 //!                                           ($cb:path { $($ctx:tt)* }) => { $cb! { $($ctx)* { fn se(..) {..} } } }
 //!                                       }
-//!                                       pub use __matgrad_differentiable_se_<hash> as __matgrad_differentiable_se;
+//!                                       pub use __matgrad_differentiable_se_<hash> as add_matgrad_differentiable_to_se;
 //! #[gradient] fn f(..) { kernels::se(..) }
 //!                                    ⇒  fn f(..) {..}
-//!                                       kernels::__matgrad_differentiable_se! {
+//!                                       kernels::add_matgrad_differentiable_to_se! {
 //!                                           ::matgrad::__derive_with { gradient (attr) (item) (kernels::se) }
 //!                                       }
 //!                                    ⇒  ::matgrad::__derive_with! { gradient (attr) (item) (kernels::se) { fn se(..) {..} } }
@@ -21,7 +21,8 @@
 //! a hash of the helper, and re-exported in the helper's module under the name callers derive
 //! from the path they call, so that `kernels::se` in this crate and `dep::kernels::se` in
 //! another find it alike. A function on the active path that is not a helper has no such macro,
-//! and the compiler says so at the call.
+//! and the compiler says so at the call, in words that are the fix: "cannot find macro
+//! `add_matgrad_differentiable_to_loss`".
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -116,7 +117,7 @@ pub fn define(attr: TokenStream, item: TokenStream) -> TokenStream {
         name,
         fnv(&item.to_string())
     );
-    let alias = format_ident!("__matgrad_differentiable_{}", name);
+    let alias = format_ident!("add_matgrad_differentiable_to_{}", name);
     let dollar = proc_macro2::Punct::new('$', proc_macro2::Spacing::Alone);
     out.extend(quote! {
         #f

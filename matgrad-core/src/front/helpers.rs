@@ -31,7 +31,7 @@ pub fn macro_path(path: &Path) -> Path {
     let mut p = path.clone();
     if let Some(last) = p.segments.last_mut() {
         last.ident = format_ident!(
-            "__matgrad_differentiable_{}",
+            "add_matgrad_differentiable_to_{}",
             last.ident,
             span = last.ident.span()
         );
