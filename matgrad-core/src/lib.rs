@@ -121,17 +121,16 @@ pub fn derive_with_helpers(
         let _ = cx.check();
         return Err(Stop::NeedsHelper(path));
     }
-    let options_fit = match &options {
-        Some(o) => valid::function(&mut cx, &function, o),
-        None => false,
-    };
-    let valid = match (options, body) {
-        (Some(o), Some(body)) if options_fit && !cx.has_errors() => {
+    let plans = options
+        .as_ref()
+        .and_then(|o| valid::function(&mut cx, &function, o));
+    let valid = match (options, body, plans) {
+        (Some(o), Some(body), Some(plans)) if !cx.has_errors() => {
             let (body, derived, derivations) = differentiate(&o, &function, body);
-            let solvers = valid::derived(&mut cx, &function, &o, &body, &derived);
+            let solvers = valid::derived(&mut cx, &function, &o, &body, &derived, plans);
             Ok((o, body, derived, derivations, solvers))
         }
-        (options, _) => Err(options),
+        (options, ..) => Err(options),
     };
     if let Err(e) = cx.check() {
         let options = match valid {

@@ -28,8 +28,9 @@ pub struct Solvers {
     pub least_squares: Option<LeastSquares>,
 }
 
-/// The checks of the options against the function alone. Returns whether they passed.
-pub fn function(cx: &mut Ctxt, f: &Function, options: &Options) -> bool {
+/// The checks of the options against the function alone, with the adapters' plans; `None` if a
+/// check failed.
+pub fn function(cx: &mut Ctxt, f: &Function, options: &Options) -> Option<Solvers> {
     let mut ok = true;
     if let Some(span) = options.minimize {
         for e in minimize::function(f, span) {
@@ -37,29 +38,40 @@ pub fn function(cx: &mut Ctxt, f: &Function, options: &Options) -> bool {
             ok = false;
         }
     }
-    if let Some(a) = &options.argmin {
-        ok &= adapter::report(cx, adapter::problem(f, options, a, "argmin")).is_some();
-    }
     if let Some(span) = options.argmin_self {
         for e in adapter::method_problem(f, span) {
             cx.push(e);
             ok = false;
         }
     }
-    if let Some(a) = &options.least_squares {
-        ok &= adapter::report(cx, adapter::least_squares(f, options, a)).is_some();
+    let argmin = options
+        .argmin
+        .as_ref()
+        .map(|a| adapter::report(cx, adapter::problem(f, options, a, "argmin")));
+    let least_squares = options
+        .least_squares
+        .as_ref()
+        .map(|a| adapter::report(cx, adapter::least_squares(f, options, a)));
+    // A plan asked for and not made failed its checks.
+    if !ok || matches!(argmin, Some(None)) || matches!(least_squares, Some(None)) {
+        return None;
     }
-    ok
+    Some(Solvers {
+        minimize: None,
+        argmin: argmin.flatten(),
+        least_squares: least_squares.flatten(),
+    })
 }
 
-/// The checks that need the derivatives, for a function that passed [`function`]; the plans
-/// of its solver options.
+/// The checks that need the derivatives, for a function whose options passed [`function`]:
+/// `minimize`'s plan added to the adapters'.
 pub fn derived(
     cx: &mut Ctxt,
     f: &Function,
     options: &Options,
     body: &Body,
     derived: &Derived,
+    solvers: Solvers,
 ) -> Solvers {
     let minimize = match (options.minimize, derived) {
         (Some(span), Derived::Gradient(gr)) => match &gr.second {
@@ -68,18 +80,8 @@ pub fn derived(
         },
         _ => None,
     };
-    // The adapters were checked by `function`; these plans cannot fail again.
-    let argmin = options
-        .argmin
-        .as_ref()
-        .and_then(|a| adapter::problem(f, options, a, "argmin").ok());
-    let least_squares = options
-        .least_squares
-        .as_ref()
-        .and_then(|a| adapter::least_squares(f, options, a).ok());
     Solvers {
         minimize,
-        argmin,
-        least_squares,
+        ..solvers
     }
 }
