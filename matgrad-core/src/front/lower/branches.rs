@@ -7,7 +7,6 @@
 
 use quote::quote;
 use syn::spanned::Spanned;
-use syn::visit::Visit;
 use syn::{BinOp, Expr, Pat, UnOp};
 
 use super::{strip, text_of, Lowerer};
@@ -20,19 +19,7 @@ impl Lowerer<'_> {
     /// Whether a branch must be read here rather than copied through as a constant: it uses a
     /// variable, or (inside a `map` closure) the closure's entry.
     pub(super) fn branch_is_active(&self, e: &Expr) -> bool {
-        self.mentions_active(e) || (self.elementwise.is_some() && self.mentions_entry(e))
-    }
-
-    /// Whether `e` names a matrix bound in the body, as the argument of a `map` closure is:
-    /// inside the closure it stands for one entry, which generated code cannot name alone.
-    fn mentions_entry(&self, e: &impl quote::ToTokens) -> bool {
-        let mut names = Vec::new();
-        if let Ok(e) = syn::parse2::<Expr>(e.to_token_stream()) {
-            Idents(&mut names).visit_expr(&e);
-        }
-        names
-            .iter()
-            .any(|n| self.lookup(n).is_some_and(|b| self.ty(b.node).is_matrix()))
+        self.mentions_active(e) || self.mentioned_entry(e).is_some()
     }
 
     /// `if c { a } else { b }`.
@@ -269,17 +256,6 @@ fn unblock(e: &Expr) -> &Expr {
             _ => e,
         },
         _ => e,
-    }
-}
-
-/// The identifiers an expression names as paths.
-struct Idents<'a>(&'a mut Vec<String>);
-
-impl<'ast> Visit<'ast> for Idents<'_> {
-    fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-        if let Some(id) = p.path.get_ident() {
-            self.0.push(id.to_string());
-        }
     }
 }
 

@@ -130,6 +130,21 @@ pub fn lower(f: &Function, cx: &mut Ctxt, missing: &mut Vec<syn::Path>) -> Optio
     })
 }
 
+/// The names the tokens mention, and those they mention only to ask their size (`Mentions`).
+fn mentioned_names(tokens: &impl ToTokens) -> (Vec<String>, Vec<String>) {
+    let (mut names, mut sizes) = (Vec::new(), Vec::new());
+    let ts = tokens.to_token_stream();
+    match syn::parse2::<Expr>(ts.clone()) {
+        Ok(e) => Mentions {
+            names: &mut names,
+            sizes: &mut sizes,
+        }
+        .visit_expr(&e),
+        Err(_) => collect_idents(ts, &mut names),
+    }
+    (names, sizes)
+}
+
 /// The identifiers an expression mentions (as paths or inside macro tokens), and those it
 /// mentions only to ask their size (`x.len()`), which does not depend on their values.
 struct Mentions<'s> {
@@ -245,16 +260,7 @@ impl Lowerer<'_> {
         if !self.scopes.iter().any(|s| s.values().any(|b| b.entry)) {
             return None;
         }
-        let (mut names, mut sizes) = (Vec::new(), Vec::new());
-        let ts = tokens.to_token_stream();
-        match syn::parse2::<Expr>(ts.clone()) {
-            Ok(e) => Mentions {
-                names: &mut names,
-                sizes: &mut sizes,
-            }
-            .visit_expr(&e),
-            Err(_) => collect_idents(ts, &mut names),
-        }
+        let (names, sizes) = mentioned_names(tokens);
         let (name, bound) = names
             .into_iter()
             .chain(sizes)
@@ -270,16 +276,7 @@ impl Lowerer<'_> {
     /// Whether copying these tokens into generated code would copy a dependence on a variable,
     /// or a name that generated code does not have (a `let` matgrad computes itself).
     fn mentions_active(&self, tokens: &impl ToTokens) -> bool {
-        let (mut names, mut sizes) = (Vec::new(), Vec::new());
-        let ts = tokens.to_token_stream();
-        match syn::parse2::<Expr>(ts.clone()) {
-            Ok(e) => Mentions {
-                names: &mut names,
-                sizes: &mut sizes,
-            }
-            .visit_expr(&e),
-            Err(_) => collect_idents(ts, &mut names),
-        }
+        let (names, sizes) = mentioned_names(tokens);
         let active = |n: &String| self.lookup(n).is_some_and(|b| self.g.is_active(b.node));
         let unnamed = |n: &String| {
             self.lookup(n).is_some_and(|b| {
