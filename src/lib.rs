@@ -102,6 +102,9 @@ pub use matgrad_macros::__derive_with;
 pub use matgrad_macros::{differentiable, gradient, jacobian, model};
 mod adapters;
 pub mod check;
+#[cfg(feature = "faer")]
+#[doc(hidden)]
+pub mod kernels;
 mod nalgebra_selection;
 mod operand;
 mod runtime;

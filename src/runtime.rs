@@ -365,15 +365,25 @@ pub fn arg_extremum<'a, T: RealField + Copy>(
 /// A square matrix kept as its LU factorisation, for an inverse that is only ever
 /// multiplied by other matrices: X⁻¹B and X⁻ᵀB are solves, O(n²) per column of B after
 /// one O(n³/3) factorisation, instead of forming X⁻¹ (O(n³)). With P X = L U (L unit lower, U upper,
-/// both packed in one matrix): X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v.
+/// both packed in one matrix): X⁻ᵀ v = Pᵀ L⁻ᵀ U⁻ᵀ v. Large dynamic `f64` matrices are factorised
+/// by faer (blocked, with run-time CPU dispatch), the others by nalgebra.
 pub struct Lu<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
 where
     DefaultAllocator: Allocator<D, D> + Allocator<D>,
 {
-    lu: nalgebra::LU<T, D, D>,
+    lu: LuKind<T, D>,
     /// What a solve with a singular matrix does: panic with this message (the function
     /// inverts the matrix itself), or give NaN (`None`: only the derivative needs it).
     singular: Option<&'static str>,
+}
+
+enum LuKind<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    Nalgebra(nalgebra::LU<T, D, D>),
+    #[cfg(feature = "faer")]
+    Faer(crate::kernels::PackedLu),
 }
 
 impl<T: RealField + Copy, D: nalgebra::DimMin<D, Output = D>> Lu<T, D>
@@ -384,8 +394,15 @@ where
         x: &Matrix<T, D, D, S>,
         singular: Option<&'static str>,
     ) -> Self {
+        #[cfg(feature = "faer")]
+        if let Some(a) = faer_input(x, crate::kernels::LU_FROM) {
+            return Lu {
+                lu: LuKind::Faer(crate::kernels::PackedLu::new(a, x.nrows())),
+                singular,
+            };
+        }
         Lu {
-            lu: x.clone_owned().lu(),
+            lu: LuKind::Nalgebra(x.clone_owned().lu()),
             singular,
         }
     }
@@ -402,6 +419,26 @@ where
         }
     }
 
+    /// X⁻¹ v (`transpose` false) or X⁻ᵀ v through faer's packed factors.
+    #[cfg(feature = "faer")]
+    fn faer_solve<C: Dim, S: nalgebra::Storage<T, D, C>>(
+        &self,
+        lu: &crate::kernels::PackedLu,
+        v: &Matrix<T, D, C, S>,
+        transpose: bool,
+    ) -> OMatrix<T, D, C>
+    where
+        DefaultAllocator: Allocator<D, C>,
+    {
+        let shape = v.shape_generic();
+        if lu.is_singular() {
+            return self.fail(shape);
+        }
+        let mut b: Vec<f64> = v.iter().map(|e| as_f64(*e)).collect();
+        lu.solve_in_place(&mut b, v.ncols(), transpose);
+        OMatrix::from_vec_generic(shape.0, shape.1, from_f64_vec(b))
+    }
+
     /// X⁻¹ v
     pub fn solve<C: Dim, S: nalgebra::Storage<T, D, C>>(
         &self,
@@ -410,8 +447,15 @@ where
     where
         DefaultAllocator: Allocator<D, C>,
     {
+        // Without faer, nalgebra's is the only kind.
+        #[allow(clippy::infallible_destructuring_match)]
+        let lu = match &self.lu {
+            LuKind::Nalgebra(lu) => lu,
+            #[cfg(feature = "faer")]
+            LuKind::Faer(lu) => return self.faer_solve(lu, v, false),
+        };
         let shape = v.shape_generic();
-        self.lu.solve(v).unwrap_or_else(|| self.fail(shape))
+        lu.solve(v).unwrap_or_else(|| self.fail(shape))
     }
 
     /// X⁻ᵀ v
@@ -422,9 +466,16 @@ where
     where
         DefaultAllocator: Allocator<D, C>,
     {
+        // Without faer, nalgebra's is the only kind.
+        #[allow(clippy::infallible_destructuring_match)]
+        let lu = match &self.lu {
+            LuKind::Nalgebra(lu) => lu,
+            #[cfg(feature = "faer")]
+            LuKind::Faer(lu) => return self.faer_solve(lu, v, true),
+        };
         let mut y = v.clone_owned();
         let shape = y.shape_generic();
-        let packed = self.lu.lu_internal();
+        let packed = lu.lu_internal();
         // Uᵀ z = v: the upper triangle, diagonal included.
         if !packed.tr_solve_upper_triangular_mut(&mut y) {
             return self.fail(shape);
@@ -440,9 +491,110 @@ where
                 y[(i, c)] = acc;
             }
         }
-        self.lu.p().inv_permute_rows(&mut y);
+        lu.p().inv_permute_rows(&mut y);
         y
     }
+}
+
+/// X⁻¹, or `None` where X is singular (nalgebra's `try_inverse`): by faer for large dynamic
+/// `f64` matrices, by nalgebra otherwise.
+pub fn try_inverse<T, D, S>(x: &Matrix<T, D, D, S>) -> Option<OMatrix<T, D, D>>
+where
+    T: RealField + Copy,
+    D: Dim,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D>,
+{
+    #[cfg(feature = "faer")]
+    if let Some(a) = faer_input(x, crate::kernels::INVERSE_FROM) {
+        let n = x.nrows();
+        let lu = crate::kernels::PackedLu::new(a, n);
+        if lu.is_singular() {
+            return None;
+        }
+        let mut out = vec![0.0; n * n];
+        lu.inverse_into(&mut out);
+        let (r, c) = x.shape_generic();
+        return Some(OMatrix::from_vec_generic(r, c, from_f64_vec(out)));
+    }
+    x.clone_owned().try_inverse()
+}
+
+/// det X: by faer's LU for large dynamic `f64` matrices, by nalgebra otherwise.
+pub fn determinant<T, D, S>(x: &Matrix<T, D, D, S>) -> T
+where
+    T: RealField + Copy,
+    D: nalgebra::DimMin<D, Output = D>,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    #[cfg(feature = "faer")]
+    if let Some(a) = faer_input(x, crate::kernels::LU_FROM) {
+        let d = crate::kernels::PackedLu::new(a, x.nrows()).determinant();
+        return from_f64_vec::<T>(vec![d])[0];
+    }
+    x.determinant()
+}
+
+/// The Cholesky factor L of X = L Lᵀ (the lower triangle of X read), zero above the diagonal,
+/// or `None` where X is not positive definite: by faer for large dynamic `f64` matrices, by
+/// nalgebra otherwise.
+pub fn cholesky<T, D, S>(x: &Matrix<T, D, D, S>) -> Option<OMatrix<T, D, D>>
+where
+    T: RealField + Copy,
+    D: Dim,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D>,
+{
+    #[cfg(feature = "faer")]
+    if let Some(mut a) = faer_input(x, crate::kernels::CHOLESKY_FROM) {
+        let n = x.nrows();
+        if !crate::kernels::cholesky_in_place(&mut a, n) {
+            return None;
+        }
+        let (r, c) = x.shape_generic();
+        return Some(OMatrix::from_vec_generic(r, c, from_f64_vec(a)));
+    }
+    x.clone_owned().cholesky().map(|l| l.unpack())
+}
+
+/// A copy of a square matrix's entries (column-major) for faer: only for `f64`, dynamic
+/// dimensions (static ones stay inline nalgebra) and order `from` or more.
+#[cfg(feature = "faer")]
+fn faer_input<T, R, C, S>(x: &Matrix<T, R, C, S>, from: usize) -> Option<Vec<f64>>
+where
+    T: Scalar + Copy,
+    R: Dim,
+    C: Dim,
+    S: RawStorage<T, R, C>,
+{
+    let dynamic = R::try_to_usize().is_none() || C::try_to_usize().is_none();
+    if !dynamic || !is_f64::<T>() || x.nrows() < from {
+        return None;
+    }
+    Some(x.iter().map(|e| as_f64(*e)).collect())
+}
+
+#[cfg(feature = "faer")]
+fn is_f64<T: 'static>() -> bool {
+    core::any::TypeId::of::<T>() == core::any::TypeId::of::<f64>()
+}
+
+/// v as an `f64`, for a `T` that [`is_f64`].
+#[cfg(feature = "faer")]
+fn as_f64<T: 'static + Copy>(v: T) -> f64 {
+    assert!(is_f64::<T>());
+    // SAFETY: T is f64 (checked above).
+    unsafe { core::mem::transmute_copy(&v) }
+}
+
+/// A vector of `f64` as one of `T`, for a `T` that [`is_f64`] (no copy).
+#[cfg(feature = "faer")]
+fn from_f64_vec<T: 'static>(v: Vec<f64>) -> Vec<T> {
+    assert!(is_f64::<T>());
+    let mut v = core::mem::ManuallyDrop::new(v);
+    // SAFETY: T is f64 (checked above), so the pointer, length and capacity describe a Vec<T>.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut T, v.len(), v.capacity()) }
 }
 
 /// Aᵀ B, by matrixmultiply on a transposed (strided) view of A where the sizes take
@@ -566,4 +718,85 @@ where
         }
         acc
     })
+}
+
+/// Xᵀ r with rᵢ = f((X w)ᵢ, i): the gradient of a loss of X w (least squares, logistic
+/// regression, generalised linear models), where `f` is the chain of entrywise operations
+/// from X w to r (σ(zᵢ) − yᵢ, zᵢ − yᵢ, ...). For a large `f64` matrix X is read once: in
+/// blocks of rows that stay in cache, each block's share of X w, its residuals, then its
+/// contribution to Xᵀ r (`crate::kernels::tr_mul_map`). Otherwise X w, r and Xᵀ r one after
+/// the other, as nalgebra computes them.
+pub fn tr_mul_map<T, R, C, S1, S2, F>(
+    x: &Matrix<T, R, C, S1>,
+    w: &Matrix<T, C, nalgebra::U1, S2>,
+    mut f: F,
+) -> OMatrix<T, C, nalgebra::U1>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    S1: nalgebra::Storage<T, R, C>,
+    S2: nalgebra::Storage<T, C, nalgebra::U1>,
+    F: FnMut(T, usize) -> T,
+    DefaultAllocator: Allocator<R> + Allocator<C>,
+{
+    #[cfg(feature = "faer")]
+    {
+        let dynamic = R::try_to_usize().is_none();
+        if dynamic && is_f64::<T>() && x.len() >= crate::kernels::ONE_PASS_FROM {
+            if let Some(xs) = x.as_slice_contiguous() {
+                let ws: Vec<f64> = w.iter().map(|e| as_f64(*e)).collect();
+                let xs: &[f64] = as_f64_slice(xs);
+                let g = crate::kernels::tr_mul_map(xs, x.nrows(), &ws, |z, i| {
+                    as_f64(f(from_f64(z), i))
+                });
+                return OMatrix::from_vec_generic(
+                    x.shape_generic().1,
+                    nalgebra::U1,
+                    from_f64_vec(g),
+                );
+            }
+        }
+    }
+    let mut r = x * w;
+    for (i, v) in r.iter_mut().enumerate() {
+        *v = f(*v, i);
+    }
+    x.tr_mul(&r)
+}
+
+/// The entries of a column-major matrix whose columns follow each other in memory.
+#[cfg(feature = "faer")]
+trait Contiguous<T> {
+    fn as_slice_contiguous(&self) -> Option<&[T]>;
+}
+
+#[cfg(feature = "faer")]
+impl<T: Scalar, R: Dim, C: Dim, S: nalgebra::Storage<T, R, C>> Contiguous<T>
+    for Matrix<T, R, C, S>
+{
+    fn as_slice_contiguous(&self) -> Option<&[T]> {
+        let (rs, cs) = self.strides();
+        if rs == 1 && (cs == self.nrows() || self.ncols() <= 1) {
+            // SAFETY: unit row stride and a column stride equal to the column length: the
+            // nrows·ncols entries are one run of memory starting at the first entry.
+            Some(unsafe { core::slice::from_raw_parts(self.data.ptr(), self.len()) })
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(feature = "faer")]
+fn as_f64_slice<T: 'static>(s: &[T]) -> &[f64] {
+    assert!(is_f64::<T>());
+    // SAFETY: T is f64 (checked above).
+    unsafe { core::slice::from_raw_parts(s.as_ptr() as *const f64, s.len()) }
+}
+
+#[cfg(feature = "faer")]
+fn from_f64<T: 'static + Copy>(v: f64) -> T {
+    assert!(is_f64::<T>());
+    // SAFETY: T is f64 (checked above).
+    unsafe { core::mem::transmute_copy(&v) }
 }

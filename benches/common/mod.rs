@@ -297,7 +297,8 @@ pub type Variant<'a> = (&'a str, &'a mut dyn FnMut());
 /// Ratios that drifting load on a shared machine cannot bias: the variants run interleaved,
 /// in rotating order, in batches of about 2 ms, for 31 rounds; the ratio of each pair is taken
 /// per round and its median printed (with the quartiles). `pairs` are (numerator, denominator)
-/// indices into `variants`. Printed lines start with `paired ratio:`.
+/// indices into `variants`. Printed lines start with `paired ratio:`; each variant's median time
+/// per call is printed on a `paired time:` line.
 pub fn paired(group: &str, variants: &mut [Variant<'_>], pairs: &[(usize, usize)]) {
     let n = variants.len();
     // Calibrate: calls per batch so that a batch takes about 2 ms.
@@ -321,6 +322,15 @@ pub fn paired(group: &str, variants: &mut [Variant<'_>], pairs: &[(usize, usize)
             }
             times[k].push((thread_cpu_time() - t0).as_secs_f64() / batch[k] as f64);
         }
+    }
+    for (k, t) in times.iter().enumerate() {
+        let mut t = t.clone();
+        t.sort_by(|x, y| x.total_cmp(y));
+        eprintln!(
+            "paired time: {group}: {} = {:.2} µs",
+            variants[k].0,
+            t[rounds / 2] * 1e6
+        );
     }
     for &(a, b) in pairs {
         let mut r: Vec<f64> = (0..rounds).map(|i| times[a][i] / times[b][i]).collect();

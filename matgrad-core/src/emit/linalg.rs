@@ -173,7 +173,30 @@ impl Emitter<'_> {
             self.fn_name,
             self.text(a)
         );
-        quote!(#x.clone_owned().cholesky().expect(#msg).unpack())
+        if self.dynamic(a) {
+            quote!(::matgrad::__private::cholesky(#x).expect(#msg))
+        } else {
+            quote!(#x.clone_owned().cholesky().expect(#msg).unpack())
+        }
+    }
+
+    /// Whether `a` is a matrix of run-time size: its factorisations go through the run-time
+    /// helpers, which choose faer's kernels or nalgebra's by size (`matgrad::kernels`); static
+    /// shapes stay inline nalgebra.
+    pub(super) fn dynamic(&self, a: NodeId) -> bool {
+        self.g
+            .shape(a)
+            .is_some_and(|s| matches!(s.rows, Dim::Dyn(_)) || matches!(s.cols, Dim::Dyn(_)))
+    }
+
+    /// det A: the run-time helper for a matrix of run-time size, nalgebra's otherwise.
+    pub(super) fn determinant(&self, a: NodeId) -> TokenStream {
+        let x = self.m(a);
+        if self.dynamic(a) {
+            quote!(::matgrad::__private::determinant(#x))
+        } else {
+            quote!(#x.determinant())
+        }
     }
 
     /// A⁻¹ (node `n`, of `a`): an LU factorisation where the plan applies it by solves, the
@@ -189,16 +212,23 @@ impl Emitter<'_> {
                 quote!(::core::option::Option::None)
             };
             quote!(::matgrad::__private::Lu::new(#x, #singular))
-        } else if g.is_primal(n) {
-            // The function inverts this matrix itself, and panics where it does.
-            quote!(#x.clone_owned().try_inverse().expect(#msg))
         } else {
-            // An inverse only the derivative needs (det(A) A⁻ᵀ): at a singular matrix
-            // the function is fine and its gradient is NaN rather than a panic.
-            let om = self.omatrix();
-            let (r, c) = self.dims(g.ty(n).shape().unwrap_or_else(unit_shape));
-            let nan = self.lit(f64::NAN);
-            quote!(#x.clone_owned().try_inverse().unwrap_or_else(|| #om::from_element_generic(#r, #c, #nan)))
+            let inverse = if self.dynamic(a) {
+                quote!(::matgrad::__private::try_inverse(#x))
+            } else {
+                quote!(#x.clone_owned().try_inverse())
+            };
+            if g.is_primal(n) {
+                // The function inverts this matrix itself, and panics where it does.
+                quote!(#inverse.expect(#msg))
+            } else {
+                // An inverse only the derivative needs (det(A) A⁻ᵀ): at a singular matrix
+                // the function is fine and its gradient is NaN rather than a panic.
+                let om = self.omatrix();
+                let (r, c) = self.dims(g.ty(n).shape().unwrap_or_else(unit_shape));
+                let nan = self.lit(f64::NAN);
+                quote!(#inverse.unwrap_or_else(|| #om::from_element_generic(#r, #c, #nan)))
+            }
         }
     }
 

@@ -175,10 +175,7 @@ impl Emitter<'_> {
             }
             Op::Div => self.div(n, a, b),
             Op::Inverse => self.inverse(n, a),
-            Op::Det => {
-                let x = self.m(a);
-                quote!(#x.determinant())
-            }
+            Op::Det => self.determinant(a),
             Op::NormSq => {
                 let x = self.m(a);
                 quote!(#x.norm_squared())

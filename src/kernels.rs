@@ -1,0 +1,338 @@
+//! Dense kernels through faer (feature `faer`, on by default): LU with partial pivoting, the
+//! inverse and solves from its packed factors, Cholesky, and matrix products, each on zero-copy
+//! views of nalgebra's column-major storage. faer picks AVX2/FMA or AVX-512 code at run time,
+//! where nalgebra's own kernels are compiled for the baseline target (SSE2) and its LU is
+//! unblocked.
+//!
+//! Only `f64` takes these paths, and only from the sizes where they were measured to win
+//! (`benches/kernels.rs`, docs/BENCHMARKS.md); [`crate::runtime`] dispatches and keeps nalgebra
+//! below them, for static shapes and for other scalar types. Everything here is single-threaded
+//! (`Par::Seq`).
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::lu::partial_pivoting::{factor, inverse, solve};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// From this order on, faer factorises square matrices for solves and determinants (`Lu`,
+/// `determinant`): LU and one solve by faer took 1.02× nalgebra's time at n = 48, 0.80× at 64,
+/// 0.37× at 200 (`benches/kernels.rs`).
+pub const LU_FROM: usize = 64;
+
+/// From this order on, faer inverts (`try_inverse`): 0.98× nalgebra's time at n = 16, 0.59× at
+/// 32, 0.25× at 200.
+pub const INVERSE_FROM: usize = 32;
+
+/// From this order on, faer computes Cholesky factors: 1.18× nalgebra's time at n = 16, 0.89×
+/// at 32, 0.30× at 200.
+pub const CHOLESKY_FROM: usize = 32;
+
+/// Products whose smallest dimension (rows of A, columns of B, inner) is at least this go to
+/// faer's gemm; matrix·vector products go by [`GEMV_FROM`].
+pub const GEMM_FROM: usize = 64;
+
+/// Matrix·vector products with at least this many entries in the matrix go to faer.
+pub const GEMV_FROM: usize = 1 << 14;
+
+fn view(a: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(a, rows, cols)
+}
+
+fn view_mut(a: &mut [f64], rows: usize, cols: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_mut(a, rows, cols)
+}
+
+/// A packed LU factorisation P A = L U of an n×n matrix: L unit lower triangular below the
+/// diagonal, U on and above it, as LAPACK's `getrf` leaves it (and nalgebra's `LU`).
+pub struct PackedLu {
+    pub n: usize,
+    pub lu: Vec<f64>,
+    fwd: Vec<usize>,
+    bwd: Vec<usize>,
+    /// The number of row transpositions (the sign of det P).
+    pub transpositions: usize,
+}
+
+impl PackedLu {
+    /// Factorises `a` (n×n, column-major), taking its buffer.
+    pub fn new(mut a: Vec<f64>, n: usize) -> PackedLu {
+        let mut fwd = vec![0usize; n];
+        let mut bwd = vec![0usize; n];
+        let mut mem = MemBuffer::new(factor::lu_in_place_scratch::<usize, f64>(
+            n,
+            n,
+            Par::Seq,
+            Default::default(),
+        ));
+        let (info, _) = factor::lu_in_place(
+            view_mut(&mut a, n, n),
+            &mut fwd,
+            &mut bwd,
+            Par::Seq,
+            MemStack::new(&mut mem),
+            Default::default(),
+        );
+        PackedLu {
+            n,
+            lu: a,
+            fwd,
+            bwd,
+            transpositions: info.transposition_count,
+        }
+    }
+
+    fn perm(&self) -> faer::perm::PermRef<'_, usize> {
+        faer::perm::PermRef::new_checked(&self.fwd, &self.bwd, self.n)
+    }
+
+    /// Whether U has a zero on its diagonal (A singular), as nalgebra's LU reports it.
+    pub fn is_singular(&self) -> bool {
+        (0..self.n).any(|i| self.lu[i * self.n + i] == 0.0)
+    }
+
+    /// det A = (−1)^transpositions Πᵢ Uᵢᵢ; 0 where a pivot is 0 (faer divides by a zero pivot,
+    /// so the entries after it are NaN; nalgebra skips it).
+    pub fn determinant(&self) -> f64 {
+        if self.is_singular() {
+            return 0.0;
+        }
+        let mut d = if self.transpositions % 2 == 0 {
+            1.0
+        } else {
+            -1.0
+        };
+        for i in 0..self.n {
+            d *= self.lu[i * self.n + i];
+        }
+        d
+    }
+
+    /// A⁻¹ into `out` (n×n, column-major).
+    pub fn inverse_into(&self, out: &mut [f64]) {
+        let n = self.n;
+        let lu = view(&self.lu, n, n);
+        let mut mem = MemBuffer::new(inverse::inverse_scratch::<usize, f64>(n, Par::Seq));
+        inverse::inverse(
+            view_mut(out, n, n),
+            lu,
+            lu,
+            self.perm(),
+            Par::Seq,
+            MemStack::new(&mut mem),
+        );
+    }
+
+    /// A⁻¹ B (`transpose` false) or A⁻ᵀ B in place, B n×k column-major.
+    pub fn solve_in_place(&self, b: &mut [f64], k: usize, transpose: bool) {
+        let n = self.n;
+        let lu = view(&self.lu, n, n);
+        let rhs = view_mut(b, n, k);
+        let mut mem = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(n, k, Par::Seq));
+        let stack = MemStack::new(&mut mem);
+        if transpose {
+            solve::solve_transpose_in_place(lu, lu, self.perm(), rhs, Par::Seq, stack);
+        } else {
+            solve::solve_in_place(lu, lu, self.perm(), rhs, Par::Seq, stack);
+        }
+    }
+}
+
+/// The Cholesky factor L of A = L Lᵀ (A n×n column-major, its lower triangle read) in place:
+/// L in the lower triangle, the strict upper triangle zeroed. `false` where A is not positive
+/// definite.
+pub fn cholesky_in_place(a: &mut [f64], n: usize) -> bool {
+    use faer::linalg::cholesky::llt::factor as llt;
+    let mut mem = MemBuffer::new(llt::cholesky_in_place_scratch::<f64>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    let ok = llt::cholesky_in_place(
+        view_mut(a, n, n),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .is_ok();
+    for j in 1..n {
+        a[j * n..j * n + j].fill(0.0);
+    }
+    ok
+}
+
+/// The operand of a product: a column-major m×k block, or the transpose of one (read in place).
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub data: &'a [f64],
+    /// rows and columns of the stored (column-major) matrix
+    pub rows: usize,
+    pub cols: usize,
+    pub transposed: bool,
+}
+
+impl<'a> Operand<'a> {
+    fn get(self) -> MatRef<'a, f64> {
+        let v = view(self.data, self.rows, self.cols);
+        if self.transposed {
+            v.transpose()
+        } else {
+            v
+        }
+    }
+}
+
+/// dst = a b (dst column-major, already the product's shape).
+pub fn gemm(dst: &mut [f64], a: Operand<'_>, b: Operand<'_>) {
+    let (a, b) = (a.get(), b.get());
+    let dst = view_mut(dst, a.nrows(), b.ncols());
+    matmul(dst, Accum::Replace, a, b, 1.0, Par::Seq);
+}
+
+/// From this many entries of X on, [`tr_mul_map`] reads X once in blocks of rows; below, X w
+/// and Xᵀ r are two passes over an X that fits in cache anyway.
+pub const ONE_PASS_FROM: usize = 1 << 15;
+
+/// Bytes of X per block of rows in [`tr_mul_map`]: the block is read from memory once for its
+/// share of X w and again, from cache, for its share of Xᵀ r.
+const BLOCK_BYTES: usize = 1 << 17;
+
+/// Xᵀ r with rᵢ = f((X w)ᵢ, i), X m×n column-major, reading X from memory once: for each block
+/// of rows, z = X_b w, r_b = f(z), g += X_bᵀ r_b.
+pub fn tr_mul_map(
+    x: &[f64],
+    m: usize,
+    w: &[f64],
+    mut f: impl FnMut(f64, usize) -> f64,
+) -> Vec<f64> {
+    let n = w.len();
+    assert_eq!(x.len(), m * n);
+    let mut g = vec![0.0; n];
+    if n == 0 {
+        return g;
+    }
+    let rows = (BLOCK_BYTES / 8 / n).clamp(16, 4096) & !7;
+    let mut z = vec![0.0; rows.min(m)];
+    #[cfg(target_arch = "x86_64")]
+    let fma =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    let mut i0 = 0;
+    while i0 < m {
+        let b = rows.min(m - i0);
+        let z = &mut z[..b];
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: AVX2 and FMA were detected above.
+            unsafe { block_avx2(x, m, i0, w, z, &mut g, &mut f) };
+            i0 += b;
+            continue;
+        }
+        block::<false>(x, m, i0, w, z, &mut g, &mut f);
+        i0 += b;
+    }
+    g
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2(
+    x: &[f64],
+    m: usize,
+    i0: usize,
+    w: &[f64],
+    z: &mut [f64],
+    g: &mut [f64],
+    f: &mut impl FnMut(f64, usize) -> f64,
+) {
+    block::<true>(x, m, i0, w, z, g, f)
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// One block of rows i0..i0 + z.len(): z = X_b w, zᵢ ← f(zᵢ, i), g += X_bᵀ z. Four columns at
+/// a time, the sums of X_bᵀ z in eight lanes per column (so that they vectorise).
+#[inline(always)]
+fn block<const FMA: bool>(
+    x: &[f64],
+    m: usize,
+    i0: usize,
+    w: &[f64],
+    z: &mut [f64],
+    g: &mut [f64],
+    f: &mut impl FnMut(f64, usize) -> f64,
+) {
+    let n = w.len();
+    let b = z.len();
+    let col = |j: usize| &x[j * m + i0..j * m + i0 + b];
+    z.fill(0.0);
+    let mut j = 0;
+    while j + 4 <= n {
+        let (c0, c1, c2, c3) = (col(j), col(j + 1), col(j + 2), col(j + 3));
+        let (w0, w1, w2, w3) = (w[j], w[j + 1], w[j + 2], w[j + 3]);
+        for k in 0..b {
+            let s = madd::<FMA>(c0[k], w0, z[k]);
+            let s = madd::<FMA>(c1[k], w1, s);
+            let s = madd::<FMA>(c2[k], w2, s);
+            z[k] = madd::<FMA>(c3[k], w3, s);
+        }
+        j += 4;
+    }
+    while j < n {
+        let (c, wj) = (col(j), w[j]);
+        for k in 0..b {
+            z[k] = madd::<FMA>(c[k], wj, z[k]);
+        }
+        j += 1;
+    }
+    for (k, v) in z.iter_mut().enumerate() {
+        *v = f(*v, i0 + k);
+    }
+    let lanes = b & !7;
+    let mut j = 0;
+    while j + 4 <= n {
+        let cs = [col(j), col(j + 1), col(j + 2), col(j + 3)];
+        let mut acc = [[0.0f64; 8]; 4];
+        let mut k = 0;
+        while k < lanes {
+            for l in 0..8 {
+                let r = z[k + l];
+                for c in 0..4 {
+                    acc[c][l] = madd::<FMA>(cs[c][k + l], r, acc[c][l]);
+                }
+            }
+            k += 8;
+        }
+        for c in 0..4 {
+            let mut s: f64 = acc[c].iter().sum();
+            for k in lanes..b {
+                s = madd::<FMA>(cs[c][k], z[k], s);
+            }
+            g[j + c] += s;
+        }
+        j += 4;
+    }
+    while j < n {
+        let c = col(j);
+        let mut acc = [0.0f64; 8];
+        let mut k = 0;
+        while k < lanes {
+            for l in 0..8 {
+                acc[l] = madd::<FMA>(c[k + l], z[k + l], acc[l]);
+            }
+            k += 8;
+        }
+        let mut s: f64 = acc.iter().sum();
+        for k in lanes..b {
+            s = madd::<FMA>(c[k], z[k], s);
+        }
+        g[j] += s;
+        j += 1;
+    }
+}

@@ -1,0 +1,124 @@
+//! Issue 16: the large factorisations go through faer (`matgrad::kernels`, feature `faer`, on by
+//! default) from the orders in `src/kernels.rs`. At an order above every threshold: the run-time
+//! helpers against nalgebra's own results, singular and indefinite matrices reported as
+//! nalgebra reports them, and generated gradients against their closed forms and central
+//! differences along random directions (a full difference quotient would cost n² evaluations).
+
+use matgrad::__private as rt;
+use matgrad::gradient;
+use matgrad::nalgebra::{DMatrix, DVector};
+
+use crate::support::*;
+
+/// Above `LU_FROM`, `INVERSE_FROM` and `CHOLESKY_FROM`.
+const N: usize = 70;
+
+/// ⟨G, D⟩ against (f(X + hD) − f(X − hD)) / 2h for a few random directions D.
+fn check_directions(x: &DMatrix<f64>, g: &DMatrix<f64>, f: impl Fn(&DMatrix<f64>) -> f64) {
+    let mut r = rng(1616);
+    for _ in 0..3 {
+        let d = mat(&mut r, x.nrows(), x.ncols());
+        let h = 1e-6;
+        let quotient = (f(&(x + &d * h)) - f(&(x - &d * h))) / (2.0 * h);
+        let want = g.dot(&d);
+        assert!(
+            (quotient - want).abs() <= 1e-6 * (1.0 + want.abs()),
+            "directional derivative {quotient} against ⟨G, D⟩ = {want}"
+        );
+    }
+}
+
+#[test]
+fn helpers_agree_with_nalgebra_above_the_thresholds() {
+    let mut r = rng(1601);
+    let (x, s, b) = (
+        well_conditioned(&mut r, N),
+        spd(&mut r, N),
+        mat(&mut r, N, 3),
+    );
+    let inv = x.clone().try_inverse().unwrap();
+    assert_close(&rt::try_inverse(&x).unwrap(), &inv, 1e-10);
+    assert_close_scalar(rt::determinant(&x), x.determinant(), 1e-10);
+    let l = s.clone().cholesky().unwrap().unpack();
+    assert_close(&rt::cholesky(&s).unwrap(), &l, 1e-10);
+    let lu = rt::Lu::new(&x, None);
+    assert_close(&lu.solve(&b), &(&inv * &b), 1e-10);
+    assert_close(&lu.solve_transposed(&b), &(inv.transpose() * &b), 1e-10);
+    // A view (strided storage) is read as nalgebra reads it.
+    let big = mat(&mut r, N + 5, N + 2);
+    let v = big.view((2, 1), (N, N));
+    assert_close(
+        &rt::try_inverse(&v).unwrap(),
+        &v.clone_owned().try_inverse().unwrap(),
+        1e-8,
+    );
+}
+
+#[test]
+fn singular_and_indefinite_matrices_are_reported_as_nalgebra_reports_them() {
+    let mut r = rng(1602);
+    let mut x = well_conditioned(&mut r, N);
+    x.column_mut(1).fill(0.0); // a zero column: singular, U has an exact zero
+    assert!(x.clone().try_inverse().is_none() && rt::try_inverse(&x).is_none());
+    assert_eq!(rt::determinant(&x), 0.0);
+    let nan = rt::Lu::new(&x, None).solve(&vec(&mut r, N));
+    assert!(nan.iter().all(|v| v.is_nan()));
+    let mut s = spd(&mut r, N);
+    s[(N - 1, N - 1)] = -1.0;
+    assert!(s.clone().cholesky().is_none() && rt::cholesky(&s).is_none());
+}
+
+#[test]
+#[should_panic(expected = "singular on purpose")]
+fn a_singular_solve_panics_with_the_generated_message() {
+    let x = DMatrix::<f64>::zeros(N, N);
+    let _ = rt::Lu::new(&x, Some("singular on purpose")).solve(&DVector::zeros(N));
+}
+
+// ½ ln det Σ + ½ rᵀ Σ⁻¹ r: the inverse by faer.
+#[gradient(wrt = sigma)]
+fn gaussian_nll(r: &DVector<f64>, sigma: &DMatrix<f64>) -> f64 {
+    0.5 * sigma.determinant().ln() + 0.5 * r.dot(&(sigma.clone().try_inverse().unwrap() * r))
+}
+
+// aᵀ X⁻¹ b: an LU kept for solves, by faer.
+#[gradient(wrt = x)]
+fn bilinear_inverse(a: &DVector<f64>, x: &DMatrix<f64>, b: &DVector<f64>) -> f64 {
+    a.dot(&(x.clone().try_inverse().unwrap() * b))
+}
+
+// ln det A = 2 Σ ln Lᵢᵢ through the Cholesky factor, by faer.
+#[gradient(wrt = a)]
+fn chol_log_det(a: &DMatrix<f64>) -> f64 {
+    let l = a.clone().cholesky().unwrap().l();
+    2.0 * l.diagonal().map(|v| v.ln()).sum()
+}
+
+#[test]
+fn gradients_through_faer_match_closed_forms_and_differences() {
+    let mut r = rng(1603);
+    let (res, sigma) = (vec(&mut r, N), spd(&mut r, N));
+    let si = sigma.clone().try_inverse().unwrap().transpose();
+    let want = &si * 0.5 - (&si * &res) * (&si * &res).transpose() * 0.5;
+    let g = gaussian_nll_grad(&res, &sigma);
+    assert_close(&g, &want, 1e-9);
+    let (v, g2) = gaussian_nll_value_and_grad(&res, &sigma);
+    assert_close_scalar(v, gaussian_nll(&res, &sigma), 1e-10);
+    assert_close(&g2, &g, 1e-12);
+    check_directions(&sigma, &g, |s| gaussian_nll(&res, s));
+
+    let (a, x, b) = (vec(&mut r, N), well_conditioned(&mut r, N), vec(&mut r, N));
+    let xi = x.clone().try_inverse().unwrap();
+    let g = bilinear_inverse_grad(&a, &x, &b);
+    assert_close(&g, &(-(xi.transpose() * &a) * (&xi * &b).transpose()), 1e-9);
+    check_directions(&x, &g, |x| bilinear_inverse(&a, x, &b));
+
+    let s = spd(&mut r, N);
+    let g = chol_log_det_grad(&s);
+    // Only the lower triangle is read: the gradient is 2 tril(A⁻¹) − diag(A⁻¹).
+    let si = s.clone().try_inverse().unwrap();
+    let mut want = si.lower_triangle() * 2.0;
+    want.set_diagonal(&si.diagonal());
+    assert_close(&g, &want, 1e-9);
+    check_directions(&s, &g, chol_log_det);
+}
