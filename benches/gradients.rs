@@ -27,7 +27,7 @@ use std::hint::black_box;
 use common::*;
 use criterion::{criterion_group, criterion_main, SamplingMode};
 use matgrad::gradient;
-use matgrad::nalgebra::{DMatrix, DVector, Dyn, RealField};
+use matgrad::nalgebra::{DMatrix, DVector, Dyn, Matrix3, Matrix3x2, RealField, Vector2, Vector3};
 use rand::Rng;
 
 // ---------------------------------------------------------------------------------------------
@@ -896,6 +896,124 @@ criterion_group!(
     bench_gaussian_nll,
     bench_bilinear_inverse,
     bench_trace_sixth_power,
-    bench_tanh_layer
+    bench_tanh_layer,
+    bench_small
 );
 criterion_main!(benches);
+
+// ---------------------------------------------------------------------------------------------
+// Small and static objectives (issue 16): where no kernel dominates, paired ratios only.
+// ---------------------------------------------------------------------------------------------
+
+/// ‖Xw − y‖² with static shapes.
+#[gradient(wrt = w)]
+pub fn least_squares_static(x: &Matrix3x2<f64>, w: &Vector2<f64>, y: &Vector3<f64>) -> f64 {
+    (x * w - y).norm_squared()
+}
+
+/// xᵀ A x, static 3-vector (a squared Mahalanobis distance with A = Σ⁻¹).
+#[gradient(wrt = x)]
+pub fn mahalanobis_static(x: &Vector3<f64>, a: &Matrix3<f64>) -> f64 {
+    x.dot(&(a * x))
+}
+
+fn least_squares_static_hand(
+    x: &Matrix3x2<f64>,
+    w: &Vector2<f64>,
+    y: &Vector3<f64>,
+) -> Vector2<f64> {
+    (x.tr_mul(&(x * w - y))) * 2.0
+}
+
+fn mahalanobis_static_hand(x: &Vector3<f64>, a: &Matrix3<f64>) -> Vector3<f64> {
+    a * x + a.tr_mul(x)
+}
+
+/// generated/hand-written at the small dynamic sizes (least squares 20×5, logistic 50×4) and
+/// on static objectives (3×2, 3×3), checked first like the main groups.
+fn bench_small(_cr: &mut Criterion) {
+    let mut r = rng(16);
+    let (x, w, y) = (
+        mat(&mut r, 20, 5, 1.0),
+        vec(&mut r, 5, 1.0),
+        vec(&mut r, 20, 1.0),
+    );
+    check(
+        "small least squares",
+        &least_squares_grad(&x, &w, &y),
+        &least_squares_hand(&x, &w, &y),
+        EXACT,
+    );
+    let (xl, wl) = (mat(&mut r, 50, 4, 1.0), vec(&mut r, 4, 1.0));
+    let yl = DVector::from_fn(50, |_, _| f64::from(r.random_range(0..2u8)));
+    check(
+        "small logistic",
+        &logistic_grad(&xl, &wl, &yl),
+        &logistic_hand(&xl, &wl, &yl),
+        EXACT,
+    );
+    let xs = Matrix3x2::from_fn(|_, _| r.random_range(-1.0..1.0));
+    let (ws, ys) = (Vector2::new(0.3, -0.7), Vector3::new(0.1, 0.2, -0.4));
+    let g = least_squares_static_grad(&xs, &ws, &ys);
+    assert!((g - least_squares_static_hand(&xs, &ws, &ys)).norm() <= 1e-12 * g.norm());
+    let (xm, am) = (
+        Vector3::new(0.5, -1.0, 2.0),
+        Matrix3::from_fn(|_, _| r.random_range(-1.0..1.0)),
+    );
+    let g = mahalanobis_static_grad(&xm, &am);
+    assert!((g - mahalanobis_static_hand(&xm, &am)).norm() <= 1e-12 * g.norm());
+    paired(
+        "small",
+        &mut [
+            ("least_squares_20x5_generated", &mut || {
+                black_box(least_squares_grad(
+                    black_box(&x),
+                    black_box(&w),
+                    black_box(&y),
+                ));
+            }),
+            ("least_squares_20x5_hand", &mut || {
+                black_box(least_squares_hand(
+                    black_box(&x),
+                    black_box(&w),
+                    black_box(&y),
+                ));
+            }),
+            ("logistic_50x4_generated", &mut || {
+                black_box(logistic_grad(
+                    black_box(&xl),
+                    black_box(&wl),
+                    black_box(&yl),
+                ));
+            }),
+            ("logistic_50x4_hand", &mut || {
+                black_box(logistic_hand(
+                    black_box(&xl),
+                    black_box(&wl),
+                    black_box(&yl),
+                ));
+            }),
+            ("least_squares_3x2_generated", &mut || {
+                black_box(least_squares_static_grad(
+                    black_box(&xs),
+                    black_box(&ws),
+                    black_box(&ys),
+                ));
+            }),
+            ("least_squares_3x2_hand", &mut || {
+                black_box(least_squares_static_hand(
+                    black_box(&xs),
+                    black_box(&ws),
+                    black_box(&ys),
+                ));
+            }),
+            ("mahalanobis_3_generated", &mut || {
+                black_box(mahalanobis_static_grad(black_box(&xm), black_box(&am)));
+            }),
+            ("mahalanobis_3_hand", &mut || {
+                black_box(mahalanobis_static_hand(black_box(&xm), black_box(&am)));
+            }),
+        ],
+        &[(0, 1), (2, 3), (4, 5), (6, 7)],
+    );
+}

@@ -139,6 +139,19 @@ fn main() {
             faer_mul(&x, true, &y).as_slice(),
             x.tr_mul(&yv).as_slice(),
         );
+        let two_pass = |x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>| {
+            let mut r = x * w;
+            r -= y;
+            x.tr_mul(&r)
+        };
+        let one_pass = |x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>| {
+            kernels::tr_mul_map(x.as_slice(), x.nrows(), w.as_slice(), |z, i| z - y[i])
+        };
+        close(
+            "one pass",
+            &one_pass(&x, &wv, &yv),
+            two_pass(&x, &wv, &yv).as_slice(),
+        );
         paired(
             &format!("{m}x{n}"),
             &mut [
@@ -154,8 +167,26 @@ fn main() {
                 ("nalgebra_gemv_t", &mut || {
                     drop(black_box(black_box(&x).tr_mul(black_box(&yv))))
                 }),
+                ("one_pass_xt_r", &mut || {
+                    drop(black_box(one_pass(
+                        black_box(&x),
+                        black_box(&wv),
+                        black_box(&yv),
+                    )))
+                }),
+                ("two_pass_xt_r", &mut || {
+                    drop(black_box(two_pass(
+                        black_box(&x),
+                        black_box(&wv),
+                        black_box(&yv),
+                    )))
+                }),
             ],
-            &[(0, 1), (2, 3)],
+            &[(0, 1), (2, 3), (4, 5)],
+        );
+        eprintln!(
+            "(X is {:.2} MB: one read at 1 µs per MB is 1 TB/s)",
+            (m * n * 8) as f64 / 1e6
         );
     }
 }

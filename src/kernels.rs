@@ -195,7 +195,7 @@ pub const ONE_PASS_FROM: usize = 1 << 15;
 
 /// Bytes of X per block of rows in [`tr_mul_map`]: the block is read from memory once for its
 /// share of X w and again, from cache, for its share of Xᵀ r.
-const BLOCK_BYTES: usize = 1 << 17;
+const BLOCK_BYTES: usize = 1 << 18;
 
 /// Xᵀ r with rᵢ = f((X w)ᵢ, i), X m×n column-major, reading X from memory once: for each block
 /// of rows, z = X_b w, r_b = f(z), g += X_bᵀ r_b.
@@ -257,8 +257,10 @@ fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
 }
 
 /// One block of rows i0..i0 + z.len(): z = X_b w, zᵢ ← f(zᵢ, i), g += X_bᵀ z. Four columns at
-/// a time, the sums of X_bᵀ z in eight lanes per column (so that they vectorise).
+/// a time, over zipped slices (no bounds checks, so the loops vectorise), the sums of X_bᵀ z in
+/// eight lanes per column.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // columns by index: j, j + 1, .. and w[j], g[j]
 fn block<const FMA: bool>(
     x: &[f64],
     m: usize,
@@ -272,67 +274,62 @@ fn block<const FMA: bool>(
     let b = z.len();
     let col = |j: usize| &x[j * m + i0..j * m + i0 + b];
     z.fill(0.0);
-    let mut j = 0;
-    while j + 4 <= n {
+    let n4 = n & !3;
+    for j in (0..n4).step_by(4) {
         let (c0, c1, c2, c3) = (col(j), col(j + 1), col(j + 2), col(j + 3));
         let (w0, w1, w2, w3) = (w[j], w[j + 1], w[j + 2], w[j + 3]);
-        for k in 0..b {
-            let s = madd::<FMA>(c0[k], w0, z[k]);
-            let s = madd::<FMA>(c1[k], w1, s);
-            let s = madd::<FMA>(c2[k], w2, s);
-            z[k] = madd::<FMA>(c3[k], w3, s);
+        for ((((zk, &a0), &a1), &a2), &a3) in z.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
+            let s = madd::<FMA>(a0, w0, *zk);
+            let s = madd::<FMA>(a1, w1, s);
+            let s = madd::<FMA>(a2, w2, s);
+            *zk = madd::<FMA>(a3, w3, s);
         }
-        j += 4;
     }
-    while j < n {
-        let (c, wj) = (col(j), w[j]);
-        for k in 0..b {
-            z[k] = madd::<FMA>(c[k], wj, z[k]);
+    for j in n4..n {
+        let wj = w[j];
+        for (zk, &a) in z.iter_mut().zip(col(j)) {
+            *zk = madd::<FMA>(a, wj, *zk);
         }
-        j += 1;
     }
     for (k, v) in z.iter_mut().enumerate() {
         *v = f(*v, i0 + k);
     }
+    let z: &[f64] = z;
     let lanes = b & !7;
-    let mut j = 0;
-    while j + 4 <= n {
+    for j in (0..n4).step_by(4) {
         let cs = [col(j), col(j + 1), col(j + 2), col(j + 3)];
         let mut acc = [[0.0f64; 8]; 4];
-        let mut k = 0;
-        while k < lanes {
-            for l in 0..8 {
-                let r = z[k + l];
-                for c in 0..4 {
-                    acc[c][l] = madd::<FMA>(cs[c][k + l], r, acc[c][l]);
+        for (k, zc) in z[..lanes].chunks_exact(8).enumerate() {
+            let zc: &[f64; 8] = zc.try_into().unwrap();
+            for (c, a) in acc.iter_mut().enumerate() {
+                let xc: &[f64; 8] = cs[c][k * 8..k * 8 + 8].try_into().unwrap();
+                for l in 0..8 {
+                    a[l] = madd::<FMA>(xc[l], zc[l], a[l]);
                 }
             }
-            k += 8;
         }
-        for c in 0..4 {
-            let mut s: f64 = acc[c].iter().sum();
-            for k in lanes..b {
-                s = madd::<FMA>(cs[c][k], z[k], s);
+        for (c, a) in acc.iter().enumerate() {
+            let mut s: f64 = a.iter().sum();
+            for (&xk, &zk) in cs[c][lanes..].iter().zip(&z[lanes..]) {
+                s = madd::<FMA>(xk, zk, s);
             }
             g[j + c] += s;
         }
-        j += 4;
     }
-    while j < n {
+    for j in n4..n {
         let c = col(j);
-        let mut acc = [0.0f64; 8];
-        let mut k = 0;
-        while k < lanes {
+        let mut a = [0.0f64; 8];
+        for (zc, xc) in z[..lanes].chunks_exact(8).zip(c[..lanes].chunks_exact(8)) {
+            let zc: &[f64; 8] = zc.try_into().unwrap();
+            let xc: &[f64; 8] = xc.try_into().unwrap();
             for l in 0..8 {
-                acc[l] = madd::<FMA>(c[k + l], z[k + l], acc[l]);
+                a[l] = madd::<FMA>(xc[l], zc[l], a[l]);
             }
-            k += 8;
         }
-        let mut s: f64 = acc.iter().sum();
-        for k in lanes..b {
-            s = madd::<FMA>(c[k], z[k], s);
+        let mut s: f64 = a.iter().sum();
+        for (&xk, &zk) in c[lanes..].iter().zip(&z[lanes..]) {
+            s = madd::<FMA>(xk, zk, s);
         }
         g[j] += s;
-        j += 1;
     }
 }

@@ -759,7 +759,8 @@ where
         }
     }
     let mut r = x * w;
-    for (i, v) in r.iter_mut().enumerate() {
+    // (a slice: nalgebra's own iterator over a matrix is generic over strides and slower)
+    for (i, v) in r.as_mut_slice().iter_mut().enumerate() {
         *v = f(*v, i);
     }
     x.tr_mul(&r)

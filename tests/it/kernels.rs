@@ -122,3 +122,49 @@ fn gradients_through_faer_match_closed_forms_and_differences() {
     assert_close(&g, &want, 1e-9);
     check_directions(&s, &g, chol_log_det);
 }
+
+// Xᵀ f(X w) in one pass over X (`tr_mul_map`) from `ONE_PASS_FROM` entries on: 300×121 has
+// 36 300 entries, a row count that is no multiple of the block, a column count no multiple of 4.
+#[gradient(wrt = w)]
+fn least_squares(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    (x * w - y).norm_squared()
+}
+
+#[gradient(wrt = w)]
+fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let z = x * w;
+    z.map(|v| v.exp().ln_1p()).sum() - y.dot(&z)
+}
+
+#[test]
+fn one_pass_gradients_match_the_two_pass_closed_forms() {
+    let mut r = rng(1604);
+    for (m, n) in [(300, 121), (5000, 7), (40, 1000)] {
+        let (x, w, y) = (mat(&mut r, m, n), vec(&mut r, n), vec(&mut r, m));
+        let res = &x * &w - &y;
+        assert_close(
+            &least_squares_grad(&x, &w, &y),
+            &(x.tr_mul(&res) * 2.0),
+            1e-12,
+        );
+        let s = (&x * &w).map(|v| 1.0 / (1.0 + (-v).exp())) - &y;
+        assert_close(&logistic_grad(&x, &w, &y), &x.tr_mul(&s), 1e-12);
+    }
+    let (x, w, y) = (mat(&mut r, 300, 121), vec(&mut r, 121), vec(&mut r, 300));
+    let g = least_squares_grad(&x, &w, &y);
+    let gm = DMatrix::from_column_slice(121, 1, g.as_slice());
+    let wm = DMatrix::from_column_slice(121, 1, w.as_slice());
+    check_directions(&wm, &gm, |w| {
+        least_squares(&x, &DVector::from_column_slice(w.as_slice()), &y)
+    });
+    let y01 = y.map(|v| if v > 0.0 { 1.0 } else { 0.0 });
+    let gm = DMatrix::from_column_slice(121, 1, logistic_grad(&x, &w, &y01).as_slice());
+    check_directions(&wm, &gm, |w| {
+        logistic(&x, &DVector::from_column_slice(w.as_slice()), &y01)
+    });
+    // A strided view of X is not one run of memory: the two-pass path.
+    let big = mat(&mut r, 310, 121);
+    let v = big.view((5, 0), (300, 121));
+    let want = v.tr_mul(&(v * &w - &y));
+    assert_close(&rt::tr_mul_map(&v, &w, |z, i| z - y[i]), &want, 1e-12);
+}

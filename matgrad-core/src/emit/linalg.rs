@@ -58,6 +58,80 @@ impl Emitter<'_> {
         quote!(::matgrad::__private::#f(#x, #y, #r, #c))
     }
 
+    /// Xᵀ r with r an entrywise chain of z = X w (`plan_one_pass`): the chain as one closure
+    /// of zᵢ and i, X read once by `tr_mul_map` where X is large.
+    pub(super) fn one_pass_product(&self, n: NodeId) -> TokenStream {
+        let Some(p) = &self.one_pass[n.index()] else {
+            return quote!(::core::compile_error!("matgrad: no one-pass product"));
+        };
+        let (x, w) = (self.m(p.x), self.m(p.w));
+        let entry = self.chain_entry(p, p.r);
+        quote!(::matgrad::__private::tr_mul_map(#x, #w, |__mg_z, __mg_i| #entry))
+    }
+
+    /// Entry i of chain node `c` as a scalar expression of `__mg_z` (entry i of X w).
+    fn chain_entry(&self, p: &super::plan::OnePass, c: NodeId) -> TokenStream {
+        let g = self.g;
+        if c == p.z {
+            return quote!(__mg_z);
+        }
+        let operand = |a: NodeId| {
+            if p.outside.contains(&a) {
+                if g.ty(a).is_matrix() {
+                    let m = self.m(a);
+                    quote!(#m[__mg_i])
+                } else {
+                    let s = self.s(a);
+                    quote!((#s))
+                }
+            } else {
+                let e = self.chain_entry(p, a);
+                quote!((#e))
+            }
+        };
+        let args = g.args(c);
+        match g.op(c) {
+            Op::Elem(f) => super::node::scalar_fn(*f, operand(args[0])),
+            Op::Powi(k) => {
+                let v = operand(args[0]);
+                quote!(#v.powi(#k))
+            }
+            Op::Neg => {
+                let v = operand(args[0]);
+                quote!(-#v)
+            }
+            Op::Add | Op::AddScalar => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u + #v)
+            }
+            Op::Sub => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u - #v)
+            }
+            Op::Mul => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u * #v)
+            }
+            Op::Div => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u / #v)
+            }
+            Op::Scale => {
+                let (s, v) = (operand(args[0]), operand(args[1]));
+                quote!(#v * #s)
+            }
+            Op::Max => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u.max(#v))
+            }
+            Op::Min => {
+                let (u, v) = (operand(args[0]), operand(args[1]));
+                quote!(#u.min(#v))
+            }
+            _ => quote!(::core::compile_error!("matgrad: not an entrywise chain")),
+        }
+    }
+
     /// A b: a solve where a factor is an inverse kept as an LU factorisation, `tr_mul` or
     /// `tr_gemm` where the left factor is a folded transpose, `*` otherwise.
     pub(super) fn matmul(&self, a: NodeId, b: NodeId) -> TokenStream {

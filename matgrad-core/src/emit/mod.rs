@@ -60,6 +60,9 @@ pub struct Emitter<'a> {
     /// Entrywise products read only by a scaling: s (A ⊙ B) in one pass, without the product
     /// as a temporary.
     fused: Vec<bool>,
+    /// Products Xᵀ r whose r is an entrywise chain of X w, computed in one pass over X
+    /// (`plan.rs`, `OnePass`).
+    one_pass: Vec<Option<plan::OnePass>>,
     /// The nodes the outputs need, and for straight-line code the block each one's `let` goes
     /// in (`branches.rs`); nodes read from another block are never moved.
     needed: Vec<bool>,
@@ -95,6 +98,7 @@ impl<'a> Emitter<'a> {
             solved_transpose: Vec::new(),
             embedded: Vec::new(),
             fused: Vec::new(),
+            one_pass: Vec::new(),
         }
     }
 

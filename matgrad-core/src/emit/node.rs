@@ -154,6 +154,7 @@ impl Emitter<'_> {
             }
             Op::ArgExtremum { max } => self.arg_extremum(n, a, *max),
             Op::KronAdjLeft | Op::KronAdjRight => self.kron_adjoint(n, a, b),
+            Op::MatMul if self.one_pass[n.index()].is_some() => self.one_pass_product(n),
             Op::MatMul => self.matmul(a, b),
             Op::Scale => self.scale(n, a, b),
             Op::Mul => {
@@ -457,7 +458,7 @@ fn index(i: &Index) -> TokenStream {
 /// f(v) for a scalar v, as the vocabulary table says it is computed: the method of its name,
 /// or a run-time helper where no method is exact or stable (sign with sign(0) = 0, σ that does
 /// not overflow).
-fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
+pub(super) fn scalar_fn(f: Func, v: TokenStream) -> TokenStream {
     let entry = vocabulary::function_of(f);
     match entry.code {
         Code::Method => {

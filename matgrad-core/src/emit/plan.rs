@@ -12,6 +12,9 @@ impl Emitter<'_> {
     pub(super) fn reads(&self, n: NodeId) -> Vec<NodeId> {
         let g = self.g;
         let args = g.args(n);
+        if let Some(p) = self.one_pass.get(n.index()).and_then(Option::as_ref) {
+            return p.reads();
+        }
         if let Some(s) = self.structured(n) {
             return s.reads();
         }
@@ -53,16 +56,11 @@ impl Emitter<'_> {
     /// folded into `tr_mul`. Returns the needed set.
     pub fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
         let g = self.g;
-        let mut needed = vec![false; g.len()];
-        for &o in outputs {
-            needed[o.index()] = true;
-        }
-        for id in (0..g.len()).rev() {
-            if needed[id] {
-                for a in self.reads(NodeId(id as u32)) {
-                    needed[a.index()] = true;
-                }
-            }
+        self.one_pass = vec![None; g.len()];
+        let mut needed = self.needed_by(outputs);
+        if self.plan_one_pass(&needed, outputs) {
+            // The chains fused into one-pass products are no longer read.
+            needed = self.needed_by(outputs);
         }
         self.uses = vec![0; g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
@@ -145,6 +143,87 @@ impl Emitter<'_> {
         needed
     }
 
+    /// The nodes that `outputs` need, through what each node's code reads.
+    fn needed_by(&self, outputs: &[NodeId]) -> Vec<bool> {
+        let g = self.g;
+        let mut needed = vec![false; g.len()];
+        for &o in outputs {
+            needed[o.index()] = true;
+        }
+        for id in (0..g.len()).rev() {
+            if needed[id] {
+                for a in self.reads(NodeId(id as u32)) {
+                    needed[a.index()] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    /// Products Xᵀ r where r is a chain of entrywise operations of z = X w (a column vector,
+    /// X of run-time size), read by nothing else: the gradients of least squares, ridge and
+    /// logistic regression. Computed by `tr_mul_map` (`src/runtime.rs`), which reads X once
+    /// for both products where X is large, instead of X w, the chain's vectors and Xᵀ r one
+    /// after the other. Returns whether any was found.
+    fn plan_one_pass(&mut self, needed: &[bool], outputs: &[NodeId]) -> bool {
+        let g = self.g;
+        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            if is_needed {
+                for a in self.reads(NodeId(id as u32)) {
+                    readers[a.index()].push(NodeId(id as u32));
+                }
+            }
+        }
+        let mut found = false;
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let p = NodeId(id as u32);
+            if !is_needed || *g.op(p) != Op::MatMul {
+                continue;
+            }
+            let (t, r) = (g.args(p)[0], g.args(p)[1]);
+            if *g.op(t) != Op::Transpose || readers[t.index()].len() != 1 || outputs.contains(&t) {
+                continue;
+            }
+            let x = g.args(t)[0];
+            let leaf = matches!(g.op(x), Op::Param(_) | Op::Local(_) | Op::Opaque(_));
+            let column = |n: NodeId| g.shape(n).is_some_and(|s| s.cols == Dim::Fixed(1));
+            let dynamic = g.shape(x).is_some_and(|s| matches!(s.rows, Dim::Dyn(_)));
+            if !leaf || !dynamic || !column(r) {
+                continue;
+            }
+            let mut chain = Chain {
+                x,
+                z: None,
+                nodes: Vec::new(),
+                outside: Vec::new(),
+            };
+            if !chain.walk(g, r) {
+                continue;
+            }
+            let Some(z) = chain.z else { continue };
+            // Every node of the chain is read by the chain (or, for r, the product) alone.
+            let closed = chain.nodes.iter().all(|&c| {
+                !outputs.contains(&c)
+                    && readers[c.index()]
+                        .iter()
+                        .all(|q| *q == p || chain.nodes.contains(q))
+                    && (c == z || readers[c.index()].len() == 1)
+            });
+            if closed {
+                self.one_pass[id] = Some(OnePass {
+                    x,
+                    w: g.args(z)[1],
+                    z,
+                    r,
+                    outside: chain.outside,
+                });
+                found = true;
+            }
+        }
+        found
+    }
+
     /// Which needed inverses are only ever factors of products (directly or transposed), so
     /// that solves with an LU factorisation replace the inverse: X⁻¹ B, Aᵀ X⁻¹, X⁻ᵀ A.
     fn plan_solves(&mut self, needed: &[bool]) {
@@ -214,5 +293,113 @@ impl Structured {
             Structured::ApplyIdentityKron(a, j) | Structured::ApplyKronIdentity(a, j) => vec![a, j],
             Structured::Commute(_, j) => vec![j],
         }
+    }
+}
+
+/// Xᵀ r, with r an entrywise chain of z = X w: computed in one pass over X.
+#[derive(Clone)]
+pub(super) struct OnePass {
+    pub x: NodeId,
+    pub w: NodeId,
+    /// X w, and the chain's last node (read by the product)
+    pub z: NodeId,
+    pub r: NodeId,
+    /// The chain's other operands: vectors read entry by entry, scalars
+    pub outside: Vec<NodeId>,
+}
+
+impl OnePass {
+    fn reads(&self) -> Vec<NodeId> {
+        let mut r = vec![self.x, self.w];
+        r.extend(self.outside.iter().copied());
+        r
+    }
+}
+
+/// The nodes of an entrywise chain from z = X w, found from its last node.
+struct Chain {
+    x: NodeId,
+    z: Option<NodeId>,
+    nodes: Vec<NodeId>,
+    outside: Vec<NodeId>,
+}
+
+impl Chain {
+    /// Whether `n` is part of the chain (z, or an entrywise operation of the chain's type
+    /// with an operand in the chain); its other operands are recorded as outside.
+    fn walk(&mut self, g: &crate::ir::Graph, n: NodeId) -> bool {
+        if self.nodes.contains(&n) {
+            return true;
+        }
+        let args = g.args(n);
+        // A column vector (checked shapes: the chain's vectors all have X's row count).
+        let same = |a: NodeId| g.shape(a).is_some_and(|s| s.cols == Dim::Fixed(1));
+        let is_z = *g.op(n) == Op::MatMul
+            && args[0] == self.x
+            && g.shape(args[1]).is_some_and(|s| s.cols == Dim::Fixed(1))
+            && self.z.map_or(true, |z| z == n);
+        if is_z {
+            self.z = Some(n);
+            self.nodes.push(n);
+            return true;
+        }
+        // (operands that must be in the chain, operands read from outside)
+        let (inner, outer): (Vec<NodeId>, Vec<NodeId>) = match g.op(n) {
+            Op::Elem(_) | Op::Powi(_) | Op::Neg => (vec![args[0]], vec![]),
+            Op::Add | Op::Sub | Op::Mul | Op::Div if args.iter().all(|&a| same(a)) => {
+                let depends = |a: NodeId| self.depends(g, a);
+                match (depends(args[0]), depends(args[1])) {
+                    (true, true) => (args.to_vec(), vec![]),
+                    (true, false) => (vec![args[0]], vec![args[1]]),
+                    (false, true) => (vec![args[1]], vec![args[0]]),
+                    (false, false) => return false,
+                }
+            }
+            Op::Div | Op::AddScalar | Op::Max | Op::Min
+                if same(args[0]) && !g.ty(args[1]).is_matrix() =>
+            {
+                (vec![args[0]], vec![args[1]])
+            }
+            Op::Scale
+                if same(args[1])
+                    && !g.ty(args[0]).is_matrix()
+                    && !matches!(g.op(args[1]), Op::Ones | Op::Identity) =>
+            {
+                (vec![args[1]], vec![args[0]])
+            }
+            _ => return false,
+        };
+        if !same(n) || !inner.iter().all(|&a| same(a)) {
+            return false;
+        }
+        for a in inner {
+            if !self.walk(g, a) {
+                return false;
+            }
+        }
+        for a in outer {
+            if !self.outside.contains(&a) {
+                self.outside.push(a);
+            }
+        }
+        self.nodes.push(n);
+        true
+    }
+
+    /// Whether `n` reads X w (then it must be part of the chain).
+    fn depends(&self, g: &crate::ir::Graph, n: NodeId) -> bool {
+        let mut stack = vec![n];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(m) = stack.pop() {
+            if !seen.insert(m) {
+                continue;
+            }
+            let args = g.args(m);
+            if *g.op(m) == Op::MatMul && args[0] == self.x {
+                return true;
+            }
+            stack.extend(args.iter().copied());
+        }
+        false
     }
 }
