@@ -192,25 +192,33 @@ impl Emitter<'_> {
             if !leaf || !dynamic || !column(r) {
                 continue;
             }
-            let mut chain = Chain {
-                x,
-                z: None,
-                nodes: Vec::new(),
-                outside: Vec::new(),
+            // z = X u: the candidates, each tried as the chain's start (an HVP has X w and X v).
+            // Every node of the chain must be read by the chain (or, for r, the product) alone,
+            // and all but z once (the closure computes each node once per entry).
+            let closed = |chain: &Chain| {
+                chain.nodes.iter().all(|&c| {
+                    !outputs.contains(&c)
+                        && readers[c.index()]
+                            .iter()
+                            .all(|q| *q == p || chain.nodes.contains(q))
+                        && (c == chain.z || readers[c.index()].len() == 1)
+                })
             };
-            if !chain.walk(g, r) {
-                continue;
-            }
-            let Some(z) = chain.z else { continue };
-            // Every node of the chain is read by the chain (or, for r, the product) alone.
-            let closed = chain.nodes.iter().all(|&c| {
-                !outputs.contains(&c)
-                    && readers[c.index()]
-                        .iter()
-                        .all(|q| *q == p || chain.nodes.contains(q))
-                    && (c == z || readers[c.index()].len() == 1)
+            let start = (0..id).map(|k| NodeId(k as u32)).find_map(|z| {
+                let is_z = needed[z.index()]
+                    && *g.op(z) == Op::MatMul
+                    && g.args(z)[0] == x
+                    && column(g.args(z)[1]);
+                let mut chain = Chain {
+                    z,
+                    nodes: Vec::new(),
+                    outside: Vec::new(),
+                };
+                (is_z && chain.walk(g, r) && closed(&chain)).then_some(chain)
             });
-            if closed {
+            let Some(chain) = start else { continue };
+            let z = chain.z;
+            {
                 self.one_pass[id] = Some(OnePass {
                     x,
                     w: g.args(z)[1],
@@ -316,33 +324,27 @@ impl OnePass {
     }
 }
 
-/// The nodes of an entrywise chain from z = X w, found from its last node.
+/// The nodes of an entrywise chain from z = X u, found from its last node.
 struct Chain {
-    x: NodeId,
-    z: Option<NodeId>,
+    z: NodeId,
     nodes: Vec<NodeId>,
     outside: Vec<NodeId>,
 }
 
 impl Chain {
-    /// Whether `n` is part of the chain (z, or an entrywise operation of the chain's type
-    /// with an operand in the chain); its other operands are recorded as outside.
+    /// Whether `n` is part of the chain (z, or an entrywise operation on column vectors with an
+    /// operand that reads z); its other operands are recorded as outside.
     fn walk(&mut self, g: &crate::ir::Graph, n: NodeId) -> bool {
         if self.nodes.contains(&n) {
+            return true;
+        }
+        if n == self.z {
+            self.nodes.push(n);
             return true;
         }
         let args = g.args(n);
         // A column vector (checked shapes: the chain's vectors all have X's row count).
         let same = |a: NodeId| g.shape(a).is_some_and(|s| s.cols == Dim::Fixed(1));
-        let is_z = *g.op(n) == Op::MatMul
-            && args[0] == self.x
-            && g.shape(args[1]).is_some_and(|s| s.cols == Dim::Fixed(1))
-            && self.z.map_or(true, |z| z == n);
-        if is_z {
-            self.z = Some(n);
-            self.nodes.push(n);
-            return true;
-        }
         // (operands that must be in the chain, operands read from outside)
         let (inner, outer): (Vec<NodeId>, Vec<NodeId>) = match g.op(n) {
             Op::Elem(_) | Op::Powi(_) | Op::Neg => (vec![args[0]], vec![]),
@@ -386,19 +388,17 @@ impl Chain {
         true
     }
 
-    /// Whether `n` reads X w (then it must be part of the chain).
+    /// Whether `n` reads z (then it must be part of the chain).
     fn depends(&self, g: &crate::ir::Graph, n: NodeId) -> bool {
         let mut stack = vec![n];
         let mut seen = std::collections::HashSet::new();
         while let Some(m) = stack.pop() {
-            if !seen.insert(m) {
-                continue;
-            }
-            let args = g.args(m);
-            if *g.op(m) == Op::MatMul && args[0] == self.x {
+            if m == self.z {
                 return true;
             }
-            stack.extend(args.iter().copied());
+            if seen.insert(m) {
+                stack.extend(g.args(m).iter().copied());
+            }
         }
         false
     }
