@@ -27,12 +27,9 @@ pub const INVERSE_FROM: usize = 32;
 /// at 32, 0.30× at 200.
 pub const CHOLESKY_FROM: usize = 32;
 
-/// Products whose smallest dimension (rows of A, columns of B, inner) is at least this go to
-/// faer's gemm; matrix·vector products go by [`GEMV_FROM`].
-pub const GEMM_FROM: usize = 64;
-
-/// Matrix·vector products with at least this many entries in the matrix go to faer.
-pub const GEMV_FROM: usize = 1 << 14;
+/// Square products of this order or more go to faer's gemm (matrix powers): n³ products by
+/// faer took 0.73× nalgebra's time at n = 48, 0.80× at 64, 0.87× at 100, 0.96× at 200.
+pub const GEMM_FROM: usize = 48;
 
 fn view(a: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(a, rows, cols)

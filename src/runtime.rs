@@ -32,7 +32,8 @@ pub fn softplus<T: RealField + Copy>(v: T) -> T {
 }
 
 /// The matrix power xᵏ (k ≥ 1) by repeated squaring: ⌊log₂ k⌋ squarings and at most as
-/// many further products.
+/// many further products, the first of them on x itself (no copy of x). Large dynamic `f64`
+/// matrices are multiplied by faer (`crate::kernels::gemm`), others by nalgebra.
 pub fn matrix_power<T, D, S>(x: &Matrix<T, D, D, S>, k: u32) -> OMatrix<T, D, D>
 where
     T: RealField + Copy,
@@ -40,23 +41,75 @@ where
     S: nalgebra::Storage<T, D, D>,
     DefaultAllocator: Allocator<D, D>,
 {
-    let mut base = x.clone_owned();
-    let mut result: Option<OMatrix<T, D, D>> = None;
+    // `None` stands for x itself.
+    let mul = |a: Option<&OMatrix<T, D, D>>, b: Option<&OMatrix<T, D, D>>| -> OMatrix<T, D, D> {
+        #[cfg(feature = "faer")]
+        if let Some(p) = faer_product(x, a, b) {
+            return p;
+        }
+        match (a, b) {
+            (None, None) => x * x,
+            (None, Some(b)) => x * b,
+            (Some(a), None) => a * x,
+            (Some(a), Some(b)) => a * b,
+        }
+    };
+    let mut base: Option<OMatrix<T, D, D>> = None;
+    let mut result: Option<Option<OMatrix<T, D, D>>> = None;
     let mut k = k;
     loop {
         if k & 1 == 1 {
             result = Some(match result {
+                None if k == 1 => base.take(),
                 None => base.clone(),
-                Some(r) => r * &base,
+                Some(r) => Some(mul(r.as_ref(), base.as_ref())),
             });
         }
         k >>= 1;
         if k == 0 {
             break;
         }
-        base = &base * &base;
+        base = Some(mul(base.as_ref(), base.as_ref()));
     }
-    result.unwrap_or(base)
+    match result.flatten() {
+        Some(r) => r,
+        None => x.clone_owned(),
+    }
+}
+
+/// a b for a matrix power (`None` is x itself), by faer where x is a large dynamic `f64`
+/// matrix stored in one run of memory.
+#[cfg(feature = "faer")]
+fn faer_product<T, D, S>(
+    x: &Matrix<T, D, D, S>,
+    a: Option<&OMatrix<T, D, D>>,
+    b: Option<&OMatrix<T, D, D>>,
+) -> Option<OMatrix<T, D, D>>
+where
+    T: RealField + Copy,
+    D: Dim,
+    S: nalgebra::Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D>,
+{
+    let n = x.nrows();
+    if D::try_to_usize().is_some() || !is_f64::<T>() || n < crate::kernels::GEMM_FROM {
+        return None;
+    }
+    let xs = as_f64_slice(x.as_slice_contiguous()?);
+    let (a, b) = (
+        a.map_or(xs, |m| as_f64_slice(m.as_slice())),
+        b.map_or(xs, |m| as_f64_slice(m.as_slice())),
+    );
+    let op = |data| crate::kernels::Operand {
+        data,
+        rows: n,
+        cols: n,
+        transposed: false,
+    };
+    let mut out = vec![0.0; n * n];
+    crate::kernels::gemm(&mut out, op(a), op(b));
+    let (r, c) = x.shape_generic();
+    Some(OMatrix::from_vec_generic(r, c, from_f64_vec(out)))
 }
 
 /// Φ(x): the strict lower triangle of a square matrix and half its diagonal, zero above
@@ -720,15 +773,17 @@ where
     })
 }
 
-/// Xᵀ r with rᵢ = f((X w)ᵢ, i): the gradient of a loss of X w (least squares, logistic
-/// regression, generalised linear models), where `f` is the chain of entrywise operations
-/// from X w to r (σ(zᵢ) − yᵢ, zᵢ − yᵢ, ...). For a large `f64` matrix X is read once: in
-/// blocks of rows that stay in cache, each block's share of X w, its residuals, then its
-/// contribution to Xᵀ r (`crate::kernels::tr_mul_map`). Otherwise X w, r and Xᵀ r one after
-/// the other, as nalgebra computes them.
-pub fn tr_mul_map<T, R, C, S1, S2, F>(
+/// Xᵀ r with rᵢ = f((X w)ᵢ, [v₁ᵢ, …, v_Kᵢ]): the gradient of a loss of X w (least squares,
+/// logistic regression, generalised linear models), where `f` is the chain of entrywise
+/// operations from X w to r (σ(zᵢ) − yᵢ, zᵢ − yᵢ, ...) and `outside` are the other vectors it
+/// reads. For a large `f64` matrix X is read once: in blocks of rows that stay in cache, each
+/// block's share of X w, its residuals, then its contribution to Xᵀ r
+/// (`crate::kernels::tr_mul_map`). Otherwise X w, r and Xᵀ r one after the other, as nalgebra
+/// computes them, r in one pass.
+pub fn tr_mul_map<T, R, C, S1, S2, F, const K: usize>(
     x: &Matrix<T, R, C, S1>,
     w: &Matrix<T, C, nalgebra::U1, S2>,
+    outside: [&[T]; K],
     mut f: F,
 ) -> OMatrix<T, C, nalgebra::U1>
 where
@@ -737,9 +792,14 @@ where
     C: Dim,
     S1: nalgebra::Storage<T, R, C>,
     S2: nalgebra::Storage<T, C, nalgebra::U1>,
-    F: FnMut(T, usize) -> T,
+    F: FnMut(T, [T; K]) -> T,
     DefaultAllocator: Allocator<R> + Allocator<C>,
 {
+    let m = x.nrows();
+    assert!(
+        outside.iter().all(|v| v.len() == m),
+        "tr_mul_map: a vector of the chain does not have X's row count"
+    );
     #[cfg(feature = "faer")]
     {
         let dynamic = R::try_to_usize().is_none();
@@ -747,8 +807,8 @@ where
             if let Some(xs) = x.as_slice_contiguous() {
                 let ws: Vec<f64> = w.iter().map(|e| as_f64(*e)).collect();
                 let xs: &[f64] = as_f64_slice(xs);
-                let g = crate::kernels::tr_mul_map(xs, x.nrows(), &ws, |z, i| {
-                    as_f64(f(from_f64(z), i))
+                let g = crate::kernels::tr_mul_map(xs, m, &ws, |z, i| {
+                    as_f64(f(from_f64(z), core::array::from_fn(|k| outside[k][i])))
                 });
                 return OMatrix::from_vec_generic(
                     x.shape_generic().1,
@@ -759,11 +819,27 @@ where
         }
     }
     let mut r = x * w;
-    // (a slice: nalgebra's own iterator over a matrix is generic over strides and slower)
-    for (i, v) in r.as_mut_slice().iter_mut().enumerate() {
-        *v = f(*v, i);
+    // (slices: nalgebra's own iterator over a matrix is generic over strides and slower, and
+    // the lengths checked above let the compiler drop the bounds checks)
+    let rs = &mut r.as_mut_slice()[..m];
+    for (i, v) in rs.iter_mut().enumerate() {
+        *v = f(*v, core::array::from_fn(|k| outside[k][i]));
     }
     x.tr_mul(&r)
+}
+
+/// The entries of a column vector as a slice: borrowed where they are one run of memory, copied
+/// otherwise (a view with a row stride).
+pub fn column_slice<T: Scalar, R: Dim, C: Dim, S: RawStorage<T, R, C>>(
+    v: &Matrix<T, R, C, S>,
+) -> std::borrow::Cow<'_, [T]> {
+    let (rs, _) = v.strides();
+    if v.ncols() == 1 && rs == 1 {
+        // SAFETY: one column with unit row stride: its nrows entries are one run of memory.
+        std::borrow::Cow::Borrowed(unsafe { core::slice::from_raw_parts(v.data.ptr(), v.nrows()) })
+    } else {
+        std::borrow::Cow::Owned(v.iter().cloned().collect())
+    }
 }
 
 /// The entries of a column-major matrix whose columns follow each other in memory.

@@ -240,18 +240,20 @@ ROWS = [
     ("exp_decay_jacobian~jacrev", "exp_decay_jacobian", "jacrev", "  JAX jacrev"),
     ("tanh_layer_jacobian", "tanh_layer_jacobian", "jacfwd", "Jacobian of tanh(Wx) w.r.t. x"),
     ("tanh_layer_jacobian~jacrev", "tanh_layer_jacobian", "jacrev", "  JAX jacrev"),
-    ("least_squares@hvp", None, "hvp", "HVP (jvp of grad)"),
-    ("logistic@hvp", None, "hvp", "HVP (jvp of grad)"),
+    ("least_squares@hvp", "least_squares_hvp", "hvp", "HVP (jvp of grad)"),
+    ("logistic@hvp", "logistic_hvp", "hvp", "HVP (jvp of grad)"),
     ("tanh_layer@hvp", None, "hvp", "HVP (jvp of grad) w.r.t. (W, V)"),
-    ("least_squares@hessian", None, "hessian", "Hessian, 200×200"),
-    ("logistic@hessian", None, "hessian", "Hessian, 100×100"),
+    ("least_squares@hessian", "least_squares_hessian", "hessian", "Hessian, 200×200"),
+    ("logistic@hessian", "logistic_hessian", "hessian", "Hessian, 100×100"),
 ]
 ROW = {r[0]: r for r in ROWS}
 SEED = {"least_squares": 1, "ridge": 2, "logistic": 3, "trace_quadratic": 4, "factorization": 5,
         "gaussian_nll": 6, "bilinear_inverse": 7, "trace_sixth_power": 8, "tanh_layer": 9,
         "exp_decay_jacobian": 101, "tanh_layer_jacobian": 102}
-BENCH_FILE = {"exp_decay_jacobian": "jacobians", "tanh_layer_jacobian": "jacobians"}
-RUST_IDS = {"jacobians": ("generated_jacobian", "hand_written")}
+BENCH_FILE = {"exp_decay_jacobian": "jacobians", "tanh_layer_jacobian": "jacobians",
+              "least_squares_hvp": "second", "logistic_hvp": "second",
+              "least_squares_hessian": "second", "logistic_hessian": "second"}
+RUST_IDS = {"jacobians": ("generated_jacobian", "hand_written"), "second": ("generated", "hand_written")}
 
 
 def base_name(row):
@@ -568,12 +570,12 @@ def paired_ratios(logs):
     import re
 
     out = {}
-    for fn in ("cargo-gradients.log", "cargo-jacobians.log"):
+    for fn in ("cargo-gradients.log", "cargo-jacobians.log", "cargo-second.log"):
         p = os.path.join(logs, fn)
         if not os.path.exists(p):
             continue
         for line in open(p, errors="replace"):
-            m = re.match(r"paired ratio: (\w+): generated_(?:grad|jacobian)/hand_written = ([\d.]+) \[([\d.]+), ([\d.]+)\]", line)
+            m = re.match(r"paired ratio: (\w+): generated(?:_grad|_jacobian)?/hand_written = ([\d.]+) \[([\d.]+), ([\d.]+)\]", line)
             if m:
                 out[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
     return out

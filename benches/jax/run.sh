@@ -6,7 +6,7 @@
 # 1. a virtual environment in target/jax-venv with jax[cpu]==$JAX_VERSION (made once, reused);
 # 2. the JAX derivatives checked (closed form, central differences), then timed:
 #    target/jax-compare/jax.json;
-# 3. cargo bench -p matgrad-benches --bench gradients / --bench jacobians, the generated,
+# 3. cargo bench -p matgrad-benches --bench gradients / jacobians / second, the generated,
 #    hand-written and value columns only (a criterion filter; every group's startup checks and
 #    paired ratios still run): target/criterion/, logs in target/jax-compare/cargo-*.log;
 # 4. the table, from target/jax-compare/jax.json and target/criterion/.
@@ -83,14 +83,18 @@ fi
 
 if [ "$skip_rust" = 0 ]; then
     # Which bench files and criterion groups the objectives need.
-    grad_groups=() jac_groups=()
+    grad_groups=() jac_groups=() second_groups=()
     all_grad=(least_squares ridge logistic trace_quadratic factorization gaussian_nll bilinear_inverse trace_sixth_power tanh_layer)
     all_jac=(exp_decay_jacobian tanh_layer_jacobian)
+    # benches/second.rs: the Hessian-vector products and Hessians of two objectives (one
+    # criterion group per derivative, run together).
+    all_second=(least_squares_hvp logistic_hvp least_squares_hessian logistic_hessian)
     if [ ${#objectives[@]} -eq 0 ]; then
-        grad_groups=("${all_grad[@]}") jac_groups=("${all_jac[@]}")
+        grad_groups=("${all_grad[@]}") jac_groups=("${all_jac[@]}") second_groups=("${all_second[@]}")
     else
         for o in "${objectives[@]}"; do
             case " ${all_jac[*]} " in *" $o "*) jac_groups+=("$o") ;; *) grad_groups+=("$o") ;; esac
+            case "$o" in least_squares|logistic) second_groups+=("${o}_hvp" "${o}_hessian") ;; esac
         done
     fi
     run_bench() { # file, id regex, groups...
@@ -103,6 +107,7 @@ if [ "$skip_rust" = 0 ]; then
     }
     [ ${#grad_groups[@]} -gt 0 ] && run_bench gradients 'generated_grad|hand_written|value' "${grad_groups[@]}"
     [ ${#jac_groups[@]} -gt 0 ] && run_bench jacobians 'generated_jacobian|hand_written|value' "${jac_groups[@]}"
+    [ ${#second_groups[@]} -gt 0 ] && run_bench second 'generated|hand_written' "${second_groups[@]}"
 fi
 
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg)"

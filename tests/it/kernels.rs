@@ -166,5 +166,22 @@ fn one_pass_gradients_match_the_two_pass_closed_forms() {
     let big = mat(&mut r, 310, 121);
     let v = big.view((5, 0), (300, 121));
     let want = v.tr_mul(&(v * &w - &y));
-    assert_close(&rt::tr_mul_map(&v, &w, |z, i| z - y[i]), &want, 1e-12);
+    assert_close(
+        &rt::tr_mul_map(&v, &w, [y.as_slice()], |z, [yi]| z - yi),
+        &want,
+        1e-12,
+    );
+}
+
+#[test]
+fn matrix_powers_through_faer_agree_with_repeated_products() {
+    let mut r = rng(1605);
+    let x = mat(&mut r, N, N) * 0.2;
+    let mut want = x.clone();
+    for k in 1..=7u32 {
+        assert_close(&rt::matrix_power(&x, k), &want, 1e-10);
+        want = &want * &x;
+    }
+    let s = matgrad::nalgebra::Matrix3::new(0.5, 0.1, -0.2, 0.3, 0.9, 0.0, -0.4, 0.2, 0.7);
+    assert!((rt::matrix_power(&s, 3) - s * s * s).norm() < 1e-14);
 }

@@ -59,17 +59,26 @@ impl Emitter<'_> {
     }
 
     /// Xᵀ r with r an entrywise chain of z = X w (`plan_one_pass`): the chain as one closure
-    /// of zᵢ and i, X read once by `tr_mul_map` where X is large.
+    /// of zᵢ and the entries i of its other vectors, X read once by `tr_mul_map` where X is large.
     pub(super) fn one_pass_product(&self, n: NodeId) -> TokenStream {
         let Some(p) = &self.one_pass[n.index()] else {
             return quote!(::core::compile_error!("matgrad: no one-pass product"));
         };
         let (x, w) = (self.m(p.x), self.m(p.w));
         let entry = self.chain_entry(p, p.r);
-        quote!(::matgrad::__private::tr_mul_map(#x, #w, |__mg_z, __mg_i| #entry))
+        let vectors = p
+            .outside
+            .iter()
+            .filter(|&&a| self.g.ty(a).is_matrix())
+            .map(|&a| {
+                let m = self.m(a);
+                quote!(&*::matgrad::__private::column_slice(#m))
+            });
+        quote!(::matgrad::__private::tr_mul_map(#x, #w, [#(#vectors),*], |__mg_z, __mg_o| #entry))
     }
 
-    /// Entry i of chain node `c` as a scalar expression of `__mg_z` (entry i of X w).
+    /// Entry i of chain node `c` as a scalar expression of `__mg_z` (entry i of X w) and
+    /// `__mg_o` (entry i of each outside vector).
     fn chain_entry(&self, p: &super::plan::OnePass, c: NodeId) -> TokenStream {
         let g = self.g;
         if c == p.z {
@@ -78,8 +87,14 @@ impl Emitter<'_> {
         let operand = |a: NodeId| {
             if p.outside.contains(&a) {
                 if g.ty(a).is_matrix() {
-                    let m = self.m(a);
-                    quote!(#m[__mg_i])
+                    // entry i of the k-th outside vector, handed to the closure in `__mg_o`
+                    let k = p
+                        .outside
+                        .iter()
+                        .filter(|&&o| g.ty(o).is_matrix())
+                        .position(|&o| o == a)
+                        .unwrap_or(0);
+                    quote!(__mg_o[#k])
                 } else {
                     let s = self.s(a);
                     quote!((#s))
