@@ -780,6 +780,7 @@ where
 /// block's share of X w, its residuals, then its contribution to Xᵀ r
 /// (`crate::kernels::tr_mul_map`). Otherwise X w, r and Xᵀ r one after the other, as nalgebra
 /// computes them, r in one pass.
+#[inline]
 pub fn tr_mul_map<T, R, C, S1, S2, F, const K: usize>(
     x: &Matrix<T, R, C, S1>,
     w: &Matrix<T, C, nalgebra::U1, S2>,
@@ -801,31 +802,52 @@ where
         "tr_mul_map: a vector of the chain does not have X's row count"
     );
     #[cfg(feature = "faer")]
-    {
-        let dynamic = R::try_to_usize().is_none();
-        if dynamic && is_f64::<T>() && x.len() >= crate::kernels::ONE_PASS_FROM {
-            if let Some(xs) = x.as_slice_contiguous() {
-                let ws: Vec<f64> = w.iter().map(|e| as_f64(*e)).collect();
-                let xs: &[f64] = as_f64_slice(xs);
-                let g = crate::kernels::tr_mul_map(xs, m, &ws, |z, i| {
-                    as_f64(f(from_f64(z), core::array::from_fn(|k| outside[k][i])))
-                });
-                return OMatrix::from_vec_generic(
-                    x.shape_generic().1,
-                    nalgebra::U1,
-                    from_f64_vec(g),
-                );
-            }
+    if R::try_to_usize().is_none() && is_f64::<T>() && x.len() >= crate::kernels::ONE_PASS_FROM {
+        if let Some(g) = one_pass(x, w, &outside, &mut f) {
+            return g;
         }
     }
     let mut r = x * w;
-    // (slices: nalgebra's own iterator over a matrix is generic over strides and slower, and
-    // the lengths checked above let the compiler drop the bounds checks)
-    let rs = &mut r.as_mut_slice()[..m];
-    for (i, v) in rs.iter_mut().enumerate() {
-        *v = f(*v, core::array::from_fn(|k| outside[k][i]));
+    // (a slice: nalgebra's own iterator over a matrix is generic over strides and slower)
+    for (i, v) in r.as_mut_slice().iter_mut().enumerate().take(m) {
+        // SAFETY: every outside vector has m entries (asserted above) and i < m.
+        *v = f(
+            *v,
+            core::array::from_fn(|k| unsafe { *outside[k].get_unchecked(i) }),
+        );
     }
     x.tr_mul(&r)
+}
+
+/// [`tr_mul_map`] for a large `f64` X stored in one run of memory: X read once
+/// (`crate::kernels::tr_mul_map`). Kept out of line, so that the small path stays small.
+#[cfg(feature = "faer")]
+#[inline(never)]
+fn one_pass<T, R, C, S1, S2, F, const K: usize>(
+    x: &Matrix<T, R, C, S1>,
+    w: &Matrix<T, C, nalgebra::U1, S2>,
+    outside: &[&[T]; K],
+    f: &mut F,
+) -> Option<OMatrix<T, C, nalgebra::U1>>
+where
+    T: RealField + Copy,
+    R: Dim,
+    C: Dim,
+    S1: nalgebra::Storage<T, R, C>,
+    S2: nalgebra::Storage<T, C, nalgebra::U1>,
+    F: FnMut(T, [T; K]) -> T,
+    DefaultAllocator: Allocator<C>,
+{
+    let xs = as_f64_slice(x.as_slice_contiguous()?);
+    let ws: Vec<f64> = w.iter().map(|e| as_f64(*e)).collect();
+    let g = crate::kernels::tr_mul_map(xs, x.nrows(), &ws, |z, i| {
+        as_f64(f(from_f64(z), core::array::from_fn(|k| outside[k][i])))
+    });
+    Some(OMatrix::from_vec_generic(
+        x.shape_generic().1,
+        nalgebra::U1,
+        from_f64_vec(g),
+    ))
 }
 
 /// The entries of a column vector as a slice: borrowed where they are one run of memory, copied
