@@ -612,7 +612,7 @@ where
 }
 
 /// A copy of a square matrix's entries (column-major) for faer: only for `f64`, dynamic
-/// dimensions (static ones stay inline nalgebra) and order `from` or more.
+/// dimensions (static ones stay inline nalgebra), square, and of order `from` or more.
 #[cfg(feature = "faer")]
 fn faer_input<T, R, C, S>(x: &Matrix<T, R, C, S>, from: usize) -> Option<Vec<f64>>
 where
@@ -622,7 +622,8 @@ where
     S: RawStorage<T, R, C>,
 {
     let dynamic = R::try_to_usize().is_none() || C::try_to_usize().is_none();
-    if !dynamic || !is_f64::<T>() || x.nrows() < from {
+    // (a non-square matrix goes to nalgebra, which reports it as it always has)
+    if !dynamic || !is_f64::<T>() || x.nrows() < from || x.nrows() != x.ncols() {
         return None;
     }
     Some(x.iter().map(|e| as_f64(*e)).collect())

@@ -185,3 +185,9 @@ fn matrix_powers_through_faer_agree_with_repeated_products() {
     let s = matgrad::nalgebra::Matrix3::new(0.5, 0.1, -0.2, 0.3, 0.9, 0.0, -0.4, 0.2, 0.7);
     assert!((rt::matrix_power(&s, 3) - s * s * s).norm() < 1e-14);
 }
+
+#[test]
+#[should_panic(expected = "non-square")]
+fn a_non_square_matrix_is_reported_by_nalgebra_as_before() {
+    let _ = rt::try_inverse(&DMatrix::<f64>::zeros(N, N + 1));
+}
