@@ -188,5 +188,24 @@ fn main() {
             "(X is {:.2} MB: one read at 1 µs per MB is 1 TB/s)",
             (m * n * 8) as f64 / 1e6
         );
+        // Wall-clock time of the one-pass kernel (with the feature `parallel` it may use several
+        // threads, which the thread CPU clock of `paired` would not see): median of 21 batches.
+        let mut times: Vec<f64> = (0..21)
+            .map(|_| {
+                let t0 = std::time::Instant::now();
+                let mut k = 0;
+                while t0.elapsed().as_secs_f64() < 2e-3 {
+                    black_box(one_pass(black_box(&x), black_box(&wv), black_box(&yv)));
+                    k += 1;
+                }
+                t0.elapsed().as_secs_f64() / k as f64
+            })
+            .collect();
+        times.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "wall time: {m}x{n}: one_pass_xt_r = {:.2} µs (parallel feature: {})",
+            times[10] * 1e6,
+            cfg!(feature = "parallel")
+        );
     }
 }

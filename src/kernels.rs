@@ -200,22 +200,62 @@ pub fn tr_mul_map(
     x: &[f64],
     m: usize,
     w: &[f64],
-    mut f: impl FnMut(f64, usize) -> f64,
+    f: impl Fn(f64, usize) -> f64 + Sync,
+) -> Vec<f64> {
+    assert_eq!(x.len(), m * w.len());
+    #[cfg(feature = "parallel")]
+    {
+        let parts = rayon::current_num_threads().min(x.len() / PARALLEL_FROM);
+        if parts > 1 {
+            // Rows split into `parts` ranges, one task each, their shares of Xᵀ r added.
+            let per = m.div_ceil(parts);
+            let f = &f;
+            let shares: Vec<Vec<f64>> = {
+                use rayon::prelude::*;
+                (0..parts)
+                    .into_par_iter()
+                    .map(|p| rows_share(x, m, w, p * per..((p + 1) * per).min(m), f))
+                    .collect()
+            };
+            let mut g = vec![0.0; w.len()];
+            for share in shares {
+                for (a, b) in g.iter_mut().zip(share) {
+                    *a += b;
+                }
+            }
+            return g;
+        }
+    }
+    rows_share(x, m, w, 0..m, &f)
+}
+
+/// With the feature `parallel`: X of at least this many entries per thread is split by rows
+/// among rayon's threads.
+#[cfg(feature = "parallel")]
+pub const PARALLEL_FROM: usize = 1 << 17;
+
+/// The share of rows `rows` of X in Xᵀ r, X read once in blocks.
+fn rows_share(
+    x: &[f64],
+    m: usize,
+    w: &[f64],
+    rows: core::ops::Range<usize>,
+    f: &(impl Fn(f64, usize) -> f64 + Sync),
 ) -> Vec<f64> {
     let n = w.len();
-    assert_eq!(x.len(), m * n);
     let mut g = vec![0.0; n];
-    if n == 0 {
+    if n == 0 || rows.is_empty() {
         return g;
     }
-    let rows = (BLOCK_BYTES / 8 / n).clamp(16, 4096) & !7;
-    let mut z = vec![0.0; rows.min(m)];
+    let height = (BLOCK_BYTES / 8 / n).clamp(16, 4096) & !7;
+    let mut z = vec![0.0; height.min(rows.len())];
     #[cfg(target_arch = "x86_64")]
     let fma =
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    let mut i0 = 0;
-    while i0 < m {
-        let b = rows.min(m - i0);
+    let mut f = f;
+    let mut i0 = rows.start;
+    while i0 < rows.end {
+        let b = height.min(rows.end - i0);
         let z = &mut z[..b];
         #[cfg(target_arch = "x86_64")]
         if fma {

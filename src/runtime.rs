@@ -786,7 +786,7 @@ pub fn tr_mul_map<T, R, C, S1, S2, F, const K: usize>(
     x: &Matrix<T, R, C, S1>,
     w: &Matrix<T, C, nalgebra::U1, S2>,
     outside: [&[T]; K],
-    mut f: F,
+    f: F,
 ) -> OMatrix<T, C, nalgebra::U1>
 where
     T: RealField + Copy,
@@ -794,7 +794,7 @@ where
     C: Dim,
     S1: nalgebra::Storage<T, R, C>,
     S2: nalgebra::Storage<T, C, nalgebra::U1>,
-    F: FnMut(T, [T; K]) -> T,
+    F: Fn(T, [T; K]) -> T + Sync,
     DefaultAllocator: Allocator<R> + Allocator<C>,
 {
     let m = x.nrows();
@@ -804,7 +804,7 @@ where
     );
     #[cfg(feature = "faer")]
     if R::try_to_usize().is_none() && is_f64::<T>() && x.len() >= crate::kernels::ONE_PASS_FROM {
-        if let Some(g) = one_pass(x, w, &outside, &mut f) {
+        if let Some(g) = one_pass(x, w, &outside, &f) {
             return g;
         }
     }
@@ -828,7 +828,7 @@ fn one_pass<T, R, C, S1, S2, F, const K: usize>(
     x: &Matrix<T, R, C, S1>,
     w: &Matrix<T, C, nalgebra::U1, S2>,
     outside: &[&[T]; K],
-    f: &mut F,
+    f: &F,
 ) -> Option<OMatrix<T, C, nalgebra::U1>>
 where
     T: RealField + Copy,
@@ -836,7 +836,7 @@ where
     C: Dim,
     S1: nalgebra::Storage<T, R, C>,
     S2: nalgebra::Storage<T, C, nalgebra::U1>,
-    F: FnMut(T, [T; K]) -> T,
+    F: Fn(T, [T; K]) -> T + Sync,
     DefaultAllocator: Allocator<C>,
 {
     let xs = as_f64_slice(x.as_slice_contiguous()?);

@@ -139,7 +139,8 @@ fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
 #[test]
 fn one_pass_gradients_match_the_two_pass_closed_forms() {
     let mut r = rng(1604);
-    for (m, n) in [(300, 121), (5000, 7), (40, 1000)] {
+    // (3001×90: 270 090 entries, split among threads with the feature `parallel`)
+    for (m, n) in [(300, 121), (5000, 7), (40, 1000), (3001, 90)] {
         let (x, w, y) = (mat(&mut r, m, n), vec(&mut r, n), vec(&mut r, m));
         let res = &x * &w - &y;
         assert_close(
