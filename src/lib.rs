@@ -74,6 +74,12 @@
 //!   so that its tree holds one nalgebra.
 //! - `argmin`: the `argmin = Name` option (needs `nalgebra-0_34`).
 //! - `levenberg-marquardt`: the `least_squares = Name` option (needs `nalgebra-0_34`).
+//! - `faer` (default): large `f64` inverses, LU solves, determinants, Cholesky factors and
+//!   matrix powers of run-time size through faer's kernels (chosen by size at run time; static
+//!   shapes and small sizes stay nalgebra), and the one-pass Xᵀ f(Xw) gradients read X once.
+//!   Without it, nalgebra everywhere.
+//! - `parallel`: the one-pass gradients on a large X split among rayon's threads (off by
+//!   default: single-threaded).
 //!
 //! An option whose feature is off is one compile error at the option, saying which feature to
 //! enable.
