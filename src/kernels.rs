@@ -5,7 +5,7 @@
 //! unblocked.
 //!
 //! Only `f64` takes these paths, and only from the sizes where they were measured to win
-//! (`benches/kernels.rs`, docs/BENCHMARKS.md); [`crate::runtime`] dispatches and keeps nalgebra
+//! (`benches/kernels.rs`, docs/BENCHMARKS.md); `src/runtime.rs` dispatches and keeps nalgebra
 //! below them, for static shapes and for other scalar types. Everything here is single-threaded
 //! (`Par::Seq`).
 
