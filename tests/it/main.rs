@@ -10,6 +10,7 @@ mod integrations;
 mod iterators;
 mod jacobian_ops;
 mod jacobians;
+mod loops;
 mod methods;
 mod minimize;
 mod real_code;

@@ -8,6 +8,7 @@
 
 mod branches;
 mod linalg;
+mod loops;
 mod node;
 mod operand;
 mod plan;
@@ -65,6 +66,12 @@ pub struct Emitter<'a> {
     needed: Vec<bool>,
     owner: Vec<branches::Block>,
     foreign_reads: Vec<bool>,
+    /// The loop whose iteration is being written (`None`: the top level), and the residuals
+    /// an adjoint loop restored from the tape as references (`loops.rs`).
+    scope_now: std::cell::Cell<Option<usize>>,
+    restored: std::cell::RefCell<std::collections::BTreeSet<NodeId>>,
+    /// Nodes read in another scope than their own: never moved.
+    cross_scope: Vec<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -95,6 +102,9 @@ impl<'a> Emitter<'a> {
             solved_transpose: Vec::new(),
             embedded: Vec::new(),
             fused: Vec::new(),
+            scope_now: std::cell::Cell::new(None),
+            restored: Default::default(),
+            cross_scope: Vec::new(),
         }
     }
 
@@ -112,7 +122,10 @@ impl<'a> Emitter<'a> {
     }
 
     pub fn is_leaf_alias(&self, id: NodeId) -> bool {
-        matches!(self.g.op(id), Op::Param(_) | Op::Local(_) | Op::Opaque(_))
+        matches!(
+            self.g.op(id),
+            Op::Param(_) | Op::Local(_) | Op::Opaque(_) | Op::Carry { .. }
+        )
     }
 
     /// One `let` per needed node that `select` accepts, in graph order.
@@ -128,7 +141,16 @@ impl<'a> Emitter<'a> {
                 );
             let virtual_node =
                 self.folded[id] || self.solved_transpose[id] || self.embedded[id] || self.fused[id];
-            if !is_needed || virtual_node || is_user_leaf || !select(n) {
+            if !is_needed
+                || virtual_node
+                || is_user_leaf
+                || g.scope_of(n) != self.scope_now.get()
+                || !select(n)
+            {
+                continue;
+            }
+            if matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
+                lets.extend(self.loop_lets(n, needed));
                 continue;
             }
             let t = self.t(n);

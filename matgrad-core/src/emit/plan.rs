@@ -19,6 +19,7 @@ impl Emitter<'_> {
             Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
             // sum(J) is the number of entries, known from the shape.
             Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
+            Op::LoopOut { .. } | Op::LoopAdjoint { .. } => self.loop_reads(n),
             _ => args.to_vec(),
         }
     }
@@ -142,6 +143,7 @@ impl Emitter<'_> {
                 }
             }
         }
+        self.plan_scopes(&needed);
         needed
     }
 

@@ -370,6 +370,11 @@ impl Builder<'_> {
             Op::Ones => E::Name("J".into(), kind),
             Op::Zeros => E::Num(0.0),
             Op::Commutation { .. } => E::Name("K".into(), Kind::Matrix),
+            // A loop's values (`ir/loops.rs`): the carried value at step t, the value after the
+            // loop, and the adjoints its recurrence leaves (`pretty/loops.rs`).
+            Op::Carry { .. } | Op::LoopOut { .. } | Op::LoopAdjoint { .. } => {
+                E::Name(super::loops::name(g, n), kind)
+            }
             Op::Reshape => E::Call("vec".into(), vec![arg(0, self)?]),
             Op::Neg => scaled(-1.0, arg(0, self)?),
             Op::Add => sum(arg(0, self)?, arg(1, self)?),
