@@ -414,14 +414,17 @@ pub fn eval_node(g: &Graph, params: &[Value], n: NodeId) -> Result<Value, EvalEr
     eval(g, params, n).map(|mut v| v.pop().unwrap_or(Value::Scalar(f64::NAN)))
 }
 
+type Tape = (Vec<NodeId>, Vec<Vec<Value>>);
+
 /// Runs the graph's nodes in order, and its loops as loops.
 struct Runner<'a> {
     g: &'a Graph,
     params: &'a [Value],
     size: Size<'a>,
     upto: NodeId,
-    /// For each primal loop, the values of its body's nodes in each iteration.
-    tapes: std::collections::HashMap<usize, Vec<Vec<Value>>>,
+    /// For each primal loop and each tangent loop of one, its body's nodes and their values in
+    /// each iteration.
+    tapes: std::collections::HashMap<usize, Tape>,
 }
 
 impl Runner<'_> {
@@ -434,6 +437,7 @@ impl Runner<'_> {
                         match g.loops[lp].kind {
                             crate::ir::loops::LoopKind::Primal => self.forward(vals, lp)?,
                             crate::ir::loops::LoopKind::Adjoint(_) => self.adjoint(vals, lp)?,
+                            crate::ir::loops::LoopKind::Tangent(_) => self.tangent(vals, lp)?,
                         }
                     }
                 }
@@ -475,7 +479,7 @@ impl Runner<'_> {
                 .map(|c| vals[c.out.index()].clone())
                 .collect();
         }
-        self.tapes.insert(lp, tape);
+        self.tapes.insert(lp, (body, tape));
         for (j, o) in l.outs.iter().enumerate() {
             if o.index() < vals.len() {
                 vals[o.index()] = state[j].clone();
@@ -491,9 +495,8 @@ impl Runner<'_> {
             return Ok(());
         };
         let fwd = &g.loops[adj.forward];
-        let primal = self.scope(adj.forward);
         let body = self.scope(b);
-        let tape = self.tapes.get(&adj.forward).cloned().unwrap_or_default();
+        let (primal, tape) = self.tapes.get(&adj.forward).cloned().unwrap_or_default();
         let mut state: Vec<Value> = l
             .carries
             .iter()
@@ -559,6 +562,102 @@ impl Runner<'_> {
                         }
                     }
                 }
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Runner<'_> {
+    /// A tangent loop, run beside its primal loop (again: the interpreter does not share
+    /// iterations between loops).
+    fn tangent(&mut self, vals: &mut [Value], t: usize) -> Result<(), EvalError> {
+        use crate::ir::loops::LoopKind;
+        let g = self.g;
+        let tl = &g.loops[t];
+        let LoopKind::Tangent(tk) = &tl.kind else {
+            return Ok(());
+        };
+        let x = tk.primal;
+        let xl = &g.loops[x];
+        let (xb, tb) = (self.scope(x), self.scope(t));
+        let mut xs: Vec<Value> = xl
+            .carries
+            .iter()
+            .map(|c| vals[c.init.index()].clone())
+            .collect();
+        let mut ts: Vec<Value> = tl
+            .carries
+            .iter()
+            .map(|c| vals[c.init.index()].clone())
+            .collect();
+        let mut acc: Vec<Option<Value>> = vec![None; tk.contributions.len()];
+        let mut step = |run: &mut Self, vals: &mut [Value]| -> Result<(), EvalError> {
+            for (c, v) in xl.carries.iter().zip(&xs) {
+                vals[c.param.index()] = v.clone();
+            }
+            for (c, v) in tl.carries.iter().zip(&ts) {
+                vals[c.param.index()] = v.clone();
+            }
+            run.nodes(vals, &xb)?;
+            run.nodes(vals, &tb)?;
+            for (a, c) in acc.iter_mut().zip(&tk.contributions) {
+                if let Some(c) = c {
+                    let v = vals[c.index()].clone();
+                    *a = Some(match a.take() {
+                        None => v,
+                        Some(Value::Scalar(x)) => Value::Scalar(x + v.scalar()),
+                        Some(Value::Matrix(x)) => Value::Matrix(x + v.matrix()),
+                    });
+                }
+            }
+            xs = xl
+                .carries
+                .iter()
+                .map(|c| vals[c.out.index()].clone())
+                .collect();
+            ts = tl
+                .carries
+                .iter()
+                .map(|c| vals[c.out.index()].clone())
+                .collect();
+            Ok(())
+        };
+        match &xl.kind {
+            LoopKind::Adjoint(a) => {
+                let source = tk.forward.unwrap_or(a.forward);
+                let (nodes, tape) = self.tapes.get(&source).cloned().unwrap_or_default();
+                for entry in tape.iter().rev() {
+                    for (p, v) in nodes.iter().zip(entry) {
+                        vals[p.index()] = v.clone();
+                    }
+                    step(self, vals)?;
+                }
+            }
+            _ => {
+                let count = trip_count(&xl.header.iter.to_string())
+                    .ok_or(EvalError::Unsupported(tl.outs[0]))?;
+                let mut tape = Vec::new();
+                let recorded: Vec<NodeId> = xb.iter().chain(&tb).copied().collect();
+                for _ in 0..count {
+                    step(self, vals)?;
+                    tape.push(recorded.iter().map(|n| vals[n.index()].clone()).collect());
+                }
+                self.tapes.insert(t, (recorded, tape));
+            }
+        }
+        let nc = tl.carries.len();
+        for &o in &tl.outs {
+            let Op::LoopOut { out, .. } = *g.op(o) else {
+                continue;
+            };
+            if o.index() >= vals.len() {
+                continue;
+            }
+            vals[o.index()] = if out < nc {
+                ts[out].clone()
+            } else {
+                acc[out - nc].clone().unwrap_or(Value::Scalar(0.0))
             };
         }
         Ok(())

@@ -112,9 +112,29 @@ pub fn forward(g: &mut Graph, upto: NodeId, seeds: &[(NodeId, NodeId)]) -> Vec<O
             tangent[node.index()] = Some(dir);
         }
     }
+    // The tangent loop of each loop differentiated so far (`rules/loops.rs`).
+    let mut loops = std::collections::HashMap::new();
     for id in 0..=upto.index() {
         let node = NodeId(id as u32);
-        if tangent[id].is_some() || g.get(node).op.is_leaf() {
+        // A loop's body is differentiated with the loop, at its first result.
+        if tangent[id].is_some() || g.get(node).op.is_leaf() || g.scope_of(node).is_some() {
+            continue;
+        }
+        if let Op::LoopOut { lp, .. } | Op::LoopAdjoint { lp, .. } = *g.op(node) {
+            let outs = g.loops[lp].outs.clone();
+            if outs.first() == Some(&node) {
+                let known = tangent
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| t.map(|t| (NodeId(i as u32), t)))
+                    .collect();
+                let d = rules::loops::tangent(g, lp, &known, &mut loops);
+                for (o, d) in outs.into_iter().zip(d) {
+                    if o.index() <= upto.index() {
+                        tangent[o.index()] = d.filter(|&d| !g.is_zero(d));
+                    }
+                }
+            }
             continue;
         }
         let d: Vec<Option<NodeId>> = g.args(node).iter().map(|a| tangent[a.index()]).collect();

@@ -124,9 +124,6 @@ pub fn derive_with_helpers(
     let plans = options
         .as_ref()
         .and_then(|o| valid::function(&mut cx, &function, o));
-    if let (Some(o), Some(body)) = (&options, &body) {
-        valid::loops::forward_mode(&mut cx, body, o);
-    }
     let valid = match (options, body, plans) {
         (Some(o), Some(body), Some(plans)) if !cx.has_errors() => {
             let (body, derived, derivations) = differentiate(&o, &function, body);

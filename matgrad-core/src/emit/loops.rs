@@ -27,11 +27,25 @@ impl Emitter<'_> {
         if let Op::LoopOut { lp, .. } | Op::LoopAdjoint { lp, .. } = *g.op(n) {
             let l = &g.loops[lp];
             reads.extend(l.carries.iter().map(|c| c.out));
-            if let LoopKind::Adjoint(a) = &l.kind {
-                reads.extend(a.contributions.iter().flatten());
-            }
+            reads.extend(l.contributions().iter().flatten());
         }
         reads
+    }
+
+    /// Mark the value at the end of an iteration of each carry whose value at the start is
+    /// needed; whether any was not marked yet.
+    pub(super) fn carries_needed(&self, needed: &mut [bool]) -> bool {
+        let g = self.g;
+        let mut changed = false;
+        for l in &g.loops {
+            for c in &l.carries {
+                if needed[c.param.index()] && !needed[c.out.index()] {
+                    needed[c.out.index()] = true;
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
 
     /// Planning across scopes: a value read in another scope than its own is never moved,
@@ -63,24 +77,175 @@ impl Emitter<'_> {
         self.cross_scope = cross;
     }
 
+    /// For code run once per direction (`compute_looped`, Jacobian sweeps): a loop whose body
+    /// varies with the direction varies as a whole, and so does what reads it. (A tangent loop
+    /// that varies is then written with its primal loop run again, per direction, while the
+    /// primal loop's own results are computed once, before.)
+    pub fn group_variance(&self, variant: &[bool], needed: &[bool]) -> Vec<bool> {
+        let g = self.g;
+        let mut v: Vec<bool> = (0..g.len())
+            .map(|i| variant.get(i).copied().unwrap_or(false))
+            .collect();
+        loop {
+            let mut changed = false;
+            for id in 0..g.len() {
+                let n = NodeId(id as u32);
+                if needed[id] && !v[id] && self.reads(n).iter().any(|a| v[a.index()]) {
+                    v[id] = true;
+                    changed = true;
+                }
+            }
+            // A carried value varies where its initial value or its update does.
+            for l in &g.loops {
+                for c in &l.carries {
+                    let p = c.param.index();
+                    if !v[p] && (v[c.init.index()] || v[c.out.index()]) {
+                        v[p] = true;
+                        changed = true;
+                    }
+                }
+            }
+            for (lp, l) in g.loops.iter().enumerate() {
+                let body_varies =
+                    (0..g.len()).any(|id| needed[id] && v[id] && g.scope[id] == Some(lp));
+                if !body_varies {
+                    continue;
+                }
+                // One iteration is written in one place: all of it varies.
+                for id in 0..g.len() {
+                    if needed[id] && g.scope[id] == Some(lp) && !v[id] {
+                        v[id] = true;
+                        changed = true;
+                    }
+                }
+                for &o in &l.outs {
+                    if !v[o.index()] {
+                        v[o.index()] = true;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return v;
+            }
+        }
+    }
+
+    /// The order in which the needed nodes of the scope being written are written: the graph's,
+    /// except that a loop (with the loops written in its `for`) comes after everything its
+    /// body reads from this scope, which differentiation may have built after it.
+    pub(super) fn order(&self, needed: &[bool]) -> Vec<NodeId> {
+        let g = self.g;
+        let here = self.scope_now.get();
+        let nodes: Vec<NodeId> = (0..needed.len())
+            .map(|id| NodeId(id as u32))
+            .filter(|&n| needed[n.index()] && g.scope_of(n) == here)
+            .collect();
+        if g.loops.is_empty() {
+            return nodes;
+        }
+        let mut done = vec![false; g.len()];
+        let mut order = Vec::new();
+        for &n in &nodes {
+            self.visit(n, needed, here, &mut done, &mut order);
+        }
+        order
+    }
+
+    fn visit(
+        &self,
+        n: NodeId,
+        needed: &[bool],
+        here: Option<usize>,
+        done: &mut [bool],
+        order: &mut Vec<NodeId>,
+    ) {
+        let g = self.g;
+        if done[n.index()] {
+            return;
+        }
+        done[n.index()] = true;
+        let deps: Vec<NodeId> = match *g.op(n) {
+            Op::LoopOut { lp, .. } | Op::LoopAdjoint { lp, .. } => {
+                // The group of the loop this result belongs to: its primal (or adjoint) loop
+                // and the tangent loops written with it.
+                let head = match &g.loops[lp].kind {
+                    LoopKind::Tangent(t) => t.primal,
+                    _ => lp,
+                };
+                let members = self.group(head, needed, &|_| true);
+                let inside = |s: Option<usize>| {
+                    let mut s = s;
+                    while let Some(l) = s {
+                        if members.contains(&l) {
+                            return true;
+                        }
+                        s = g.loops[l].parent;
+                    }
+                    false
+                };
+                let mut deps = BTreeSet::new();
+                for (id, &is_needed) in needed.iter().enumerate() {
+                    let m = NodeId(id as u32);
+                    if is_needed && inside(g.scope_of(m)) {
+                        deps.extend(self.reads(m));
+                    }
+                }
+                for &m in &members {
+                    for &o in &g.loops[m].outs {
+                        deps.extend(g.args(o).iter().copied());
+                    }
+                }
+                deps.into_iter()
+                    .filter(|&d| g.scope_of(d) == here && needed[d.index()])
+                    .collect()
+            }
+            _ => self
+                .reads(n)
+                .into_iter()
+                .filter(|&d| g.scope_of(d) == here)
+                .collect(),
+        };
+        for d in deps {
+            self.visit(d, needed, here, done, order);
+        }
+        order.push(n);
+    }
+
     /// The statements of a loop, at the first of its needed results in graph order (the rest
     /// are bound by the same statements).
-    pub(super) fn loop_lets(&self, n: NodeId, needed: &[bool]) -> TokenStream {
+    pub(super) fn loop_lets(&self, n: NodeId, needed: &[bool], select: Select) -> TokenStream {
         let g = self.g;
         let (Op::LoopOut { lp, .. } | Op::LoopAdjoint { lp, .. }) = *g.op(n) else {
             return TokenStream::new();
         };
-        let first = g.loops[lp].outs.iter().find(|o| needed[o.index()]);
-        if first != Some(&n) {
+        if self.written.borrow().contains(&lp) {
             return TokenStream::new();
         }
-        match g.loops[lp].kind {
-            LoopKind::Primal => self.forward_loop(lp, needed),
-            LoopKind::Adjoint(_) => self.adjoint_loop(lp, needed),
+        self.written.borrow_mut().insert(lp);
+        match &g.loops[lp].kind {
+            LoopKind::Primal => self.forward_loop(lp, needed, select),
+            LoopKind::Adjoint(_) => self.adjoint_loop(lp, needed, select),
+            // Written with its primal loop, in the same iterations: here, where the primal
+            // loop's results were written elsewhere (once, while this runs per direction), the
+            // primal loop runs again with it.
+            LoopKind::Tangent(t) => {
+                let head = t.primal;
+                if self.written.borrow().contains(&head) {
+                    return TokenStream::new();
+                }
+                self.written.borrow_mut().insert(head);
+                match g.loops[head].kind {
+                    LoopKind::Adjoint(_) => self.adjoint_loop(head, needed, select),
+                    _ => self.forward_loop(head, needed, select),
+                }
+            }
         }
     }
 
     /// The adjoint loops of loop `lp` that the outputs need.
+    /// (Whichever part of the code they are written in: a tape written once, before code run
+    /// per direction, is read by the adjoint loops that run per direction.)
     fn needed_adjoints(&self, lp: usize, needed: &[bool]) -> Vec<usize> {
         let g = self.g;
         (0..g.loops.len())
@@ -93,30 +258,73 @@ impl Emitter<'_> {
 
     /// The values of loop `lp`'s body that its needed adjoint loops read: stored on the tape.
     /// Constants computed from the index are not stored: the adjoint loop computes them again.
-    fn residuals(&self, lp: usize, needed: &[bool]) -> Vec<NodeId> {
+    fn residuals(&self, lp: usize, needed: &[bool], select: Select) -> Vec<NodeId> {
         let g = self.g;
-        let adjoints = self.needed_adjoints(lp, needed);
+        let forward = self.group(lp, needed, select);
+        let backward: Vec<usize> = self
+            .needed_adjoints(lp, needed)
+            .into_iter()
+            .flat_map(|b| self.group(b, needed, &|_| true))
+            .collect();
         let mut set = BTreeSet::new();
         let is_residual = |a: NodeId| {
-            g.scope_of(a) == Some(lp) && !matches!(g.op(a), Op::Opaque(_) | Op::Local(_))
+            g.scope_of(a).is_some_and(|s| forward.contains(&s))
+                && !matches!(g.op(a), Op::Opaque(_) | Op::Local(_))
         };
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
             if !is_needed {
                 continue;
             }
-            let in_adjoint = g.scope_of(n).is_some_and(|s| adjoints.contains(&s));
-            if in_adjoint && !matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
+            let in_backward = g.scope_of(n).is_some_and(|s| backward.contains(&s));
+            if in_backward && !matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
                 set.extend(self.reads(n).into_iter().filter(|&a| is_residual(a)));
             }
         }
-        for &b in &adjoints {
-            let l = &g.loops[b];
-            let mut outs: Vec<NodeId> = l.carries.iter().map(|c| c.out).collect();
-            if let LoopKind::Adjoint(a) = &l.kind {
-                outs.extend(a.contributions.iter().flatten());
+        // An inner loop that the adjoint runs again reads its arguments and what its body
+        // reads from this loop's iteration.
+        let inside = |s: Option<usize>, root: usize| {
+            let mut s = s;
+            while let Some(l) = s {
+                if l == root {
+                    return true;
+                }
+                s = g.loops[l].parent;
             }
-            set.extend(outs.into_iter().filter(|&a| is_residual(a)));
+            false
+        };
+        for &b in &backward {
+            for (id, &is_needed) in needed.iter().enumerate() {
+                let n = NodeId(id as u32);
+                let Op::LoopAdjoint { lp: inner_b, .. } = *g.op(n) else {
+                    continue;
+                };
+                if !is_needed || g.scope_of(n) != Some(b) {
+                    continue;
+                }
+                let LoopKind::Adjoint(a) = &g.loops[inner_b].kind else {
+                    continue;
+                };
+                let inner = a.forward;
+                for &o in &g.loops[inner].outs {
+                    set.extend(g.args(o).iter().copied().filter(|&x| is_residual(x)));
+                }
+                for (k, &kn) in needed.iter().enumerate() {
+                    let m = NodeId(k as u32);
+                    if kn && inside(g.scope_of(m), inner) {
+                        set.extend(self.reads(m).into_iter().filter(|&x| is_residual(x)));
+                    }
+                }
+            }
+        }
+        for &b in &backward {
+            let l = &g.loops[b];
+            let outs = l
+                .carries
+                .iter()
+                .map(|c| c.out)
+                .chain(l.contributions().iter().flatten().copied());
+            set.extend(outs.filter(|&a| is_residual(a)));
         }
         // A carry whose name constant code mentions is bound under that name again.
         for c in self.shadowed(lp) {
@@ -176,19 +384,17 @@ impl Emitter<'_> {
         quote!(#m.clone())
     }
 
-    /// The code of one iteration's nodes of scope `lp`, with the aliases of the loop's
+    /// The code of one iteration of loop `lp`'s group, with the aliases of the loop's
     /// constants that it reads bound first.
-    fn iteration(&self, lp: usize, needed: &[bool], tail: TokenStream) -> TokenStream {
+    fn iteration(&self, lp: usize, lets: TokenStream, tail: TokenStream) -> TokenStream {
         let g = self.g;
-        let saved = self.scope_now.replace(Some(lp));
-        let lets = self.lets(needed, |k| self.block(k).is_none());
-        self.scope_now.set(saved);
         let body = quote!(#lets #tail);
         // The loop's own constants (`y[t]`, `x.column(t)`) that the code reads, directly or
         // through another of them.
         let leaf_scope = match &g.loops[lp].kind {
             LoopKind::Primal => lp,
             LoopKind::Adjoint(a) => a.forward,
+            LoopKind::Tangent(t) => t.primal,
         };
         let mut used = BTreeSet::new();
         collect_idents(&body, &mut used);
@@ -204,71 +410,193 @@ impl Emitter<'_> {
         quote!(#(#bindings)* #body)
     }
 
-    fn forward_loop(&self, lp: usize, needed: &[bool]) -> TokenStream {
+    /// Loop `x` and the tangent loops that run beside it, where the outputs need them.
+    fn group(&self, x: usize, needed: &[bool], select: Select) -> Vec<usize> {
         let g = self.g;
-        let l = &g.loops[lp];
-        let (pat, iter) = (&l.header.pat, &l.header.iter);
-        let taped = !self.needed_adjoints(lp, needed).is_empty();
-        let residuals = if taped {
-            self.residuals(lp, needed)
-        } else {
-            Vec::new()
-        };
-        let state = |j: usize| format_ident!("__mg_s{}_{}", lp, j);
-        let tape = format_ident!("__mg_tape{}", lp);
-        let mut before = TokenStream::new();
-        let mut start = TokenStream::new();
-        for (j, c) in l.carries.iter().enumerate() {
-            let s = state(j);
-            let init = self.owned(c.init, false);
-            before.extend(quote!(let mut #s = #init;));
-            let alias = g.leaf_alias(c.param);
-            start.extend(quote!(let #alias = &#s;));
+        let mut members = vec![x];
+        // A tangent loop is needed for its results, or for values of its body that the tangent
+        // of an adjoint loop reads.
+        members.extend((0..g.loops.len()).filter(|&t| {
+            matches!(&g.loops[t].kind, LoopKind::Tangent(tl) if tl.primal == x)
+                && (g.loops[t]
+                    .outs
+                    .iter()
+                    .any(|o| needed[o.index()] && select(*o))
+                    || (0..g.len()).any(|id| {
+                        needed[id] && g.scope[id] == Some(t) && select(NodeId(id as u32))
+                    }))
+        }));
+        members
+    }
+
+    /// The states, carry aliases, accumulators, new values and results of the members of a
+    /// loop's group.
+    fn states(&self, members: &[usize], needed: &[bool]) -> States {
+        let g = self.g;
+        let mut st = States::default();
+        for &m in members {
+            let l = &g.loops[m];
+            let state = |j: usize| format_ident!("__mg_s{}_{}", m, j);
+            for (j, c) in l.carries.iter().enumerate() {
+                if !needed[c.out.index()] {
+                    continue;
+                }
+                let s = state(j);
+                let init = self.owned(c.init, false);
+                st.before.extend(quote!(let mut #s = #init;));
+                let alias = g.leaf_alias(c.param);
+                st.start.extend(quote!(let #alias = &#s;));
+            }
+            // The value of each result after the loop, by the position `LoopOut`/`LoopAdjoint`
+            // give it.
+            let nc = l.carries.len();
+            for &o in &l.outs {
+                if !needed[o.index()] {
+                    continue;
+                }
+                let slot = match (g.op(o).clone(), &l.kind) {
+                    (Op::LoopAdjoint { arg, .. }, LoopKind::Adjoint(a)) => {
+                        let fwd = &g.loops[a.forward];
+                        let nf = fwd.carries.len();
+                        if arg < nf {
+                            let k = (0..nf)
+                                .filter(|&j| g.is_active(fwd.carries[j].param))
+                                .position(|j| j == arg)
+                                .unwrap_or(0);
+                            Slot::Carry(k)
+                        } else {
+                            Slot::Sum(arg - nf)
+                        }
+                    }
+                    (Op::LoopOut { out, .. }, _) if out < nc => Slot::Carry(out),
+                    (Op::LoopOut { out, .. }, _) => Slot::Sum(out - nc),
+                    _ => continue,
+                };
+                let t = self.t(o);
+                let value = match slot {
+                    Slot::Carry(k) => state(k),
+                    Slot::Sum(c) => {
+                        st.sums.push((m, c));
+                        format_ident!("__mg_a{}_{}", m, c)
+                    }
+                };
+                st.after.extend(quote!(let #t = #value;));
+            }
         }
-        for j in self.shadowed(lp) {
-            start.extend(self.shadow(lp, j));
+        st
+    }
+
+    /// The end of an iteration: each sum's contribution added in, each state's new value.
+    fn update(&self, members: &[usize], needed: &[bool], st: &mut States) -> TokenStream {
+        let g = self.g;
+        let mut tail = TokenStream::new();
+        for &(m, c) in &st.sums {
+            let l = &g.loops[m];
+            let Some(x) = l.contributions().get(c).copied().flatten() else {
+                continue;
+            };
+            let a = format_ident!("__mg_a{}_{}", m, c);
+            let zero = match g.ty(x).shape() {
+                Some(s) => {
+                    let (r, cc) = self.dims(s);
+                    let om = self.omatrix();
+                    quote!(#om::zeros_generic(#r, #cc))
+                }
+                None => self.lit(0.0),
+            };
+            st.before.extend(quote!(let mut #a = #zero;));
+            let v = self.v(x);
+            tail.extend(quote!(#a += #v;));
         }
-        for s in &l.stmts {
-            start.extend(s.tokens.clone());
+        let outs: Vec<NodeId> = members
+            .iter()
+            .flat_map(|&m| g.loops[m].carries.iter().map(|c| c.out))
+            .collect();
+        let summed: Vec<NodeId> = members
+            .iter()
+            .flat_map(|&m| g.loops[m].contributions().iter().flatten().copied())
+            .collect();
+        let mut assign = TokenStream::new();
+        for &m in members {
+            for (j, c) in g.loops[m].carries.iter().enumerate() {
+                if !needed[c.out.index()] {
+                    continue;
+                }
+                let once =
+                    outs.iter().filter(|&&x| x == c.out).count() == 1 && !summed.contains(&c.out);
+                let value = self.owned(c.out, once);
+                let (n, s) = (
+                    format_ident!("__mg_n{}_{}", m, j),
+                    format_ident!("__mg_s{}_{}", m, j),
+                );
+                tail.extend(quote!(let #n = #value;));
+                assign.extend(quote!(#s = #n;));
+            }
+        }
+        quote!(#tail #assign)
+    }
+
+    /// The lets of one iteration of a group: each member's nodes, primal first.
+    fn group_lets(&self, members: &[usize], needed: &[bool]) -> TokenStream {
+        let mut lets = TokenStream::new();
+        for &m in members {
+            let saved = self.scope_now.replace(Some(m));
+            lets.extend(self.lets(needed, |k| self.block(k).is_none()));
+            self.scope_now.set(saved);
+        }
+        lets
+    }
+
+    fn statements(&self, lp: usize, lets_only: bool) -> TokenStream {
+        let mut out = TokenStream::new();
+        for s in self.g.loops[lp]
+            .stmts
+            .iter()
+            .filter(|s| s.is_let || !lets_only)
+        {
+            out.extend(s.tokens.clone());
             if let Some((alias, name)) = &s.alias {
-                start.extend(if s.by_ref {
+                out.extend(if s.by_ref {
                     quote!(let #alias = #name;)
                 } else {
                     quote!(let #alias = &#name;)
                 });
             }
         }
+        out
+    }
+
+    fn forward_loop(&self, lp: usize, needed: &[bool], select: Select) -> TokenStream {
+        let g = self.g;
+        let l = &g.loops[lp];
+        let (pat, iter) = (&l.header.pat, &l.header.iter);
+        let taped = !self.needed_adjoints(lp, needed).is_empty();
+        let residuals = if taped {
+            self.residuals(lp, needed, select)
+        } else {
+            Vec::new()
+        };
+        let members = self.group(lp, needed, select);
+        let mut st = self.states(&members, needed);
+        let mut start = st.start.clone();
+        for j in self.shadowed(lp) {
+            start.extend(self.shadow(lp, j));
+        }
+        start.extend(self.statements(lp, false));
         let mut tail = TokenStream::new();
         if taped {
-            before.extend(quote!(let mut #tape = ::std::vec::Vec::new();));
+            let tape = format_ident!("__mg_tape{}", lp);
+            st.before
+                .extend(quote!(let mut #tape = ::std::vec::Vec::new();));
             let index = l.header.bound.iter();
             let values = residuals.iter().map(|&r| self.owned(r, false));
             tail.extend(
                 quote!(#tape.push((#(::core::clone::Clone::clone(&#index),)* #(#values,)*));),
             );
         }
-        let outs: Vec<NodeId> = l.carries.iter().map(|c| c.out).collect();
-        let news: Vec<_> = (0..outs.len())
-            .map(|j| format_ident!("__mg_n{}_{}", lp, j))
-            .collect();
-        for (j, &o) in outs.iter().enumerate() {
-            let once = outs.iter().filter(|&&x| x == o).count() == 1;
-            let value = self.owned(o, once);
-            let n = &news[j];
-            tail.extend(quote!(let #n = #value;));
-        }
-        for (j, n) in news.iter().enumerate() {
-            let s = state(j);
-            tail.extend(quote!(#s = #n;));
-        }
-        let body = self.iteration(lp, needed, tail);
-        let mut after = TokenStream::new();
-        for (j, &o) in l.outs.iter().enumerate() {
-            if needed[o.index()] {
-                let (t, s) = (self.t(o), state(j));
-                after.extend(quote!(let #t = #s;));
-            }
-        }
+        tail.extend(self.update(&members, needed, &mut st));
+        let body = self.iteration(lp, self.group_lets(&members, needed), tail);
+        let (before, after) = (&st.before, &st.after);
         quote! {
             #before
             for #pat in #iter {
@@ -279,7 +607,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn adjoint_loop(&self, b: usize, needed: &[bool]) -> TokenStream {
+    fn adjoint_loop(&self, b: usize, needed: &[bool], select: Select) -> TokenStream {
         let g = self.g;
         let l = &g.loops[b];
         let LoopKind::Adjoint(adj) = &l.kind else {
@@ -287,22 +615,25 @@ impl Emitter<'_> {
         };
         let lp = adj.forward;
         let fwd = &g.loops[lp];
-        let residuals = self.residuals(lp, needed);
+        // Where this code needs tangent values of the forward loop that the forward loop written
+        // elsewhere does not have (code run per direction), the forward loop runs again here.
+        // So does a loop nested in another, whose tape each iteration of the outer loop made
+        // anew: the adjoint of the outer loop runs the inner one again from restored values.
+        let mut rerun = TokenStream::new();
+        let elsewhere = g.loops[lp].parent != l.parent;
+        if (self.group(lp, needed, select).len() > 1 || elsewhere)
+            && !self.written.borrow().contains(&lp)
+        {
+            self.written.borrow_mut().insert(lp);
+            rerun = self.forward_loop(lp, needed, select);
+        }
+        let residuals = self.residuals(lp, needed, select);
         let tape = format_ident!("__mg_tape{}", lp);
         let entry = format_ident!("__mg_e{}", b);
-        let state = |k: usize| format_ident!("__mg_s{}_{}", b, k);
-        let acc = |c: usize| format_ident!("__mg_a{}_{}", b, c);
-        let nc = fwd.carries.len();
-        let needed_out = |arg: usize| {
-            l.outs
-                .iter()
-                .find(|o| matches!(g.op(**o), Op::LoopAdjoint { arg: a, .. } if *a == arg))
-                .copied()
-                .filter(|o| needed[o.index()])
-        };
-        let mut before = TokenStream::new();
-        let mut start = TokenStream::new();
+        let members = self.group(b, needed, select);
+        let mut st = self.states(&members, needed);
         // Restore the iteration: its index, its residuals, the names constant code reads.
+        let mut start = TokenStream::new();
         for (i, name) in fwd.header.bound.iter().enumerate() {
             let i = syn::Index::from(i);
             start.extend(quote!(let #name = ::core::clone::Clone::clone(&#entry.#i);));
@@ -311,11 +642,10 @@ impl Emitter<'_> {
         let mut restored = BTreeSet::new();
         for (i, &r) in residuals.iter().enumerate() {
             let i = syn::Index::from(offset + i);
-            let is_matrix = g.ty(r).is_matrix();
             if matches!(g.op(r), Op::Carry { .. }) {
                 let alias = g.leaf_alias(r);
                 start.extend(quote!(let #alias = &#entry.#i;));
-            } else if is_matrix {
+            } else if g.ty(r).is_matrix() {
                 let t = self.t(r);
                 start.extend(quote!(let #t = &#entry.#i;));
                 restored.insert(r);
@@ -327,78 +657,15 @@ impl Emitter<'_> {
         for j in self.shadowed(lp) {
             start.extend(self.shadow(lp, j));
         }
-        for s in &l.stmts {
-            start.extend(s.tokens.clone());
-            if let Some((alias, name)) = &s.alias {
-                start.extend(if s.by_ref {
-                    quote!(let #alias = #name;)
-                } else {
-                    quote!(let #alias = &#name;)
-                });
-            }
-        }
-        for (k, c) in l.carries.iter().enumerate() {
-            let s = state(k);
-            let init = self.owned(c.init, false);
-            before.extend(quote!(let mut #s = #init;));
-            let alias = g.leaf_alias(c.param);
-            start.extend(quote!(let #alias = &#s;));
-        }
+        start.extend(self.statements(b, true));
+        start.extend(st.start.clone());
         let saved = self.restored.replace(restored);
-        let mut tail = TokenStream::new();
-        let captures = fwd.captures();
-        for (c, contribution) in adj.contributions.iter().enumerate() {
-            let (Some(x), Some(_)) = (contribution, needed_out(nc + c)) else {
-                continue;
-            };
-            let a = acc(c);
-            let ty = g.ty(captures[c]);
-            let zero = match ty.shape() {
-                Some(s) => {
-                    let (r, cc) = self.dims(s);
-                    let om = self.omatrix();
-                    quote!(#om::zeros_generic(#r, #cc))
-                }
-                None => self.lit(0.0),
-            };
-            before.extend(quote!(let mut #a = #zero;));
-            let v = self.v(*x);
-            tail.extend(quote!(#a += #v;));
-        }
-        let outs: Vec<NodeId> = l.carries.iter().map(|c| c.out).collect();
-        let news: Vec<_> = (0..outs.len())
-            .map(|k| format_ident!("__mg_n{}_{}", b, k))
-            .collect();
-        for (k, &o) in outs.iter().enumerate() {
-            let once = outs.iter().filter(|&&x| x == o).count() == 1
-                && !adj.contributions.contains(&Some(o));
-            let value = self.owned(o, once);
-            let n = &news[k];
-            tail.extend(quote!(let #n = #value;));
-        }
-        for (k, n) in news.iter().enumerate() {
-            let s = state(k);
-            tail.extend(quote!(#s = #n;));
-        }
-        let body = self.iteration(b, needed, tail);
+        let tail = self.update(&members, needed, &mut st);
+        let body = self.iteration(b, self.group_lets(&members, needed), tail);
         self.restored.replace(saved);
-        let mut after = TokenStream::new();
-        let active: Vec<usize> = (0..nc)
-            .filter(|&j| g.is_active(fwd.carries[j].param))
-            .collect();
-        for (k, &j) in active.iter().enumerate() {
-            if let Some(o) = needed_out(j) {
-                let (t, s) = (self.t(o), state(k));
-                after.extend(quote!(let #t = #s;));
-            }
-        }
-        for c in 0..adj.contributions.len() {
-            if let Some(o) = needed_out(nc + c) {
-                let (t, a) = (self.t(o), acc(c));
-                after.extend(quote!(let #t = #a;));
-            }
-        }
+        let (before, after) = (&st.before, &st.after);
         quote! {
+            #rerun
             #before
             for #entry in #tape.iter().rev() {
                 #start
@@ -407,6 +674,24 @@ impl Emitter<'_> {
             #after
         }
     }
+}
+
+/// Which nodes the code being written computes (`Emitter::lets`'s filter).
+type Select<'s> = &'s dyn Fn(NodeId) -> bool;
+
+/// The code a loop group's states need (`Emitter::states`).
+#[derive(Default)]
+struct States {
+    before: TokenStream,
+    start: TokenStream,
+    after: TokenStream,
+    /// The sums a result reads: (loop, contribution).
+    sums: Vec<(usize, usize)>,
+}
+
+enum Slot {
+    Carry(usize),
+    Sum(usize),
 }
 
 fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {

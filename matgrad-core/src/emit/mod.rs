@@ -72,6 +72,8 @@ pub struct Emitter<'a> {
     restored: std::cell::RefCell<std::collections::BTreeSet<NodeId>>,
     /// Nodes read in another scope than their own: never moved.
     cross_scope: Vec<bool>,
+    /// The loops already written (a loop is written at the first of its results).
+    written: std::cell::RefCell<std::collections::BTreeSet<usize>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -105,6 +107,7 @@ impl<'a> Emitter<'a> {
             scope_now: std::cell::Cell::new(None),
             restored: Default::default(),
             cross_scope: Vec::new(),
+            written: Default::default(),
         }
     }
 
@@ -132,8 +135,12 @@ impl<'a> Emitter<'a> {
     pub fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
         let g = self.g;
         let mut lets = TokenStream::new();
-        for (id, &is_needed) in needed.iter().enumerate() {
-            let n = NodeId(id as u32);
+        // Each call writes the loops it needs (`loops.rs`): code run per direction runs a loop
+        // again beside its tangent.
+        let written = self.written.take();
+        for n in self.order(needed) {
+            let id = n.index();
+            let is_needed = needed[id];
             let is_user_leaf = g.op(n).is_leaf()
                 && !matches!(
                     g.op(n),
@@ -150,13 +157,14 @@ impl<'a> Emitter<'a> {
                 continue;
             }
             if matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
-                lets.extend(self.loop_lets(n, needed));
+                lets.extend(self.loop_lets(n, needed, &select));
                 continue;
             }
             let t = self.t(n);
             let value = self.node(n);
             lets.extend(quote!(let #t = #value;));
         }
+        self.written.replace(written);
         lets
     }
 
@@ -202,6 +210,7 @@ impl<'a> Emitter<'a> {
         self.needed.clear();
         self.owner.clear();
         self.foreign_reads.clear();
+        let variant = self.group_variance(variant, &needed);
         let varies = |n: NodeId| variant.get(n.index()).copied().unwrap_or(false);
         let before = self.lets(&needed, |n| !varies(n));
         let inside = self.lets(&needed, varies);

@@ -54,15 +54,22 @@ impl Emitter<'_> {
     /// folded into `tr_mul`. Returns the needed set.
     pub fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
         let g = self.g;
+        self.written.borrow_mut().clear();
         let mut needed = vec![false; g.len()];
         for &o in outputs {
             needed[o.index()] = true;
         }
-        for id in (0..g.len()).rev() {
-            if needed[id] {
-                for a in self.reads(NodeId(id as u32)) {
-                    needed[a.index()] = true;
+        loop {
+            for id in (0..g.len()).rev() {
+                if needed[id] {
+                    for a in self.reads(NodeId(id as u32)) {
+                        needed[a.index()] = true;
+                    }
                 }
+            }
+            // A carried value read in an iteration needs its value at the end of one.
+            if !self.carries_needed(&mut needed) {
+                break;
             }
         }
         self.uses = vec![0; g.len()];

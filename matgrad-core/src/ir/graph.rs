@@ -108,6 +108,26 @@ impl Graph {
             }
             _ => false,
         };
+        // A node that reads values of two loops run in lockstep (a tangent loop's and its
+        // primal's, in the tangent of an adjoint loop) belongs to the loop being built.
+        let off_chain = self.current_scope.is_some_and(|c| {
+            key.1
+                .iter()
+                .any(|a| self.scope[a.index()].is_some_and(|s| !self.within(Some(c), s)))
+        });
+        let scope = if off_chain { self.current_scope } else { scope };
+        // What a tangent loop's body builds from its primal's values belongs to the tangent
+        // loop: code run per direction runs it again, and the primal loop once.
+        let scope = match self.current_scope {
+            Some(c)
+                if matches!(self.loops[c].kind, super::loops::LoopKind::Tangent(_))
+                    && scope.is_some()
+                    && scope == self.loops[c].within =>
+            {
+                Some(c)
+            }
+            _ => scope,
+        };
         let scope = match (indexed, scope, self.current_scope) {
             (true, Some(a), Some(b)) => Some(if self.loops[b].depth > self.loops[a].depth {
                 b

@@ -62,6 +62,22 @@ pub enum LoopKind {
     /// The adjoint of loop `forward`: runs its iterations backwards, carrying the adjoints of
     /// its carries (this loop's carries, seeded by the adjoints of the forward loop's results).
     Adjoint(Adjoint),
+    /// The tangent of loop `primal` (forward mode): runs in the same iterations as `primal`,
+    /// in the same `for` (so that the primal values it reads are there), carrying the
+    /// differentials of `primal`'s carries.
+    Tangent(Tangent),
+}
+
+#[derive(Clone, Debug)]
+pub struct Tangent {
+    pub primal: usize,
+    /// The differential of each node of `primal`'s body that has one.
+    pub of: Vec<(NodeId, NodeId)>,
+    /// For the tangent of an adjoint loop: the differential of each contribution.
+    pub contributions: Vec<Option<NodeId>>,
+    /// For the tangent of an adjoint loop: the tangent loop of its forward loop, whose values
+    /// (the differentials of the residuals) the tape also holds.
+    pub forward: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -98,5 +114,15 @@ pub struct Loop {
 impl Loop {
     pub fn captures(&self) -> &[NodeId] {
         &self.args[self.carries.len()..]
+    }
+
+    /// The per-iteration values the loop sums (an adjoint loop's contributions to the
+    /// captures' adjoints, and their differentials in a tangent loop).
+    pub fn contributions(&self) -> &[Option<NodeId>] {
+        match &self.kind {
+            LoopKind::Primal => &[],
+            LoopKind::Adjoint(a) => &a.contributions,
+            LoopKind::Tangent(t) => &t.contributions,
+        }
     }
 }

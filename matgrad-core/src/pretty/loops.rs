@@ -14,9 +14,13 @@ pub fn name(g: &Graph, n: NodeId) -> String {
                 LoopKind::Primal => format!("{}[{t}]", l.carries[index].name),
                 // The adjoint carried backwards: h̄ after step t.
                 LoopKind::Adjoint(_) => format!("{}[{t}+1]", l.carries[index].name),
+                LoopKind::Tangent(_) => format!("{}[{t}]", l.carries[index].name),
             }
         }
-        Op::LoopOut { lp, out } => format!("{}[n]", g.loops[lp].carries[out].name),
+        Op::LoopOut { lp, out } => match g.loops[lp].carries.get(out) {
+            Some(c) => format!("{}[n]", c.name),
+            None => format!("Σ_{} d∂f", g.loops[lp].header.index),
+        },
         Op::LoopAdjoint { lp, arg } => {
             let l = &g.loops[lp];
             let LoopKind::Adjoint(a) = &l.kind else {

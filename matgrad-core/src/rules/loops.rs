@@ -139,3 +139,181 @@ pub fn adjoint(g: &mut Graph, lp: usize, seeds: &[Option<NodeId>]) -> Vec<(usize
     g.loops[b].outs = outs;
     out
 }
+
+/// Forward accumulation through loop `x` (a primal or an adjoint loop): the differentials of
+/// its results (in the order of `Loop::outs`), given the differentials `known` of the values
+/// outside its body. Builds the tangent loop, which runs beside `x` in the same iterations:
+///
+/// ```text
+/// dhₜ₊₁ = F_h dhₜ + F_w dw,   dh₀ = the differential of the initial value
+/// ```
+///
+/// `tangents` maps each loop already differentiated in this sweep to its tangent loop (the
+/// tangent of an adjoint loop reads its forward loop's).
+pub fn tangent(
+    g: &mut Graph,
+    x: usize,
+    known: &std::collections::HashMap<NodeId, NodeId>,
+    tangents: &mut std::collections::HashMap<usize, usize>,
+) -> Vec<Option<NodeId>> {
+    use crate::ir::loops::Tangent;
+    let l: Loop = g.loops[x].clone();
+    let forward = match &l.kind {
+        LoopKind::Adjoint(a) => tangents.get(&a.forward).copied(),
+        _ => None,
+    };
+    let t = g.loops.len();
+    g.loops.push(Loop {
+        header: l.header.clone(),
+        parent: l.parent,
+        within: Some(x),
+        depth: l.depth + 1,
+        carries: Vec::new(),
+        args: Vec::new(),
+        outs: Vec::new(),
+        stmts: Vec::new(),
+        kind: LoopKind::Tangent(Tangent {
+            primal: x,
+            of: Vec::new(),
+            contributions: Vec::new(),
+            forward,
+        }),
+    });
+    let mut map = known.clone();
+    if let Some(ft) = forward {
+        if let LoopKind::Tangent(ftl) = &g.loops[ft].kind {
+            map.extend(ftl.of.iter().copied());
+        }
+    }
+    // The differentials of the carries at the start of an iteration (of all of them: an
+    // adjoint loop's carries vary with the variables even where their seeds do not).
+    let active: Vec<usize> = (0..l.carries.len()).collect();
+    let mut carries = Vec::new();
+    for (k, &j) in active.iter().enumerate() {
+        let c = &l.carries[j];
+        let ty = g.ty(c.param);
+        let init = match map.get(&c.init) {
+            Some(&d) => d,
+            None => g.zero(ty),
+        };
+        let op = Op::Carry {
+            lp: t,
+            index: k,
+            active: true,
+        };
+        let param = g.node(op, vec![], ty);
+        map.insert(c.param, param);
+        carries.push(Carry {
+            name: format!("d{}", c.name),
+            param,
+            init,
+            out: param,
+        });
+    }
+    let saved = g.current_scope.replace(t);
+    let end = g.len();
+    for id in 0..end {
+        let n = NodeId(id as u32);
+        if g.scope_of(n) != Some(x) || map.contains_key(&n) || g.op(n).is_leaf() {
+            continue;
+        }
+        if let Op::LoopOut { lp: inner, .. } | Op::LoopAdjoint { lp: inner, .. } = *g.op(n) {
+            let outs = g.loops[inner].outs.clone();
+            if outs.first() == Some(&n) {
+                let d = tangent(g, inner, &map, tangents);
+                for (o, d) in outs.into_iter().zip(d) {
+                    if let Some(d) = d {
+                        map.insert(o, d);
+                    }
+                }
+            }
+            continue;
+        }
+        let d: Vec<Option<NodeId>> = g.args(n).iter().map(|a| map.get(a).copied()).collect();
+        if d.iter().all(Option::is_none) {
+            continue;
+        }
+        if let Some(dn) = crate::rules::tangent(g, n, &d) {
+            map.insert(n, dn);
+        }
+    }
+    g.current_scope = saved;
+    for (k, &j) in active.iter().enumerate() {
+        let out = l.carries[j].out;
+        carries[k].out = match map.get(&out) {
+            Some(&d) => d,
+            None => g.zero(g.ty(out)),
+        };
+    }
+    let contributions: Vec<Option<NodeId>> = l
+        .contributions()
+        .iter()
+        .map(|c| c.and_then(|c| map.get(&c).copied()))
+        .collect();
+    let of: Vec<(NodeId, NodeId)> = (0..end)
+        .map(|id| NodeId(id as u32))
+        .filter(|n| g.scope_of(*n) == Some(x))
+        .filter_map(|n| map.get(&n).map(|&d| (n, d)))
+        .collect();
+    let mut args: Vec<NodeId> = carries.iter().map(|c| c.init).collect();
+    args.extend(l.outs.iter().copied());
+    {
+        let tl = &mut g.loops[t];
+        tl.carries = carries.clone();
+        tl.args = args.clone();
+        tl.kind = LoopKind::Tangent(Tangent {
+            primal: x,
+            of,
+            contributions: contributions.clone(),
+            forward,
+        });
+    }
+    // The results: a carry's differential after the loop; for an adjoint loop, also the
+    // differential of each accumulated adjoint.
+    let mut outs = Vec::new();
+    let mut by_carry = vec![None; l.carries.len()];
+    for (k, &j) in active.iter().enumerate() {
+        let n = g.node(
+            Op::LoopOut { lp: t, out: k },
+            args.clone(),
+            g.ty(carries[k].param),
+        );
+        outs.push(n);
+        by_carry[j] = Some(n);
+    }
+    let mut by_contribution = vec![None; contributions.len()];
+    for (c, d) in contributions.iter().enumerate() {
+        if let Some(d) = d {
+            let out = carries.len() + c;
+            let n = g.node(Op::LoopOut { lp: t, out }, args.clone(), g.ty(*d));
+            outs.push(n);
+            by_contribution[c] = Some(n);
+        }
+    }
+    g.loops[t].outs = outs;
+    tangents.insert(x, t);
+    // In the order of x's own results.
+    l.outs
+        .iter()
+        .map(|&o| match *g.op(o) {
+            Op::LoopOut { out, .. } => by_carry.get(out).copied().flatten(),
+            Op::LoopAdjoint { arg, .. } => {
+                let LoopKind::Adjoint(a) = &l.kind else {
+                    return None;
+                };
+                let fwd = &g.loops[a.forward];
+                let nc = fwd.carries.len();
+                if arg < nc {
+                    // The adjoint loop's carries are the forward loop's active ones, in order.
+                    let k = (0..nc)
+                        .filter(|&j| g.is_active(fwd.carries[j].param))
+                        .position(|j| j == arg)?;
+                    by_carry.get(k).copied().flatten()
+                } else {
+                    by_contribution.get(arg - nc).copied().flatten()
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}

@@ -7,7 +7,6 @@
 //! derivative (is the objective quadratic?) run once the body is known to be valid.
 
 pub mod adapter;
-pub mod loops;
 pub mod minimize;
 
 use crate::attr::Options;
