@@ -74,7 +74,101 @@ impl Emitter<'_> {
                 self.solved_transpose[id] = false;
             }
         }
+        // A transpose read only in other scopes (an adjoint loop) is computed there, from its
+        // argument, not in its own loop.
+        let mut only_elsewhere = vec![true; g.len()];
+        let mut read = vec![false; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            if is_needed {
+                for a in self.reads(n) {
+                    read[a.index()] = true;
+                    if g.scope_of(a) == g.scope_of(n) {
+                        only_elsewhere[a.index()] = false;
+                    }
+                }
+            }
+        }
+        self.remat = (0..g.len())
+            .map(|id| {
+                let n = NodeId(id as u32);
+                needed[id]
+                    && read[id]
+                    && only_elsewhere[id]
+                    && *g.op(n) == Op::Transpose
+                    && g.scope_of(n).is_some()
+                    && g.scope_of(g.args(n)[0]) == g.scope_of(n)
+            })
+            .collect();
         self.cross_scope = cross;
+        self.plan_sums(needed);
+    }
+
+    /// Contributions that are products, s·A B or s·a bᵀ, read by nothing but the loop's sum:
+    /// added into the accumulator in place (`gemm`, `ger`), the product never built.
+    fn plan_sums(&mut self, needed: &[bool]) {
+        let g = self.g;
+        let mut readers = vec![0u32; g.len()];
+        for (id, &is_needed) in needed.iter().enumerate() {
+            let n = NodeId(id as u32);
+            if is_needed && !matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
+                for a in self.reads(n) {
+                    readers[a.index()] += 1;
+                }
+            }
+        }
+        self.summed = vec![false; g.len()];
+        for l in &g.loops {
+            for &x in l.contributions().iter().flatten() {
+                if !needed[x.index()] || readers[x.index()] > 0 {
+                    continue;
+                }
+                let m = match g.op(x) {
+                    Op::Scale => g.args(x)[1],
+                    _ => x,
+                };
+                if *g.op(m) != Op::MatMul || (m != x && readers[m.index()] != 1) {
+                    continue;
+                }
+                let (a, b) = (g.args(m)[0], g.args(m)[1]);
+                let outer = *g.op(b) == Op::Transpose && readers[b.index()] == 1;
+                let col = |n: NodeId| {
+                    g.shape(n)
+                        .is_some_and(|s| s.cols == crate::shape::Dim::Fixed(1))
+                };
+                if outer && !(col(a) && col(g.args(b)[0])) {
+                    continue;
+                }
+                self.summed[x.index()] = true;
+                self.summed[m.index()] = true;
+                if outer {
+                    self.summed[b.index()] = true;
+                }
+            }
+        }
+    }
+
+    /// `acc += x` for one contribution: in place where the plan sums it.
+    fn add_into(&self, acc: &proc_macro2::Ident, x: NodeId) -> TokenStream {
+        let g = self.g;
+        if !self.summed.get(x.index()).copied().unwrap_or(false) {
+            let v = self.v(x);
+            return quote!(#acc += #v;);
+        }
+        let (scale, m) = match g.op(x) {
+            Op::Scale => (self.s(g.args(x)[0]), g.args(x)[1]),
+            _ => (self.lit(1.0), x),
+        };
+        let (a, b) = (g.args(m)[0], g.args(m)[1]);
+        let one = self.lit(1.0);
+        let av = self.m(a);
+        if self.summed[b.index()] {
+            let bv = self.m(g.args(b)[0]);
+            quote!(#acc.ger(#scale, #av, #bv, #one);)
+        } else {
+            let bv = self.m(b);
+            quote!(#acc.gemm(#scale, #av, #bv, #one);)
+        }
     }
 
     /// For code run once per direction (`compute_looped`, Jacobian sweeps): a loop whose body
@@ -271,6 +365,16 @@ impl Emitter<'_> {
             g.scope_of(a).is_some_and(|s| forward.contains(&s))
                 && !matches!(g.op(a), Op::Opaque(_) | Op::Local(_))
         };
+        // A transpose is not stored: the adjoint reads its argument (`remat`).
+        let is_residual =
+            |a: NodeId| is_residual(a) && !(*g.op(a) == Op::Transpose && is_residual(g.args(a)[0]));
+        let stored = |a: NodeId| -> NodeId {
+            if *g.op(a) == Op::Transpose && is_residual(g.args(a)[0]) {
+                g.args(a)[0]
+            } else {
+                a
+            }
+        };
         for (id, &is_needed) in needed.iter().enumerate() {
             let n = NodeId(id as u32);
             if !is_needed {
@@ -278,7 +382,12 @@ impl Emitter<'_> {
             }
             let in_backward = g.scope_of(n).is_some_and(|s| backward.contains(&s));
             if in_backward && !matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
-                set.extend(self.reads(n).into_iter().filter(|&a| is_residual(a)));
+                set.extend(
+                    self.reads(n)
+                        .into_iter()
+                        .map(stored)
+                        .filter(|&a| is_residual(a)),
+                );
             }
         }
         // An inner loop that the adjoint runs again reads its arguments and what its body
@@ -307,12 +416,23 @@ impl Emitter<'_> {
                 };
                 let inner = a.forward;
                 for &o in &g.loops[inner].outs {
-                    set.extend(g.args(o).iter().copied().filter(|&x| is_residual(x)));
+                    set.extend(
+                        g.args(o)
+                            .iter()
+                            .copied()
+                            .map(stored)
+                            .filter(|&x| is_residual(x)),
+                    );
                 }
                 for (k, &kn) in needed.iter().enumerate() {
                     let m = NodeId(k as u32);
                     if kn && inside(g.scope_of(m), inner) {
-                        set.extend(self.reads(m).into_iter().filter(|&x| is_residual(x)));
+                        set.extend(
+                            self.reads(m)
+                                .into_iter()
+                                .map(stored)
+                                .filter(|&x| is_residual(x)),
+                        );
                     }
                 }
             }
@@ -324,7 +444,7 @@ impl Emitter<'_> {
                 .iter()
                 .map(|c| c.out)
                 .chain(l.contributions().iter().flatten().copied());
-            set.extend(outs.filter(|&a| is_residual(a)));
+            set.extend(outs.map(stored).filter(|&a| is_residual(a)));
         }
         // A carry whose name constant code mentions is bound under that name again.
         for c in self.shadowed(lp) {
@@ -505,8 +625,7 @@ impl Emitter<'_> {
                 None => self.lit(0.0),
             };
             st.before.extend(quote!(let mut #a = #zero;));
-            let v = self.v(x);
-            tail.extend(quote!(#a += #v;));
+            tail.extend(self.add_into(&a, x));
         }
         let outs: Vec<NodeId> = members
             .iter()
@@ -518,6 +637,7 @@ impl Emitter<'_> {
             .collect();
         let mut assign = TokenStream::new();
         for &m in members {
+            let saved = self.scope_now.replace(Some(m));
             for (j, c) in g.loops[m].carries.iter().enumerate() {
                 if !needed[c.out.index()] {
                     continue;
@@ -532,6 +652,7 @@ impl Emitter<'_> {
                 tail.extend(quote!(let #n = #value;));
                 assign.extend(quote!(#s = #n;));
             }
+            self.scope_now.set(saved);
         }
         quote!(#tail #assign)
     }
@@ -589,7 +710,27 @@ impl Emitter<'_> {
             st.before
                 .extend(quote!(let mut #tape = ::std::vec::Vec::new();));
             let index = l.header.bound.iter();
-            let values = residuals.iter().map(|&r| self.owned(r, false));
+            // Moved onto the tape where nothing after it in the iteration reads it.
+            let later: Vec<NodeId> = members
+                .iter()
+                .flat_map(|&m| {
+                    let l = &g.loops[m];
+                    l.carries
+                        .iter()
+                        .map(|c| c.out)
+                        .chain(l.contributions().iter().flatten().copied())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let values: Vec<TokenStream> = residuals
+                .iter()
+                .map(|&r| {
+                    let saved = self.scope_now.replace(g.scope_of(r));
+                    let v = self.owned(r, !later.contains(&r));
+                    self.scope_now.set(saved);
+                    v
+                })
+                .collect();
             tail.extend(
                 quote!(#tape.push((#(::core::clone::Clone::clone(&#index),)* #(#values,)*));),
             );
@@ -657,6 +798,18 @@ impl Emitter<'_> {
         for j in self.shadowed(lp) {
             start.extend(self.shadow(lp, j));
         }
+        let saved = self.restored.replace(restored.clone());
+        for (id, &r) in self.remat.iter().enumerate() {
+            let n = NodeId(id as u32);
+            let here = g
+                .scope_of(n)
+                .is_some_and(|s| self.group(lp, needed, select).contains(&s));
+            if r && here && !self.summed[id] {
+                let (t, value) = (self.t(n), self.node(n));
+                start.extend(quote!(let #t = #value;));
+            }
+        }
+        self.restored.replace(saved);
         start.extend(self.statements(b, true));
         start.extend(st.start.clone());
         let saved = self.restored.replace(restored);

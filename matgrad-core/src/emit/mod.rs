@@ -72,6 +72,12 @@ pub struct Emitter<'a> {
     restored: std::cell::RefCell<std::collections::BTreeSet<NodeId>>,
     /// Nodes read in another scope than their own: never moved.
     cross_scope: Vec<bool>,
+    /// Products summed into a loop's accumulator in place (`gemm`, `ger`), never built, with
+    /// the transposes they read (`loops.rs`).
+    summed: Vec<bool>,
+    /// Transposes of a loop's values read only by its adjoint loop, which computes them from
+    /// the stored argument (`loops.rs`).
+    remat: Vec<bool>,
     /// The loops already written (a loop is written at the first of its results).
     written: std::cell::RefCell<std::collections::BTreeSet<usize>>,
 }
@@ -108,6 +114,8 @@ impl<'a> Emitter<'a> {
             restored: Default::default(),
             cross_scope: Vec::new(),
             written: Default::default(),
+            summed: Vec::new(),
+            remat: Vec::new(),
         }
     }
 
@@ -146,8 +154,12 @@ impl<'a> Emitter<'a> {
                     g.op(n),
                     Op::Identity | Op::Ones | Op::Zeros | Op::Commutation { .. }
                 );
-            let virtual_node =
-                self.folded[id] || self.solved_transpose[id] || self.embedded[id] || self.fused[id];
+            let virtual_node = self.folded[id]
+                || self.solved_transpose[id]
+                || self.embedded[id]
+                || self.fused[id]
+                || self.summed.get(id).copied().unwrap_or(false)
+                || self.remat.get(id).copied().unwrap_or(false);
             if !is_needed
                 || virtual_node
                 || is_user_leaf

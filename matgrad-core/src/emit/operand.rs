@@ -78,7 +78,7 @@ impl Emitter<'_> {
             && !self.fused[id.index()]
             && !self.foreign_reads.get(id.index()).copied().unwrap_or(false)
             && !self.cross_scope.get(id.index()).copied().unwrap_or(false)
-            && g.scope_of(id).is_none()
+            && !self.summed.get(id.index()).copied().unwrap_or(false)
             && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
             && !self.returned.get(id.index()).copied().unwrap_or(true)
             && g.args(reader).iter().filter(|&&a| a == id).count() == 1
