@@ -567,3 +567,13 @@ where
         acc
     })
 }
+
+/// The interval between stored states of a checkpointed loop of `n` iterations: ⌈√n⌉, so that
+/// the backward pass holds about √n states and a segment of √n iterations' residuals.
+pub fn checkpoint_interval(n: usize) -> usize {
+    let mut k = (n as f64).sqrt() as usize;
+    while k * k < n {
+        k += 1;
+    }
+    k.max(1)
+}

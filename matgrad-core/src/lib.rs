@@ -124,6 +124,14 @@ pub fn derive_with_helpers(
     let plans = options
         .as_ref()
         .and_then(|o| valid::function(&mut cx, &function, o));
+    if let (Some(o), Some(body)) = (&options, &body) {
+        if let (Some(span), true) = (o.checkpoint, body.graph.loops.is_empty()) {
+            cx.error_at(
+                span,
+                "`checkpoint` trades the memory of the backward pass through a loop for recomputation, and this function has no loop on a path from a variable: remove `checkpoint`",
+            );
+        }
+    }
     let valid = match (options, body, plans) {
         (Some(o), Some(body), Some(plans)) if !cx.has_errors() => {
             let (body, derived, derivations) = differentiate(&o, &function, body);
@@ -168,6 +176,7 @@ fn differentiate(
         .map(|&i| body.param_nodes[i].unwrap_or(body.output))
         .collect();
     let names = function.variable_names();
+    body.graph.checkpoint = options.checkpoint.is_some();
     let derived = match options.kind {
         attr::Macro::Gradient => {
             let seed = body.graph.lit(1.0);

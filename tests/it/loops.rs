@@ -310,3 +310,63 @@ fn swapped_carries_match_central_differences() {
     assert_close(&ga, &fd(&a, |a| swapping(a, &b)), 1e-6);
     assert_close(&gb, &fd(&b, |b| swapping(&a, b)), 1e-6);
 }
+
+/// The recurrent network again, with checkpointing: about √n stored states, each segment of
+/// the forward pass computed again for the backward pass.
+#[gradient(wrt = (w, u), checkpoint)]
+fn rnn_checkpointed(
+    w: &DMatrix<f64>,
+    u: &DMatrix<f64>,
+    xs: &DMatrix<f64>,
+    h0: &DVector<f64>,
+) -> f64 {
+    let mut h = h0.clone();
+    for t in 0..xs.ncols() {
+        if t == 1000 {
+            break;
+        }
+        h = (w * &h + u * xs.column(t)).map(|v| v.tanh());
+    }
+    h.norm_squared()
+}
+
+#[test]
+fn checkpointed_gradients_are_the_stored_ones_to_the_last_bit() {
+    let mut g = rng(1512);
+    for steps in [0, 1, 2, 7, 16, 17, 100] {
+        let (w, u, xs, h0) = (
+            mat(&mut g, 5, 5) * 0.4,
+            mat(&mut g, 5, 3),
+            mat(&mut g, 3, steps),
+            vec(&mut g, 5),
+        );
+        assert_eq!(rnn(&w, &u, &xs, &h0), rnn_checkpointed(&w, &u, &xs, &h0));
+        let stored = rnn_grad(&w, &u, &xs, &h0);
+        let recomputed = rnn_checkpointed_grad(&w, &u, &xs, &h0);
+        assert_eq!(stored, recomputed, "{steps} steps");
+        assert_eq!(
+            rnn_value_and_grad(&w, &u, &xs, &h0).0,
+            rnn_checkpointed_value_and_grad(&w, &u, &xs, &h0).0
+        );
+        let (xs2, v) = (mat(&mut g, 5, steps), mat(&mut g, 5, 5));
+        assert_eq!(
+            rnn2_hvp(&w, &xs2, &h0, &v),
+            rnn2_checkpointed_hvp(&w, &xs2, &h0, &v),
+            "{steps} steps"
+        );
+        assert_eq!(
+            rnn2_grad(&w, &xs2, &h0),
+            rnn2_checkpointed_grad(&w, &xs2, &h0)
+        );
+        assert_eq!(rnn2(&w, &xs2, &h0), rnn2_checkpointed(&w, &xs2, &h0));
+    }
+}
+
+#[gradient(wrt = w, hessian, checkpoint)]
+fn rnn2_checkpointed(w: &DMatrix<f64>, xs: &DMatrix<f64>, h0: &DVector<f64>) -> f64 {
+    let mut h = h0.clone();
+    for t in 0..xs.ncols() {
+        h = (w * &h + xs.column(t)).map(|v| v.tanh());
+    }
+    h.norm_squared()
+}

@@ -564,6 +564,7 @@ impl Emitter<'_> {
                 let s = state(j);
                 let init = self.owned(c.init, false);
                 st.before.extend(quote!(let mut #s = #init;));
+                st.names.push(s.clone());
                 let alias = g.leaf_alias(c.param);
                 st.start.extend(quote!(let #alias = &#s;));
             }
@@ -687,11 +688,11 @@ impl Emitter<'_> {
         out
     }
 
-    fn forward_loop(&self, lp: usize, needed: &[bool], select: Select) -> TokenStream {
+    /// The parts of a primal loop's group: its states' initial values, the start of an
+    /// iteration, the iteration (with the tape's push where `taped`), and the results.
+    fn forward_parts(&self, lp: usize, needed: &[bool], select: Select, taped: bool) -> Parts {
         let g = self.g;
         let l = &g.loops[lp];
-        let (pat, iter) = (&l.header.pat, &l.header.iter);
-        let taped = !self.needed_adjoints(lp, needed).is_empty();
         let residuals = if taped {
             self.residuals(lp, needed, select)
         } else {
@@ -707,8 +708,6 @@ impl Emitter<'_> {
         let mut tail = TokenStream::new();
         if taped {
             let tape = format_ident!("__mg_tape{}", lp);
-            st.before
-                .extend(quote!(let mut #tape = ::std::vec::Vec::new();));
             let index = l.header.bound.iter();
             // Moved onto the tape where nothing after it in the iteration reads it.
             let later: Vec<NodeId> = members
@@ -736,10 +735,103 @@ impl Emitter<'_> {
             );
         }
         tail.extend(self.update(&members, needed, &mut st));
-        let body = self.iteration(lp, self.group_lets(&members, needed), tail);
-        let (before, after) = (&st.before, &st.after);
+        // Without the tape, an iteration computes only what the next one needs.
+        let lets = if taped {
+            self.group_lets(&members, needed)
+        } else {
+            self.group_lets(&members, &self.carried_only(&members, needed))
+        };
+        let body = self.iteration(lp, lets, tail);
+        Parts {
+            before: st.before,
+            start,
+            body,
+            after: st.after,
+            states: st.names,
+        }
+    }
+
+    /// `needed`, but of the nodes of the loops `members`, only those their carries' new values
+    /// and their sums read.
+    fn carried_only(&self, members: &[usize], needed: &[bool]) -> Vec<bool> {
+        let g = self.g;
+        let in_members = |n: NodeId| g.scope_of(n).is_some_and(|s| members.contains(&s));
+        let mut keep = needed.to_vec();
+        let mut reach = vec![false; g.len()];
+        for &m in members {
+            let l = &g.loops[m];
+            for n in l
+                .carries
+                .iter()
+                .map(|c| c.out)
+                .chain(l.contributions().iter().flatten().copied())
+            {
+                reach[n.index()] = true;
+            }
+        }
+        for id in (0..g.len()).rev() {
+            if reach[id] && needed[id] {
+                for a in self.reads(NodeId(id as u32)) {
+                    reach[a.index()] = true;
+                }
+            }
+        }
+        for (id, k) in keep.iter_mut().enumerate() {
+            if in_members(NodeId(id as u32)) && !reach[id] {
+                *k = false;
+            }
+        }
+        keep
+    }
+
+    /// Whether the backward pass through loop `lp` recomputes from checkpoints (`checkpoint`:
+    /// loops of the function's top level).
+    fn checkpointed(&self, lp: usize, needed: &[bool]) -> bool {
+        self.g.checkpoint
+            && self.g.loops[lp].parent.is_none()
+            && !self.needed_adjoints(lp, needed).is_empty()
+    }
+
+    fn forward_loop(&self, lp: usize, needed: &[bool], select: Select) -> TokenStream {
+        let g = self.g;
+        let l = &g.loops[lp];
+        let (pat, iter) = (&l.header.pat, &l.header.iter);
+        let taped = !self.needed_adjoints(lp, needed).is_empty();
+        let tape = format_ident!("__mg_tape{}", lp);
+        if self.checkpointed(lp, needed) {
+            // Every k-th state is stored (k = ⌈√n⌉); the adjoint loop recomputes each segment.
+            let p = self.forward_parts(lp, needed, select, false);
+            let (before, start, body, after) = (&p.before, &p.start, &p.body, &p.after);
+            let (items, k, ckpt, ran) = checkpoint_names(lp);
+            let states = &p.states;
+            return quote! {
+                #before
+                let #items: ::std::vec::Vec<_> = ::core::iter::IntoIterator::into_iter(#iter).collect();
+                let #k = ::matgrad::__private::checkpoint_interval(#items.len());
+                let mut #ckpt = ::std::vec::Vec::with_capacity(#items.len() / #k + 1);
+                let mut #ran = 0usize;
+                for (__mg_it, __mg_item) in #items.iter().enumerate() {
+                    if __mg_it % #k == 0 {
+                        #ckpt.push((#(::core::clone::Clone::clone(&#states),)*));
+                    }
+                    #ran += 1;
+                    let #pat = ::core::clone::Clone::clone(__mg_item);
+                    #start
+                    #body
+                }
+                #after
+            };
+        }
+        let p = self.forward_parts(lp, needed, select, taped);
+        let (before, start, body, after) = (&p.before, &p.start, &p.body, &p.after);
+        let tape_decl = if taped {
+            quote!(let mut #tape = ::std::vec::Vec::new();)
+        } else {
+            TokenStream::new()
+        };
         quote! {
             #before
+            #tape_decl
             for #pat in #iter {
                 #start
                 #body
@@ -817,6 +909,34 @@ impl Emitter<'_> {
         let body = self.iteration(b, self.group_lets(&members, needed), tail);
         self.restored.replace(saved);
         let (before, after) = (&st.before, &st.after);
+        if self.checkpointed(lp, needed) {
+            // Each segment, last first: the forward loop again from its checkpoint, onto a
+            // tape of the segment, then the segment backwards.
+            let f = self.forward_parts(lp, needed, select, true);
+            let (fstart, fbody) = (&f.start, &f.body);
+            let (items, k, ckpt, ran) = checkpoint_names(lp);
+            let states = &f.states;
+            let pat = &fwd.header.pat;
+            return quote! {
+                #before
+                for __mg_seg in (0..#ckpt.len()).rev() {
+                    let __mg_lo = __mg_seg * #k;
+                    let __mg_hi = ::core::cmp::min(__mg_lo + #k, #ran);
+                    let (#(mut #states,)*) = ::core::clone::Clone::clone(&#ckpt[__mg_seg]);
+                    let mut #tape = ::std::vec::Vec::with_capacity(#k);
+                    for __mg_item in &#items[__mg_lo..__mg_hi] {
+                        let #pat = ::core::clone::Clone::clone(__mg_item);
+                        #fstart
+                        #fbody
+                    }
+                    for #entry in #tape.iter().rev() {
+                        #start
+                        #body
+                    }
+                }
+                #after
+            };
+        }
         quote! {
             #rerun
             #before
@@ -840,6 +960,34 @@ struct States {
     after: TokenStream,
     /// The sums a result reads: (loop, contribution).
     sums: Vec<(usize, usize)>,
+    /// The states' names.
+    names: Vec<proc_macro2::Ident>,
+}
+
+/// A primal loop's code, in parts (`Emitter::forward_parts`).
+struct Parts {
+    before: TokenStream,
+    start: TokenStream,
+    body: TokenStream,
+    after: TokenStream,
+    states: Vec<proc_macro2::Ident>,
+}
+
+/// The names of a checkpointed loop's items, interval, checkpoints and iteration count.
+fn checkpoint_names(
+    lp: usize,
+) -> (
+    proc_macro2::Ident,
+    proc_macro2::Ident,
+    proc_macro2::Ident,
+    proc_macro2::Ident,
+) {
+    (
+        format_ident!("__mg_items{}", lp),
+        format_ident!("__mg_k{}", lp),
+        format_ident!("__mg_ckpt{}", lp),
+        format_ident!("__mg_ran{}", lp),
+    )
 }
 
 enum Slot {

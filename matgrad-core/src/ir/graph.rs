@@ -75,6 +75,9 @@ pub struct Graph {
     pub scope: Vec<Option<usize>>,
     /// The loop whose body is being read: the scope of the constants lowering creates.
     pub current_scope: Option<usize>,
+    /// `checkpoint`: the backward pass through a loop recomputes segments of the forward pass
+    /// from about √n stored states instead of reading a tape of every iteration.
+    pub checkpoint: bool,
 }
 
 impl Graph {
