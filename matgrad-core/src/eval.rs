@@ -657,7 +657,17 @@ impl Runner<'_> {
             vals[o.index()] = if out < nc {
                 ts[out].clone()
             } else {
-                acc[out - nc].clone().unwrap_or(Value::Scalar(0.0))
+                match &acc[out - nc] {
+                    Some(v) => v.clone(),
+                    // No iteration ran: the sum is zero, of the contribution's shape.
+                    None => match g.shape(o) {
+                        Some(sh) => Value::Matrix(DMatrix::zeros(
+                            (self.size)(o, sh.rows)?,
+                            (self.size)(o, sh.cols)?,
+                        )),
+                        None => Value::Scalar(0.0),
+                    },
+                }
             };
         }
         Ok(())

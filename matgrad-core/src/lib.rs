@@ -186,11 +186,17 @@ fn differentiate(
             } else {
                 vec![None; wrt.len()]
             };
+            // The derivative of a loop is its adjoint recurrence, given beside the formula.
             let formulas = nodes
                 .iter()
                 .map(|gr| {
-                    gr.map(|n| pretty::formula(&body.graph, n, &names))
-                        .unwrap_or_else(|| "0".into())
+                    let Some(n) = *gr else { return "0".into() };
+                    let mut f = pretty::formula(&body.graph, n, &names);
+                    for line in pretty::loops::recurrences(&body.graph, &[n], &names) {
+                        f.push_str("\n  where ");
+                        f.push_str(&line);
+                    }
+                    f
                 })
                 .collect();
             // `minimize` reads the Hessian-vector product to tell whether f is quadratic.

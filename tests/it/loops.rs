@@ -370,3 +370,43 @@ fn rnn2_checkpointed(w: &DMatrix<f64>, xs: &DMatrix<f64>, h0: &DVector<f64>) -> 
     }
     h.norm_squared()
 }
+
+/// Nested loops, second order: the inner loop's tangent runs inside the outer loop's.
+#[gradient(wrt = a, hessian)]
+fn nested2(a: &DMatrix<f64>, x0: &DVector<f64>) -> f64 {
+    let mut x = x0.clone();
+    let mut total = 0.0;
+    for _ in 0..3 {
+        for _ in 0..2 {
+            x = (a * &x).map(|v| v.tanh());
+        }
+        total += x.norm_squared();
+    }
+    total
+}
+
+#[test]
+fn nested_hvp_and_the_recurrence_formula() {
+    let mut g = rng(1513);
+    let (a, x0, v) = (mat(&mut g, 3, 3), vec(&mut g, 3), mat(&mut g, 3, 3));
+    let eps = 1e-6;
+    let fd_hvp =
+        (nested2_grad(&(&a + &v * eps), &x0) - nested2_grad(&(&a - &v * eps), &x0)) / (2.0 * eps);
+    assert_close(&nested2_hvp(&a, &x0, &v), &fd_hvp, 1e-6);
+    assert_close(&nested2_grad(&a, &x0), &fd(&a, |a| nested2(a, &x0)), 1e-6);
+    // The derivative of a loop is its adjoint recurrence, not an unrolled expression.
+    assert_eq!(
+        RNN_GRAD_FORMULA.lines().next(),
+        Some("∂f/∂w = Σ_t((h̄[t+1] ⊙ (1 − h[t+1]^⊙2)) h[t]ᵀ)")
+    );
+    assert!(
+        RNN_GRAD_FORMULA.contains(
+            "where h̄[t] = wᵀ(h̄[t+1] ⊙ (1 − h[t+1]^⊙2))   for t = n−1, …, 0, from h̄[n] = 2 h[n]"
+        ),
+        "{RNN_GRAD_FORMULA}"
+    );
+    assert!(
+        EULER_GRAD_FORMULA.contains("[i+1] + dt aᵀ y\u{304}[i+1]   for i = n−1, …, 0"),
+        "{EULER_GRAD_FORMULA}"
+    );
+}

@@ -230,10 +230,9 @@ impl Emitter<'_> {
     /// body reads from this scope, which differentiation may have built after it.
     pub(super) fn order(&self, needed: &[bool]) -> Vec<NodeId> {
         let g = self.g;
-        let here = self.scope_now.get();
         let nodes: Vec<NodeId> = (0..needed.len())
             .map(|id| NodeId(id as u32))
-            .filter(|&n| needed[n.index()] && g.scope_of(n) == here)
+            .filter(|&n| needed[n.index()] && self.is_here(g.scope_of(n)))
             .collect();
         if g.loops.is_empty() {
             return nodes;
@@ -241,19 +240,12 @@ impl Emitter<'_> {
         let mut done = vec![false; g.len()];
         let mut order = Vec::new();
         for &n in &nodes {
-            self.visit(n, needed, here, &mut done, &mut order);
+            self.visit(n, needed, &mut done, &mut order);
         }
         order
     }
 
-    fn visit(
-        &self,
-        n: NodeId,
-        needed: &[bool],
-        here: Option<usize>,
-        done: &mut [bool],
-        order: &mut Vec<NodeId>,
-    ) {
+    fn visit(&self, n: NodeId, needed: &[bool], done: &mut [bool], order: &mut Vec<NodeId>) {
         let g = self.g;
         if done[n.index()] {
             return;
@@ -291,17 +283,17 @@ impl Emitter<'_> {
                     }
                 }
                 deps.into_iter()
-                    .filter(|&d| g.scope_of(d) == here && needed[d.index()])
+                    .filter(|&d| self.is_here(g.scope_of(d)) && needed[d.index()])
                     .collect()
             }
             _ => self
                 .reads(n)
                 .into_iter()
-                .filter(|&d| g.scope_of(d) == here)
+                .filter(|&d| self.is_here(g.scope_of(d)))
                 .collect(),
         };
         for d in deps {
-            self.visit(d, needed, here, done, order);
+            self.visit(d, needed, done, order);
         }
         order.push(n);
     }
@@ -358,7 +350,7 @@ impl Emitter<'_> {
         let backward: Vec<usize> = self
             .needed_adjoints(lp, needed)
             .into_iter()
-            .flat_map(|b| self.group(b, needed, &|_| true))
+            .flat_map(|b| self.group_in(b, needed, &|_| true, &|_| true))
             .collect();
         let mut set = BTreeSet::new();
         let is_residual = |a: NodeId| {
@@ -414,8 +406,12 @@ impl Emitter<'_> {
                 let LoopKind::Adjoint(a) = &g.loops[inner_b].kind else {
                     continue;
                 };
-                let inner = a.forward;
-                for &o in &g.loops[inner].outs {
+                // The inner loop with the tangent loops written beside it.
+                let enclosing = |p: Option<usize>| {
+                    p.is_some_and(|p| forward.contains(&p) || backward.contains(&p))
+                };
+                let inner_group = self.group_in(a.forward, needed, &|_| true, &enclosing);
+                for &o in inner_group.iter().flat_map(|&m| &g.loops[m].outs) {
                     set.extend(
                         g.args(o)
                             .iter()
@@ -426,7 +422,7 @@ impl Emitter<'_> {
                 }
                 for (k, &kn) in needed.iter().enumerate() {
                     let m = NodeId(k as u32);
-                    if kn && inside(g.scope_of(m), inner) {
+                    if kn && inner_group.iter().any(|&l| inside(g.scope_of(m), l)) {
                         set.extend(
                             self.reads(m)
                                 .into_iter()
@@ -492,7 +488,7 @@ impl Emitter<'_> {
         if !g.ty(n).is_matrix() {
             return self.s(n);
         }
-        let computed_here = g.scope_of(n) == self.scope_now.get()
+        let computed_here = self.is_here(g.scope_of(n))
             && !g.op(n).is_leaf()
             && !self.is_leaf_alias(n)
             && !self.restored.borrow().contains(&n);
@@ -532,12 +528,33 @@ impl Emitter<'_> {
 
     /// Loop `x` and the tangent loops that run beside it, where the outputs need them.
     fn group(&self, x: usize, needed: &[bool], select: Select) -> Vec<usize> {
+        // In an adjoint loop's iteration, an inner loop run again takes the tangent loop that
+        // ran with the forward loop's (the tangent of the adjoint reads it).
+        let enclosing = |p: Option<usize>| {
+            self.is_here(p)
+                || self.here.borrow().iter().any(|&h| {
+                    matches!(&self.g.loops[h].kind, LoopKind::Tangent(t) if t.forward.is_some() && t.forward == p)
+                })
+        };
+        self.group_in(x, needed, select, &enclosing)
+    }
+
+    /// [`Self::group`], where `enclosing` says which loops' iterations are being written: a
+    /// tangent loop nested in another loop's tangent is written only with that one.
+    fn group_in(
+        &self,
+        x: usize,
+        needed: &[bool],
+        select: Select,
+        enclosing: &dyn Fn(Option<usize>) -> bool,
+    ) -> Vec<usize> {
         let g = self.g;
         let mut members = vec![x];
         // A tangent loop is needed for its results, or for values of its body that the tangent
         // of an adjoint loop reads.
         members.extend((0..g.loops.len()).filter(|&t| {
             matches!(&g.loops[t].kind, LoopKind::Tangent(tl) if tl.primal == x)
+                && (g.loops[t].parent == g.loops[x].parent || enclosing(g.loops[t].parent))
                 && (g.loops[t]
                     .outs
                     .iter()
@@ -638,7 +655,6 @@ impl Emitter<'_> {
             .collect();
         let mut assign = TokenStream::new();
         for &m in members {
-            let saved = self.scope_now.replace(Some(m));
             for (j, c) in g.loops[m].carries.iter().enumerate() {
                 if !needed[c.out.index()] {
                     continue;
@@ -653,20 +669,25 @@ impl Emitter<'_> {
                 tail.extend(quote!(let #n = #value;));
                 assign.extend(quote!(#s = #n;));
             }
-            self.scope_now.set(saved);
         }
         quote!(#tail #assign)
     }
 
-    /// The lets of one iteration of a group: each member's nodes, primal first.
+    /// The lets of one iteration of a group: the nodes of all its loops, in one order.
     fn group_lets(&self, members: &[usize], needed: &[bool]) -> TokenStream {
-        let mut lets = TokenStream::new();
-        for &m in members {
-            let saved = self.scope_now.replace(Some(m));
-            lets.extend(self.lets(needed, |k| self.block(k).is_none()));
-            self.scope_now.set(saved);
-        }
+        let saved = self.here.replace(members.to_vec());
+        let lets = self.lets(needed, |k| self.block(k).is_none());
+        self.here.replace(saved);
         lets
+    }
+
+    /// Whether a node of scope `s` is written by the code being written now.
+    pub(super) fn is_here(&self, s: Option<usize>) -> bool {
+        let here = self.here.borrow();
+        match s {
+            None => here.is_empty(),
+            Some(l) => here.contains(&l),
+        }
     }
 
     fn statements(&self, lp: usize, lets_only: bool) -> TokenStream {
@@ -706,6 +727,7 @@ impl Emitter<'_> {
         }
         start.extend(self.statements(lp, false));
         let mut tail = TokenStream::new();
+        let saved = self.here.replace(members.clone());
         if taped {
             let tape = format_ident!("__mg_tape{}", lp);
             let index = l.header.bound.iter();
@@ -723,18 +745,14 @@ impl Emitter<'_> {
                 .collect();
             let values: Vec<TokenStream> = residuals
                 .iter()
-                .map(|&r| {
-                    let saved = self.scope_now.replace(g.scope_of(r));
-                    let v = self.owned(r, !later.contains(&r));
-                    self.scope_now.set(saved);
-                    v
-                })
+                .map(|&r| self.owned(r, !later.contains(&r)))
                 .collect();
             tail.extend(
                 quote!(#tape.push((#(::core::clone::Clone::clone(&#index),)* #(#values,)*));),
             );
         }
         tail.extend(self.update(&members, needed, &mut st));
+        self.here.replace(saved);
         // Without the tape, an iteration computes only what the next one needs.
         let lets = if taped {
             self.group_lets(&members, needed)
@@ -905,7 +923,9 @@ impl Emitter<'_> {
         start.extend(self.statements(b, true));
         start.extend(st.start.clone());
         let saved = self.restored.replace(restored);
+        let here = self.here.replace(members.clone());
         let tail = self.update(&members, needed, &mut st);
+        self.here.replace(here);
         let body = self.iteration(b, self.group_lets(&members, needed), tail);
         self.restored.replace(saved);
         let (before, after) = (&st.before, &st.after);

@@ -66,9 +66,9 @@ pub struct Emitter<'a> {
     needed: Vec<bool>,
     owner: Vec<branches::Block>,
     foreign_reads: Vec<bool>,
-    /// The loop whose iteration is being written (`None`: the top level), and the residuals
+    /// The loops whose iteration is being written (none: the top level), and the residuals
     /// an adjoint loop restored from the tape as references (`loops.rs`).
-    scope_now: std::cell::Cell<Option<usize>>,
+    here: std::cell::RefCell<Vec<usize>>,
     restored: std::cell::RefCell<std::collections::BTreeSet<NodeId>>,
     /// Nodes read in another scope than their own: never moved.
     cross_scope: Vec<bool>,
@@ -110,7 +110,7 @@ impl<'a> Emitter<'a> {
             solved_transpose: Vec::new(),
             embedded: Vec::new(),
             fused: Vec::new(),
-            scope_now: std::cell::Cell::new(None),
+            here: Default::default(),
             restored: Default::default(),
             cross_scope: Vec::new(),
             written: Default::default(),
@@ -163,7 +163,7 @@ impl<'a> Emitter<'a> {
             if !is_needed
                 || virtual_node
                 || is_user_leaf
-                || g.scope_of(n) != self.scope_now.get()
+                || !self.is_here(g.scope_of(n))
                 || !select(n)
             {
                 continue;

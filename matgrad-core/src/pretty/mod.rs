@@ -12,7 +12,7 @@
 
 mod katex;
 mod latex;
-mod loops;
+pub mod loops;
 mod normal;
 mod render;
 mod share;

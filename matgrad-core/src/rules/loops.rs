@@ -165,7 +165,8 @@ pub fn tangent(
     let t = g.loops.len();
     g.loops.push(Loop {
         header: l.header.clone(),
-        parent: l.parent,
+        // Beside x: in the tangent loop of x's own loop, where x is nested.
+        parent: g.current_scope,
         within: Some(x),
         depth: l.depth + 1,
         carries: Vec::new(),
