@@ -410,3 +410,37 @@ fn nested_hvp_and_the_recurrence_formula() {
         "{EULER_GRAD_FORMULA}"
     );
 }
+
+/// One step of a layer, as a `#[differentiable]` helper the loop calls.
+#[matgrad::differentiable]
+fn layer(w: &DMatrix<f64>, h: &DVector<f64>) -> DVector<f64> {
+    (w * h).map(|v| if v > 0.0 { v } else { 0.1 * v })
+}
+
+/// A helper, a branch on a variable, blocks of rows by the index, and `*=` in one loop.
+#[gradient(wrt = (w, x))]
+fn as_written(w: &DMatrix<f64>, x: &DMatrix<f64>, h0: &DVector<f64>) -> f64 {
+    let b = 2;
+    let mut h = h0.clone();
+    let mut s = 1.0;
+    for i in 0..x.nrows() / b {
+        let block = x.rows(i * b, b);
+        h = layer(w, &h) + block.transpose() * block.column_sum();
+        let m = h.sum();
+        s *= if m > 0.0 {
+            1.0 + 0.1 * m
+        } else {
+            1.0 - 0.05 * m
+        };
+    }
+    s + h.norm_squared()
+}
+
+#[test]
+fn helpers_branches_and_blocks_in_a_loop() {
+    let mut g = rng(1514);
+    let (w, x, h0) = (mat(&mut g, 3, 3) * 0.5, mat(&mut g, 8, 3), vec(&mut g, 3));
+    let (gw, gx) = as_written_grad(&w, &x, &h0);
+    assert_close(&gw, &fd(&w, |w| as_written(w, &x, &h0)), 1e-6);
+    assert_close(&gx, &fd(&x, |x| as_written(&w, x, &h0)), 1e-6);
+}
