@@ -444,3 +444,26 @@ fn helpers_branches_and_blocks_in_a_loop() {
     assert_close(&gw, &fd(&w, |w| as_written(w, &x, &h0)), 1e-6);
     assert_close(&gx, &fd(&x, |x| as_written(&w, x, &h0)), 1e-6);
 }
+
+/// A counter that only steers which iterations run may be updated in place.
+#[gradient(wrt = w)]
+fn every_other(w: &DVector<f64>) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    for i in 0..w.len() {
+        k += 1;
+        if k % 2 == 0 {
+            continue;
+        }
+        s += w[i] * w[i] * (i as f64 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn a_counter_steering_the_iterations() {
+    let w = DVector::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+    let want = DVector::from_column_slice(&[2.0, 0.0, 18.0, 0.0, 50.0]);
+    assert_close(&every_other_grad(&w), &want, 1e-14);
+    assert_close(&every_other_grad(&w), &fd(&w, every_other), 1e-7);
+}

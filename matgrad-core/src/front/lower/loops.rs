@@ -170,6 +170,7 @@ impl Lowerer<'_> {
         self.g.current_scope = saved_scope;
         self.opaque_by_text = saved_opaque;
         let stmts = std::mem::replace(&mut self.stmts, saved_stmts);
+        self.check_counters(lp, &stmts);
         let l = &mut self.g.loops[lp];
         l.stmts = stmts
             .into_iter()
@@ -192,6 +193,70 @@ impl Lowerer<'_> {
             })
             .collect();
         outs
+    }
+
+    /// A constant the body updates (`k += 2;`) may steer what runs (`if k > m { continue; }`),
+    /// but the backward pass, which computes the body's constants again from the index, does
+    /// not run such updates: the body's constants may not read it.
+    fn check_counters(&mut self, lp: usize, stmts: &[super::Stmt]) {
+        let mut updated: Vec<(String, proc_macro2::TokenStream)> = Vec::new();
+        for st in stmts {
+            let Ok(syn::Stmt::Expr(e, _)) = syn::parse2::<syn::Stmt>(st.tokens.clone()) else {
+                continue;
+            };
+            let mut assigned = Assigned::default();
+            assigned.visit_expr(&e);
+            for name in assigned.names {
+                updated.push((name, st.tokens.clone()));
+            }
+        }
+        if updated.is_empty() {
+            return;
+        }
+        let mut read = Vec::new();
+        for leaf in self.g.opaque.iter().chain(&self.g.locals) {
+            if leaf.scope == Some(lp) {
+                super::collect_idents(leaf.code.clone(), &mut read);
+            }
+        }
+        // Indices computed by code (`y[k]`), which name constants through their aliases.
+        for id in 0..self.g.len() {
+            let n = NodeId(id as u32);
+            if !self.g.within(self.g.scope_of(n), lp) {
+                continue;
+            }
+            if let Op::Entry(r, c) | Op::Scatter(r, c) | Op::View(r, c) | Op::Embed(r, c) =
+                self.g.op(n)
+            {
+                for i in [r, c] {
+                    if let crate::ir::Index::Expr { code, .. } = i {
+                        if let Ok(ts) = code.parse() {
+                            super::collect_idents(ts, &mut read);
+                        }
+                    }
+                }
+            }
+        }
+        let aliased: Vec<String> = self
+            .g
+            .locals
+            .iter()
+            .filter(|l| read.contains(&l.alias.to_string()))
+            .map(|l| l.code.to_string())
+            .collect();
+        read.extend(aliased);
+        for st in stmts.iter().filter(|s| {
+            syn::parse2::<syn::Stmt>(s.tokens.clone())
+                .is_ok_and(|st| matches!(st, syn::Stmt::Local(_)))
+        }) {
+            super::collect_idents(st.tokens.clone(), &mut read);
+        }
+        if let Some((name, tokens)) = updated.iter().find(|(n, _)| read.contains(n)) {
+            self.cx.error_spanned_by(
+                tokens,
+                format!("the loop updates `{name}` in place, and values the derivative reads depend on it: compute them from the loop's index instead (e.g. `let {name} = 2 * i;`), so that the backward pass can compute them again"),
+            );
+        }
     }
 
     /// The loop's results: its `Op::LoopOut` nodes, bound to the carries' names.
