@@ -35,7 +35,10 @@ impl Lowerer<'_> {
             return;
         }
         if self.mentions_active(&fl.expr) {
-            self.cx.error_spanned_by(&fl.expr, TRIP_COUNT);
+            self.cx.error_spanned_by(
+                &fl.expr,
+                format!("a loop's iterator cannot depend on a variable (iterate over indices, `for i in 0..w.len()`, and read `w[i]` in the body): {TRIP_COUNT}"),
+            );
             return;
         }
         let mut bound = Vec::new();
