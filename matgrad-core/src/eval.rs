@@ -507,7 +507,8 @@ impl Runner<'_> {
             for (p, v) in primal.iter().zip(entry) {
                 vals[p.index()] = v.clone();
             }
-            // Nodes of the forward scope built by differentiation come after the loop.
+            // Nodes of the forward scope that differentiation built after the loop may read
+            // values computed after it: computed again here.
             let later: Vec<NodeId> = primal
                 .iter()
                 .copied()
@@ -520,12 +521,7 @@ impl Runner<'_> {
             self.nodes(vals, &body)?;
             for (a, c) in acc.iter_mut().zip(&adj.contributions) {
                 if let Some(c) = c {
-                    let v = vals[c.index()].clone();
-                    *a = Some(match a.take() {
-                        None => v,
-                        Some(Value::Scalar(x)) => Value::Scalar(x + v.scalar()),
-                        Some(Value::Matrix(x)) => Value::Matrix(x + v.matrix()),
-                    });
+                    add_to(a, vals[c.index()].clone());
                 }
             }
             state = l
@@ -551,16 +547,7 @@ impl Runner<'_> {
             } else {
                 match &acc[arg - nc] {
                     Some(v) => v.clone(),
-                    None => {
-                        let c = fwd.args[arg];
-                        match g.shape(c) {
-                            Some(sh) => Value::Matrix(DMatrix::zeros(
-                                (self.size)(c, sh.rows)?,
-                                (self.size)(c, sh.cols)?,
-                            )),
-                            None => Value::Scalar(0.0),
-                        }
-                    }
+                    None => self.zero_of(fwd.args[arg])?,
                 }
             };
         }
@@ -603,12 +590,7 @@ impl Runner<'_> {
             run.nodes(vals, &tb)?;
             for (a, c) in acc.iter_mut().zip(&tk.contributions) {
                 if let Some(c) = c {
-                    let v = vals[c.index()].clone();
-                    *a = Some(match a.take() {
-                        None => v,
-                        Some(Value::Scalar(x)) => Value::Scalar(x + v.scalar()),
-                        Some(Value::Matrix(x)) => Value::Matrix(x + v.matrix()),
-                    });
+                    add_to(a, vals[c.index()].clone());
                 }
             }
             xs = xl
@@ -660,18 +642,34 @@ impl Runner<'_> {
                 match &acc[out - nc] {
                     Some(v) => v.clone(),
                     // No iteration ran: the sum is zero, of the contribution's shape.
-                    None => match g.shape(o) {
-                        Some(sh) => Value::Matrix(DMatrix::zeros(
-                            (self.size)(o, sh.rows)?,
-                            (self.size)(o, sh.cols)?,
-                        )),
-                        None => Value::Scalar(0.0),
-                    },
+                    None => self.zero_of(o)?,
                 }
             };
         }
         Ok(())
     }
+}
+
+impl Runner<'_> {
+    /// The zero of a node's type.
+    fn zero_of(&self, n: NodeId) -> Result<Value, EvalError> {
+        Ok(match self.g.shape(n) {
+            Some(sh) => Value::Matrix(DMatrix::zeros(
+                (self.size)(n, sh.rows)?,
+                (self.size)(n, sh.cols)?,
+            )),
+            None => Value::Scalar(0.0),
+        })
+    }
+}
+
+/// `acc += v`, where `None` is an empty sum.
+fn add_to(acc: &mut Option<Value>, v: Value) {
+    *acc = Some(match acc.take() {
+        None => v,
+        Some(Value::Scalar(x)) => Value::Scalar(x + v.scalar()),
+        Some(Value::Matrix(x)) => Value::Matrix(x + v.matrix()),
+    });
 }
 
 /// The number of iterations of `a..b`, `a..=b`, `(a..b).rev()` and `(a..b).step_by(k)` with

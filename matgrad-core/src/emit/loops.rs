@@ -11,9 +11,10 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::prelude::collect_idents;
 use super::Emitter;
 use crate::ir::loops::LoopKind;
 use crate::ir::{NodeId, Op};
@@ -1013,16 +1014,4 @@ fn checkpoint_names(
 enum Slot {
     Carry(usize),
     Sum(usize),
-}
-
-fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
-    for tt in ts.clone() {
-        match tt {
-            TokenTree::Ident(i) => {
-                out.insert(i.to_string());
-            }
-            TokenTree::Group(g) => collect_idents(&g.stream(), out),
-            _ => {}
-        }
-    }
 }

@@ -71,7 +71,7 @@ impl Emitter<'_> {
     }
 }
 
-fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
+pub(super) fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
     for tt in ts.clone() {
         match tt {
             TokenTree::Ident(i) => {
