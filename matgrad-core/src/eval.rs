@@ -473,11 +473,15 @@ impl Runner<'_> {
             }
             self.nodes(vals, &body)?;
             tape.push(body.iter().map(|b| vals[b.index()].clone()).collect());
+            let ends = l.breaks.iter().any(|c| vals[c.index()].scalar() != 0.0);
             state = l
                 .carries
                 .iter()
                 .map(|c| vals[c.out.index()].clone())
                 .collect();
+            if ends {
+                break;
+            }
         }
         self.tapes.insert(lp, (body, tape));
         for (j, o) in l.outs.iter().enumerate() {

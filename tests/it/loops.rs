@@ -467,3 +467,38 @@ fn a_counter_steering_the_iterations() {
     assert_close(&every_other_grad(&w), &want, 1e-14);
     assert_close(&every_other_grad(&w), &fd(&w, every_other), 1e-7);
 }
+
+/// `break` and `continue` after the body changed carried values, on constant conditions.
+#[gradient(wrt = w)]
+fn early_exit(w: &DVector<f64>, stop: usize, skip: usize) -> f64 {
+    let mut x = w.clone();
+    let mut s = 0.0;
+    for i in 0..10 {
+        x = x.map(|v| (0.5 * v).sin()) + w * 0.1;
+        s += x.sum();
+        if i == skip {
+            continue;
+        }
+        s += x.norm_squared();
+        if i == stop {
+            break;
+        }
+        x *= 1.5;
+    }
+    s + x.sum()
+}
+
+#[test]
+fn break_and_continue_after_updates() {
+    let mut g = rng(1515);
+    let w = vec(&mut g, 4);
+    for (stop, skip) in [(3, 1), (0, 0), (9, 5), (20, 20), (2, 2)] {
+        let grad = early_exit_grad(&w, stop, skip);
+        assert_close(&grad, &fd(&w, |w| early_exit(w, stop, skip)), 1e-6);
+        assert_close_scalar(
+            early_exit_value_and_grad(&w, stop, skip).0,
+            early_exit(&w, stop, skip),
+            1e-13,
+        );
+    }
+}

@@ -29,6 +29,7 @@ impl Emitter<'_> {
             let l = &g.loops[lp];
             reads.extend(l.carries.iter().map(|c| c.out));
             reads.extend(l.contributions().iter().flatten());
+            reads.extend(l.breaks.iter().copied());
         }
         reads
     }
@@ -753,6 +754,12 @@ impl Emitter<'_> {
             );
         }
         tail.extend(self.update(&members, needed, &mut st));
+        // A `break` that follows an update ends the loop after this iteration.
+        for &c in &l.breaks {
+            let v = self.s(c);
+            let zero = self.lit(0.0);
+            tail.extend(quote!(if #v != #zero { break; }));
+        }
         self.here.replace(saved);
         // Without the tape, an iteration computes only what the next one needs.
         let lets = if taped {

@@ -108,6 +108,9 @@ pub struct Loop {
     pub outs: Vec<NodeId>,
     /// The constant statements of the body, in order.
     pub stmts: Vec<Statement>,
+    /// Conditions (1 or 0, constants of the iteration) on which the loop ends after this
+    /// iteration: the `break`s that follow an update of a carried value.
+    pub breaks: Vec<NodeId>,
     pub kind: LoopKind,
 }
 

@@ -34,6 +34,7 @@ pub fn adjoint(g: &mut Graph, lp: usize, seeds: &[Option<NodeId>]) -> Vec<(usize
         args: Vec::new(),
         outs: Vec::new(),
         stmts: fwd.stmts.iter().filter(|s| s.is_let).cloned().collect(),
+        breaks: Vec::new(),
         kind: LoopKind::Adjoint(Adjoint {
             forward: lp,
             contributions: Vec::new(),
@@ -173,6 +174,7 @@ pub fn tangent(
         args: Vec::new(),
         outs: Vec::new(),
         stmts: Vec::new(),
+        breaks: Vec::new(),
         kind: LoopKind::Tangent(Tangent {
             primal: x,
             of: Vec::new(),

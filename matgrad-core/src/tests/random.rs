@@ -71,6 +71,7 @@ impl Case {
             args: Vec::new(),
             outs: Vec::new(),
             stmts: Vec::new(),
+            breaks: Vec::new(),
             kind: LoopKind::Primal,
         });
         let start = self.g.len();

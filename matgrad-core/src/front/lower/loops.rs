@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use quote::ToTokens;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{BinOp, Expr};
 
@@ -84,6 +85,7 @@ impl Lowerer<'_> {
             args: Vec::new(),
             outs: Vec::new(),
             stmts: Vec::new(),
+            breaks: Vec::new(),
             kind: LoopKind::Primal,
         });
         // A carry is on the active path if its initial value is, or if the body makes it so:
@@ -127,6 +129,7 @@ impl Lowerer<'_> {
         bound: &[syn::Ident],
     ) -> Vec<Option<NodeId>> {
         let saved_opaque = std::mem::take(&mut self.opaque_by_text);
+        let saved_exits = std::mem::take(&mut self.exits);
         let saved_stmts = std::mem::take(&mut self.stmts);
         let saved_scope = self.g.current_scope.replace(lp);
         self.scopes.push(HashMap::new());
@@ -159,7 +162,7 @@ impl Lowerer<'_> {
                 other => self.statement(other),
             }
         }
-        let outs = carries
+        let mut outs: Vec<Option<NodeId>> = carries
             .iter()
             .map(|(name, _)| {
                 self.scopes[depth - 1]
@@ -168,6 +171,29 @@ impl Lowerer<'_> {
                     .filter(|_| !self.waiting.contains(name))
             })
             .collect();
+        // Each `break`/`continue` after an update: where its condition holds, the values at
+        // that point (the last exit first, so that the first one taken wins).
+        let exits = std::mem::replace(&mut self.exits, saved_exits);
+        let mut breaks = Vec::new();
+        for exit in exits.iter().rev() {
+            for (out, &at) in outs.iter_mut().zip(&exit.values) {
+                *out = out.map(|o| self.g.select(exit.cond, at, o));
+            }
+        }
+        // A `break` ends the loop where it is reached: its condition holds and no exit before
+        // it was taken in the iteration.
+        for (k, exit) in exits.iter().enumerate() {
+            if exit.is_break {
+                let mut reached = exit.cond;
+                for earlier in &exits[..k] {
+                    let one = self.g.lit(1.0);
+                    let not_taken = self.g.sub(one, earlier.cond);
+                    reached = self.g.mul(reached, not_taken);
+                }
+                breaks.push(reached);
+            }
+        }
+        self.g.loops[lp].breaks = breaks;
         self.scopes.pop();
         self.carried.pop();
         self.g.current_scope = saved_scope;
@@ -385,6 +411,15 @@ impl Lowerer<'_> {
     }
 }
 
+/// A `break` or `continue` after the body changed carried values.
+pub(super) struct Exit {
+    /// 1 where the condition holds, 0 elsewhere (a constant of the iteration).
+    cond: NodeId,
+    /// The carried values at that point.
+    values: Vec<NodeId>,
+    is_break: bool,
+}
+
 /// The names a loop body assigns (`x = ..`, `x += ..`), in order, and those it declares.
 #[derive(Default)]
 struct Assigned {
@@ -464,7 +499,7 @@ impl Lowerer<'_> {
     /// carried value changed before it in the iteration, so that leaving early changes which
     /// iterations run, not what one computes.
     pub(super) fn loop_exit(&mut self, stmt: &syn::Stmt, exit: proc_macro2::TokenStream) -> bool {
-        let Some(carried) = self.carried.last() else {
+        let Some(carried) = self.carried.last().cloned() else {
             return false;
         };
         if self.mentions_active(stmt) {
@@ -479,13 +514,53 @@ impl Lowerer<'_> {
         let changed = carried
             .iter()
             .any(|(name, param)| self.lookup(name).is_some_and(|b| b.node != *param));
-        if changed {
+        if !changed {
+            // Copied as written: the iteration leaves before it computes anything.
+            return false;
+        }
+        // After the body changed carried values: `if c { break; }` (or `continue`) on a
+        // constant c makes the iteration's results the values at this point where c holds.
+        let (cond, is_break) = match stmt {
+            syn::Stmt::Expr(Expr::If(i), _) if i.else_branch.is_none() => {
+                let only = match i.then_branch.stmts.as_slice() {
+                    [syn::Stmt::Expr(Expr::Break(b), _)]
+                        if b.label.is_none() && b.expr.is_none() =>
+                    {
+                        Some(true)
+                    }
+                    [syn::Stmt::Expr(Expr::Continue(c), _)] if c.label.is_none() => Some(false),
+                    _ => None,
+                };
+                match only {
+                    Some(is_break) => (Some(&*i.cond), is_break),
+                    None => (None, false),
+                }
+            }
+            _ => (None, false),
+        };
+        let Some(cond) = cond else {
             self.cx.error_spanned_by(
                 exit,
-                "`break` and `continue` must come before the loop body changes a carried value: move them to the start of the body (an iteration that leaves early must not have changed anything)",
+                "after the loop body changed a carried value, leave the iteration with `if condition { break; }` or `if condition { continue; }` (a condition on constants), or move the `break` or `continue` to the start of the body",
             );
             return true;
-        }
-        false
+        };
+        let one = quote::quote!(if #cond { 1.0 } else { 0.0 });
+        let c = self.opaque_code(
+            one,
+            format!("[{}]", text_of(cond)),
+            crate::shape::Ty::Scalar,
+            cond.span(),
+        );
+        let values: Vec<NodeId> = carried
+            .iter()
+            .map(|(name, param)| self.lookup(name).map_or(*param, |b| b.node))
+            .collect();
+        self.exits.push(Exit {
+            cond: c,
+            values,
+            is_break,
+        });
+        true
     }
 }

@@ -85,6 +85,8 @@ struct Lowerer<'a> {
     waiting: Vec<String>,
     /// For each loop body being read, innermost last: its carried values' names and leaves.
     carried: Vec<Vec<(String, NodeId)>>,
+    /// The `break`s and `continue`s of the loop body being read, after an update.
+    exits: Vec<loops::Exit>,
 }
 
 /// A factorisation object of the body, read through its methods.
@@ -119,6 +121,7 @@ pub fn lower(f: &Function, cx: &mut Ctxt, missing: &mut Vec<syn::Path>) -> Optio
         missing: Vec::new(),
         waiting: Vec::new(),
         carried: Vec::new(),
+        exits: Vec::new(),
     };
     let param_nodes = lw.bind_params();
     let output = lw.block_value(f.inlined.as_ref().unwrap_or(&f.item.block));
