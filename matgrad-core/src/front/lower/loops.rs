@@ -61,9 +61,11 @@ impl Lowerer<'_> {
                 }
             }
         }
+        let nesting = self.g.current_scope.map_or(0, |p| self.g.loops[p].depth);
         let index = match bound.as_slice() {
             [one] => one.to_string(),
-            _ => "i".to_string(),
+            // Nested loops' formulas keep their steps apart: i, j, k, …
+            _ => ["i", "j", "k", "l", "m"][nesting.min(4)].to_string(),
         };
         let (pat, iter) = (&fl.pat, &fl.expr);
         let header = Header {
