@@ -46,6 +46,7 @@
 //! | [`hessian`](gradient#hessian) | `<name>_hvp` (Hessian-vector product), `<name>_hessian`, `<NAME>_HESSIAN_FORMULA` |
 //! | [`minimize`](gradient#minimize) | `<name>_argmin`, `try_<name>_argmin` (a [`SolveError`]): the closed-form minimiser of a quadratic objective |
 //! | [`argmin = Name`](gradient#argmin--name) | `struct Name`: the objective as an argmin problem (`CostFunction`, `Gradient`, `Hessian`) |
+//! | [`checkpoint`](gradient#options) | for bodies with `for` loops: every ⌈√n⌉-th state stored and the forward pass recomputed by segments for the backward pass, instead of a tape of every iteration |
 //! | [`#[jacobian(wrt = p)]`](jacobian) | `<name>_jacobian`, `<name>_value_and_jacobian`, their `try_` variants, `<NAME>_JACOBIAN_FORMULA` |
 //! | [`layout = ..`](jacobian#layouts) | the Jacobian in numerator (default), denominator or block layout |
 //! | [`argmin = Name`](jacobian#options) | `struct Name`: residuals as an argmin problem (`Operator`, `Jacobian`) |

@@ -900,3 +900,13 @@ fn from_f64<T: 'static + Copy>(v: f64) -> T {
     // SAFETY: T is f64 (checked above).
     unsafe { core::mem::transmute_copy(&v) }
 }
+
+/// The interval between stored states of a checkpointed loop of `n` iterations: ⌈√n⌉, so that
+/// the backward pass holds about √n states and a segment of √n iterations' residuals.
+pub fn checkpoint_interval(n: usize) -> usize {
+    let mut k = (n as f64).sqrt() as usize;
+    while k * k < n {
+        k += 1;
+    }
+    k.max(1)
+}

@@ -16,6 +16,7 @@ pub const LAYOUT: &str = "layout";
 pub const MINIMIZE: &str = "minimize";
 pub const ARGMIN: &str = "argmin";
 pub const LEAST_SQUARES: &str = "least_squares";
+pub const CHECKPOINT: &str = "checkpoint";
 
 /// Which attribute is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +41,14 @@ impl Macro {
     /// The options this attribute takes, by name.
     fn option_names(self) -> &'static [&'static str] {
         match self {
-            Macro::Gradient => &[WRT, HESSIAN, MINIMIZE, ARGMIN],
+            Macro::Gradient => &[WRT, HESSIAN, MINIMIZE, ARGMIN, CHECKPOINT],
             Macro::Jacobian => &[WRT, LAYOUT, ARGMIN, LEAST_SQUARES],
         }
     }
 
     fn options(self) -> &'static str {
         match self {
-            Macro::Gradient => "`wrt = x` (or `wrt = (x, y)`), `hessian`, `minimize` and `argmin = Name`",
+            Macro::Gradient => "`wrt = x` (or `wrt = (x, y)`), `hessian`, `minimize`, `argmin = Name` and `checkpoint`",
             Macro::Jacobian => {
                 "`wrt = x` (or `wrt = (x, y)`), `layout = numerator | denominator | blocks`, `argmin = Name` and `least_squares = Name`"
             }
@@ -77,6 +78,9 @@ pub struct Options {
     pub wrt: Vec<Ident>,
     /// `hessian`: also generate `_hvp` and `_hessian`.
     pub hessian: Option<Span>,
+    /// `checkpoint`: loops keep about √n states and recompute the rest for the backward pass,
+    /// instead of a tape of every iteration.
+    pub checkpoint: Option<Span>,
     pub layout: Layout,
     pub layout_span: Option<Span>,
     /// `minimize`: also generate `<name>_argmin`, the closed-form minimiser of a quadratic.
@@ -119,6 +123,7 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
         kind,
         wrt: Vec::new(),
         hessian: None,
+        checkpoint: None,
         layout: Layout::default(),
         layout_span: None,
         minimize: None,
@@ -161,6 +166,17 @@ pub fn parse(kind: Macro, attr: TokenStream, cx: &mut Ctxt) -> Option<Options> {
                 "`hessian` applies to `#[gradient]` of a scalar function; for the Hessian of a scalar function use `#[gradient(wrt = x, hessian)]`",
             ),
             (HESSIAN, _) => cx.error_spanned_by(meta, "`hessian` takes no value: write `#[gradient(wrt = x, hessian)]`"),
+            (CHECKPOINT, Meta::Path(p)) if kind == Macro::Gradient => {
+                if options.checkpoint.is_some() {
+                    duplicate(cx);
+                }
+                options.checkpoint = Some(p.span());
+            }
+            (CHECKPOINT, _) if kind == Macro::Jacobian => cx.error_spanned_by(
+                meta,
+                "`checkpoint` applies to `#[gradient]`: it trades the memory of the reverse pass through loops for recomputation, and a Jacobian's sweeps through a loop run forward",
+            ),
+            (CHECKPOINT, _) => cx.error_spanned_by(meta, "`checkpoint` takes no value: write `#[gradient(wrt = w, checkpoint)]`"),
             (LAYOUT, Meta::NameValue(nv)) if kind == Macro::Jacobian => {
                 if options.layout_span.is_some() {
                     duplicate(cx);

@@ -47,6 +47,16 @@ impl Ctxt {
         self.errors().push(err);
     }
 
+    /// How many errors were pushed so far: with [`Ctxt::truncate`], a phase that reads a part
+    /// of the code twice (a loop body, once its carries are known) keeps one set of errors.
+    pub fn count(&self) -> usize {
+        self.errors.as_ref().map_or(0, Vec::len)
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.errors().truncate(len);
+    }
+
     pub fn has_errors(&self) -> bool {
         self.errors.as_ref().is_some_and(|e| !e.is_empty())
     }

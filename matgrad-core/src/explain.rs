@@ -85,8 +85,13 @@ fn gradient(
     let dir = direction(g, &shown, ty);
     let mut vars = names.to_vec();
     vars.push(shown.clone());
+    let loops_before = g.loops.len();
     let tangent = grad::forward(g, output, &[(x, dir)]);
     let df = tangent.get(output.index()).copied().flatten()?;
+    if !g.loops.is_empty() {
+        let new = loops_before..g.loops.len();
+        return through_loops(g, output, (x, dir, df), new, name, &vars, formula);
+    }
     // The terms of df, with a trace (or sum) of a sum split into the sum of traces.
     let terms = terms(g, df, 1.0);
     let mut steps = vec![Step {
@@ -139,6 +144,63 @@ fn gradient(
             claim: vec![(1.0, collected)],
         });
     }
+    Some(Explained {
+        lead: "df".into(),
+        variable: name.to_string(),
+        direction: dir,
+        steps,
+        result: format!("∂f/∂{name} = {formula}"),
+        read_off: String::new(),
+    })
+}
+
+/// The derivation through loops: df by the tangent recurrence (forward), then ⟨G, dX⟩ by the
+/// adjoint recurrence (its transpose, run backwards), G the gradient.
+fn through_loops(
+    g: &mut Graph,
+    output: NodeId,
+    (x, dir, df): (NodeId, NodeId, NodeId),
+    new: std::ops::Range<usize>,
+    name: &str,
+    vars: &[String],
+    formula: &str,
+) -> Option<Explained> {
+    // The tangent loops of this differential.
+    let tangents: Vec<String> = new
+        .filter(|&t| matches!(&g.loops[t].kind, crate::ir::loops::LoopKind::Tangent(_)))
+        .flat_map(|t| {
+            let l = &g.loops[t];
+            let i = l.header.index.clone();
+            l.carries
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}[{i}+1] = {}",
+                        c.name,
+                        pretty::inline_formula(g, c.out, vars)
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let seed = g.lit(1.0);
+    let grad = grad::reverse(g, output, seed, &[x])[0]?;
+    let paired = g.dot(grad, dir);
+    let steps = vec![
+        Step {
+            text: pretty::formula(g, df, vars),
+            why: format!(
+                "the loop's differential, one iteration's derived once: {}",
+                tangents.join(", ")
+            ),
+            claim: vec![(1.0, df)],
+        },
+        Step {
+            text: pretty::formula(g, paired, vars),
+            why: "the adjoint recurrence, the transpose of the tangent one, run backwards (reverse accumulation through one iteration's body)".into(),
+            claim: vec![(1.0, paired)],
+        },
+    ];
     Some(Explained {
         lead: "df".into(),
         variable: name.to_string(),

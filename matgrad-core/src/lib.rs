@@ -124,6 +124,14 @@ pub fn derive_with_helpers(
     let plans = options
         .as_ref()
         .and_then(|o| valid::function(&mut cx, &function, o));
+    if let (Some(o), Some(body)) = (&options, &body) {
+        if let (Some(span), true) = (o.checkpoint, body.graph.loops.is_empty()) {
+            cx.error_at(
+                span,
+                "`checkpoint` trades the memory of the backward pass through a loop for recomputation, and this function has no loop on a path from a variable: remove `checkpoint`",
+            );
+        }
+    }
     let valid = match (options, body, plans) {
         (Some(o), Some(body), Some(plans)) if !cx.has_errors() => {
             let (body, derived, derivations) = differentiate(&o, &function, body);
@@ -168,6 +176,7 @@ fn differentiate(
         .map(|&i| body.param_nodes[i].unwrap_or(body.output))
         .collect();
     let names = function.variable_names();
+    body.graph.checkpoint = options.checkpoint.is_some();
     let derived = match options.kind {
         attr::Macro::Gradient => {
             let seed = body.graph.lit(1.0);
@@ -177,11 +186,17 @@ fn differentiate(
             } else {
                 vec![None; wrt.len()]
             };
+            // The derivative of a loop is its adjoint recurrence, given beside the formula.
             let formulas = nodes
                 .iter()
                 .map(|gr| {
-                    gr.map(|n| pretty::formula(&body.graph, n, &names))
-                        .unwrap_or_else(|| "0".into())
+                    let Some(n) = *gr else { return "0".into() };
+                    let mut f = pretty::formula(&body.graph, n, &names);
+                    for line in pretty::loops::recurrences(&body.graph, &[n], &names) {
+                        f.push_str("\n  where ");
+                        f.push_str(&line);
+                    }
+                    f
                 })
                 .collect();
             // `minimize` reads the Hessian-vector product to tell whether f is quadratic.

@@ -11,6 +11,7 @@ mod iterators;
 mod jacobian_ops;
 mod jacobians;
 mod kernels;
+mod loops;
 mod methods;
 mod minimize;
 mod real_code;

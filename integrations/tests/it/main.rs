@@ -3,6 +3,7 @@
 
 mod argmin_solvers;
 mod helpers;
+mod loops;
 mod mgh;
 mod minimize;
 mod model;

@@ -24,6 +24,10 @@ impl Emitter<'_> {
     /// The block in which `reader` reads `arg`: a side of the branch `reader` for its values,
     /// the block of `reader` itself otherwise.
     fn block_of_read(&self, reader: NodeId, arg: NodeId, owner: &[Block]) -> Block {
+        // A value read inside a loop is computed at the top of its own scope.
+        if self.g.scope_of(reader) != self.g.scope_of(arg) {
+            return None;
+        }
         if self.is_lazy_branch(reader) {
             let args = self.g.args(reader);
             if arg == args[1] && arg != args[2] {

@@ -8,6 +8,7 @@
 
 mod branches;
 mod linalg;
+mod loops;
 mod node;
 mod operand;
 mod plan;
@@ -68,6 +69,20 @@ pub struct Emitter<'a> {
     needed: Vec<bool>,
     owner: Vec<branches::Block>,
     foreign_reads: Vec<bool>,
+    /// The loops whose iteration is being written (none: the top level), and the residuals
+    /// an adjoint loop restored from the tape as references (`loops.rs`).
+    here: std::cell::RefCell<Vec<usize>>,
+    restored: std::cell::RefCell<std::collections::BTreeSet<NodeId>>,
+    /// Nodes read in another scope than their own: never moved.
+    cross_scope: Vec<bool>,
+    /// Products summed into a loop's accumulator in place (`gemm`, `ger`), never built, with
+    /// the transposes they read (`loops.rs`).
+    summed: Vec<bool>,
+    /// Transposes of a loop's values read only by its adjoint loop, which computes them from
+    /// the stored argument (`loops.rs`).
+    remat: Vec<bool>,
+    /// The loops already written (a loop is written at the first of its results).
+    written: std::cell::RefCell<std::collections::BTreeSet<usize>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -99,6 +114,12 @@ impl<'a> Emitter<'a> {
             embedded: Vec::new(),
             fused: Vec::new(),
             one_pass: Vec::new(),
+            here: Default::default(),
+            restored: Default::default(),
+            cross_scope: Vec::new(),
+            written: Default::default(),
+            summed: Vec::new(),
+            remat: Vec::new(),
         }
     }
 
@@ -116,29 +137,50 @@ impl<'a> Emitter<'a> {
     }
 
     pub fn is_leaf_alias(&self, id: NodeId) -> bool {
-        matches!(self.g.op(id), Op::Param(_) | Op::Local(_) | Op::Opaque(_))
+        matches!(
+            self.g.op(id),
+            Op::Param(_) | Op::Local(_) | Op::Opaque(_) | Op::Carry { .. }
+        )
     }
 
     /// One `let` per needed node that `select` accepts, in graph order.
     pub fn lets(&self, needed: &[bool], select: impl Fn(NodeId) -> bool) -> TokenStream {
         let g = self.g;
         let mut lets = TokenStream::new();
-        for (id, &is_needed) in needed.iter().enumerate() {
-            let n = NodeId(id as u32);
+        // Each call writes the loops it needs (`loops.rs`): code run per direction runs a loop
+        // again beside its tangent.
+        let written = self.written.take();
+        for n in self.order(needed) {
+            let id = n.index();
+            let is_needed = needed[id];
             let is_user_leaf = g.op(n).is_leaf()
                 && !matches!(
                     g.op(n),
                     Op::Identity | Op::Ones | Op::Zeros | Op::Commutation { .. }
                 );
-            let virtual_node =
-                self.folded[id] || self.solved_transpose[id] || self.embedded[id] || self.fused[id];
-            if !is_needed || virtual_node || is_user_leaf || !select(n) {
+            let virtual_node = self.folded[id]
+                || self.solved_transpose[id]
+                || self.embedded[id]
+                || self.fused[id]
+                || self.summed.get(id).copied().unwrap_or(false)
+                || self.remat.get(id).copied().unwrap_or(false);
+            if !is_needed
+                || virtual_node
+                || is_user_leaf
+                || !self.is_here(g.scope_of(n))
+                || !select(n)
+            {
+                continue;
+            }
+            if matches!(g.op(n), Op::LoopOut { .. } | Op::LoopAdjoint { .. }) {
+                lets.extend(self.loop_lets(n, needed, &select));
                 continue;
             }
             let t = self.t(n);
             let value = self.node(n);
             lets.extend(quote!(let #t = #value;));
         }
+        self.written.replace(written);
         lets
     }
 
@@ -184,6 +226,7 @@ impl<'a> Emitter<'a> {
         self.needed.clear();
         self.owner.clear();
         self.foreign_reads.clear();
+        let variant = self.group_variance(variant, &needed);
         let varies = |n: NodeId| variant.get(n.index()).copied().unwrap_or(false);
         let before = self.lets(&needed, |n| !varies(n));
         let inside = self.lets(&needed, varies);

@@ -23,7 +23,12 @@ impl Emitter<'_> {
         let b = args.get(1).copied().unwrap_or(n);
         let om = self.omatrix();
         match g.op(n) {
-            Op::Param(_) | Op::Local(_) | Op::Opaque(_) => self.v(n),
+            Op::Param(_) | Op::Local(_) | Op::Opaque(_) | Op::Carry { .. } => self.v(n),
+            // Bound by the loop's statements (`loops.rs`).
+            Op::LoopOut { .. } | Op::LoopAdjoint { .. } => {
+                let t = self.t(n);
+                quote!(#t)
+            }
             Op::Lit(_) => self.s(n),
             Op::Identity => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));

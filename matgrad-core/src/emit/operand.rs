@@ -47,7 +47,7 @@ impl Emitter<'_> {
 
     /// A matrix operand: an expression of type `&Matrix`.
     pub(super) fn m(&self, id: NodeId) -> TokenStream {
-        if self.is_leaf_alias(id) {
+        if self.is_leaf_alias(id) || self.restored.borrow().contains(&id) {
             let a = self.g.leaf_alias(id);
             return quote!(#a);
         }
@@ -77,6 +77,8 @@ impl Emitter<'_> {
             && !self.embedded[id.index()]
             && !self.fused[id.index()]
             && !self.foreign_reads.get(id.index()).copied().unwrap_or(false)
+            && !self.cross_scope.get(id.index()).copied().unwrap_or(false)
+            && !self.summed.get(id.index()).copied().unwrap_or(false)
             && self.last_reader.get(id.index()).copied().flatten() == Some(reader)
             && !self.returned.get(id.index()).copied().unwrap_or(true)
             && g.args(reader).iter().filter(|&&a| a == id).count() == 1

@@ -22,6 +22,7 @@ impl Emitter<'_> {
             Op::Scale if matches!(g.op(args[1]), Op::Ones | Op::Identity) => vec![args[0]],
             // sum(J) is the number of entries, known from the shape.
             Op::Sum if matches!(g.op(args[0]), Op::Ones) => vec![],
+            Op::LoopOut { .. } | Op::LoopAdjoint { .. } => self.loop_reads(n),
             _ => args.to_vec(),
         }
     }
@@ -56,6 +57,7 @@ impl Emitter<'_> {
     /// folded into `tr_mul`. Returns the needed set.
     pub fn plan(&mut self, outputs: &[NodeId]) -> Vec<bool> {
         let g = self.g;
+        self.written.borrow_mut().clear();
         self.one_pass = vec![None; g.len()];
         let mut needed = self.needed_by(outputs);
         if self.plan_one_pass(&needed, outputs) {
@@ -140,6 +142,7 @@ impl Emitter<'_> {
                 }
             }
         }
+        self.plan_scopes(&needed);
         needed
     }
 
@@ -150,11 +153,17 @@ impl Emitter<'_> {
         for &o in outputs {
             needed[o.index()] = true;
         }
-        for id in (0..g.len()).rev() {
-            if needed[id] {
-                for a in self.reads(NodeId(id as u32)) {
-                    needed[a.index()] = true;
+        loop {
+            for id in (0..g.len()).rev() {
+                if needed[id] {
+                    for a in self.reads(NodeId(id as u32)) {
+                        needed[a.index()] = true;
+                    }
                 }
+            }
+            // A carried value read in an iteration needs its value at the end of one.
+            if !self.carries_needed(&mut needed) {
+                break;
             }
         }
         needed
@@ -197,7 +206,9 @@ impl Emitter<'_> {
             // and all but z once (the closure computes each node once per entry).
             let closed = |chain: &Chain| {
                 chain.nodes.iter().all(|&c| {
-                    !outputs.contains(&c)
+                    // (the chain and its product in one scope: a loop body's values stay in it)
+                    g.scope_of(c) == g.scope_of(p)
+                        && !outputs.contains(&c)
                         && readers[c.index()]
                             .iter()
                             .all(|q| *q == p || chain.nodes.contains(q))

@@ -28,7 +28,8 @@ impl Emitter<'_> {
         collect_aliases(code, &mut used);
         let opaque = &self.g.opaque;
         for k in (0..opaque.len()).rev() {
-            if used.contains(&opaque[k].alias.to_string()) {
+            // A loop's constants are bound in its iterations (`loops.rs`).
+            if opaque[k].scope.is_none() && used.contains(&opaque[k].alias.to_string()) {
                 collect_aliases(&opaque[k].code, &mut used);
             }
         }
@@ -61,7 +62,7 @@ impl Emitter<'_> {
             }
         }
         for leaf in opaque {
-            if used.contains(&leaf.alias.to_string()) {
+            if leaf.scope.is_none() && used.contains(&leaf.alias.to_string()) {
                 let (alias, code) = (&leaf.alias, &leaf.code);
                 out.extend(quote!(let #alias = &(#code);));
             }
@@ -70,7 +71,7 @@ impl Emitter<'_> {
     }
 }
 
-fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
+pub(super) fn collect_idents(ts: &TokenStream, out: &mut BTreeSet<String>) {
     for tt in ts.clone() {
         match tt {
             TokenTree::Ident(i) => {

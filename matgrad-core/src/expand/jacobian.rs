@@ -232,6 +232,8 @@ fn sweeps(d: &Derivation, lin: &Jacobian, em: &mut Emitter, with_value: bool) ->
                 .any(|l| l.variant.get(i).copied().unwrap_or(false))
         })
         .collect();
+    // A loop that varies with a direction is run once per direction.
+    let any_dir = em.group_variance(&any_dir, &needed);
     let before = em.lets(&needed, |n| !any_dir[n.index()]);
     let mut loops = TokenStream::new();
     for (i, (l, &(p, is_m))) in lin.forward.iter().zip(&vars).enumerate() {
@@ -244,9 +246,8 @@ fn sweeps(d: &Derivation, lin: &Jacobian, em: &mut Emitter, with_value: bool) ->
             quote!(#var.shape_generic().1),
         );
         let set = basis(em, &alias, is_m, dims, quote!(__mg_k));
-        let inside = em.lets(&needed, |n| {
-            l.variant.get(n.index()).copied().unwrap_or(false)
-        });
+        let variant = em.group_variance(&l.variant, &needed);
+        let inside = em.lets(&needed, |n| variant[n.index()]);
         let j = &js[i];
         let w = write(em.v(df), out_is_matrix, j, quote!(__mg_k), false);
         let n = &sizes[i];
@@ -266,12 +267,9 @@ fn sweeps(d: &Derivation, lin: &Jacobian, em: &mut Emitter, with_value: bool) ->
     let mut outputs: Vec<NodeId> = vec![output];
     outputs.extend(rev.outputs.iter().flatten());
     let needed = em.plan(&outputs);
-    let before = em.lets(&needed, |n| {
-        !rev.variant.get(n.index()).copied().unwrap_or(false)
-    });
-    let inside = em.lets(&needed, |n| {
-        rev.variant.get(n.index()).copied().unwrap_or(false)
-    });
+    let variant = em.group_variance(&rev.variant, &needed);
+    let before = em.lets(&needed, |n| !variant[n.index()]);
+    let inside = em.lets(&needed, |n| variant[n.index()]);
     let cot = g.leaf_alias(rev.inputs[0]);
     let set = basis(
         em,

@@ -34,6 +34,8 @@ pub struct Leaf {
     pub text: String,
     /// The name generated code binds a reference to the value to.
     pub alias: Ident,
+    /// The loop whose body computes it (from the loop's index), or `None` for the top level.
+    pub scope: Option<usize>,
 }
 
 /// The expression graph of one function, and everything derived from it.
@@ -66,6 +68,16 @@ pub struct Graph {
     /// Nodes below this id belong to the function itself (its forward pass); nodes from
     /// here on were built by differentiation.
     pub primal_len: usize,
+    /// The loops (`ir/loops.rs`), by the index `Op::Carry`, `Op::LoopOut` and `Op::LoopAdjoint`
+    /// name.
+    pub loops: Vec<super::Loop>,
+    /// The innermost loop each node belongs to (`None`: the function's top level).
+    pub scope: Vec<Option<usize>>,
+    /// The loop whose body is being read: the scope of the constants lowering creates.
+    pub current_scope: Option<usize>,
+    /// `checkpoint`: the backward pass through a loop recomputes segments of the forward pass
+    /// from about √n stored states instead of reading a tape of every iteration.
+    pub checkpoint: bool,
 }
 
 impl Graph {
@@ -78,7 +90,55 @@ impl Graph {
         let id = NodeId(self.nodes.len() as u32);
         let active = match key.0 {
             Op::Param(p) => self.variables.get(p).copied().unwrap_or(false),
+            Op::Carry { active, .. } => active,
             _ => key.1.iter().any(|a| self.active[a.index()]),
+        };
+        let scope = match key.0 {
+            Op::Carry { lp, .. } => Some(lp),
+            Op::Opaque(_) | Op::Local(_) => self.current_scope,
+            Op::LoopOut { lp, .. } | Op::LoopAdjoint { lp, .. } => self.loops[lp].parent,
+            _ => key
+                .1
+                .iter()
+                .filter_map(|a| self.scope[a.index()])
+                .max_by_key(|&l| self.loops[l].depth),
+        };
+        // An index computed by code (`y[i]`) may read the loop's index: it belongs to the loop
+        // being read or differentiated.
+        let indexed = match &key.0 {
+            Op::Entry(r, c) | Op::Scatter(r, c) | Op::View(r, c) | Op::Embed(r, c) => {
+                matches!(r, super::Index::Expr { .. }) || matches!(c, super::Index::Expr { .. })
+            }
+            _ => false,
+        };
+        // A node that reads values of two loops run in lockstep (a tangent loop's and its
+        // primal's, in the tangent of an adjoint loop) belongs to the loop being built.
+        let off_chain = self.current_scope.is_some_and(|c| {
+            key.1
+                .iter()
+                .any(|a| self.scope[a.index()].is_some_and(|s| !self.within(Some(c), s)))
+        });
+        let scope = if off_chain { self.current_scope } else { scope };
+        // What a tangent loop's body builds from its primal's values belongs to the tangent
+        // loop: code run per direction runs it again, and the primal loop once.
+        let scope = match self.current_scope {
+            Some(c)
+                if matches!(self.loops[c].kind, super::loops::LoopKind::Tangent(_))
+                    && scope.is_some()
+                    && scope == self.loops[c].within =>
+            {
+                Some(c)
+            }
+            _ => scope,
+        };
+        let scope = match (indexed, scope, self.current_scope) {
+            (true, Some(a), Some(b)) => Some(if self.loops[b].depth > self.loops[a].depth {
+                b
+            } else {
+                a
+            }),
+            (true, None, b) => b,
+            (_, a, _) => a,
         };
         self.nodes.push(Node {
             op: key.0.clone(),
@@ -87,6 +147,7 @@ impl Graph {
         });
         self.spans.push(None);
         self.active.push(active);
+        self.scope.push(scope);
         self.index.insert(key, id);
         id
     }
@@ -122,6 +183,23 @@ impl Graph {
     pub fn set_leaf_ty(&mut self, id: NodeId, ty: Ty) {
         self.nodes[id.index()].ty = ty;
     }
+    /// The innermost loop `id` belongs to.
+    pub fn scope_of(&self, id: NodeId) -> Option<usize> {
+        self.scope[id.index()]
+    }
+
+    /// Whether `scope` is loop `lp` or a loop inside it (along `Loop::within`).
+    pub fn within(&self, scope: Option<usize>, lp: usize) -> bool {
+        let mut s = scope;
+        while let Some(l) = s {
+            if l == lp {
+                return true;
+            }
+            s = self.loops[l].within;
+        }
+        false
+    }
+
     pub fn lit_value(&self, id: NodeId) -> Option<f64> {
         self.op(id).lit_value()
     }
@@ -139,6 +217,7 @@ impl Graph {
             Op::Param(i) => format_ident!("__mg_p{}", i),
             Op::Local(k) => self.locals[*k].alias.clone(),
             Op::Opaque(k) => self.opaque[*k].alias.clone(),
+            Op::Carry { lp, index, .. } => format_ident!("__mg_c{}_{}", lp, index),
             _ => format_ident!("__mg_t{}", id.0),
         }
     }

@@ -2,10 +2,12 @@
 //! operation, its arguments and its type.
 
 mod graph;
+pub mod loops;
 mod op;
 pub mod vocabulary;
 
 pub use graph::{Graph, Leaf, Node, NodeId};
+pub use loops::Loop;
 pub use op::{Cmp, Func, Index, Op, Part};
 
 /// The highest matrix power `Op::MatPow` stands for: products of one matrix are merged up to it,

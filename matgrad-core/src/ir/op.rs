@@ -245,6 +245,23 @@ pub enum Op {
     /// `[m, a, b]`: a where m ≠ 0 and b elsewhere (a branch: `if`/`else`, `match`), entrywise
     /// for a matrix m, or the whole of a or b for a scalar m
     Select,
+
+    // ---- loops (`ir/loops.rs`) -------------------------------------------------------------
+    /// A carried value of loop `lp` at the start of an iteration: carry `index` of the loop (a
+    /// leaf bound anew each iteration). `active` is part of the key: lowering reads a body again
+    /// when it finds that a carry it took for a constant depends on a variable.
+    Carry {
+        lp: usize,
+        index: usize,
+        active: bool,
+    },
+    /// `[init₀, .., captures..]` (`Loop::args`): carry `out` of loop `lp` after its last
+    /// iteration.
+    LoopOut { lp: usize, out: usize },
+    /// `[outs of the forward loop.., seeds..]`: the adjoint of argument `arg` of the forward loop
+    /// of the adjoint loop `lp`, after `lp` ran; the seeds are the adjoints of the forward
+    /// loop's results.
+    LoopAdjoint { lp: usize, arg: usize },
 }
 
 impl Op {
@@ -272,6 +289,7 @@ impl Op {
                 | Op::Ones
                 | Op::Zeros
                 | Op::Commutation { .. }
+                | Op::Carry { .. }
         )
     }
 }

@@ -12,6 +12,7 @@
 
 mod katex;
 mod latex;
+pub mod loops;
 mod normal;
 mod render;
 mod share;

@@ -334,6 +334,10 @@ impl Builder<'_> {
             return None;
         }
         self.budget -= 1;
+        // A loop's carried value at the end of an iteration is the next one's hₜ₊₁.
+        if let Some(name) = super::loops::carry_out_name(self.g, n) {
+            return Some(E::Name(name, kind_of(self.g.ty(n))));
+        }
         if self.by_name && self.defining != Some(n) {
             if let Some(name) = self.g.names.get(&n) {
                 self.named.insert(n);
@@ -370,6 +374,18 @@ impl Builder<'_> {
             Op::Ones => E::Name("J".into(), kind),
             Op::Zeros => E::Num(0.0),
             Op::Commutation { .. } => E::Name("K".into(), Kind::Matrix),
+            // A loop's values (`ir/loops.rs`): the carried value at step t, the value after the
+            // loop, and the adjoints its recurrence leaves (`pretty/loops.rs`).
+            // The sum of an adjoint loop's contributions, Σₜ …, with the recurrence of its
+            // carried adjoints given beside the formula (`pretty/loops.rs`).
+            Op::LoopAdjoint { lp, arg } if super::loops::contribution(g, *lp, *arg).is_some() => {
+                let c = super::loops::contribution(g, *lp, *arg)?;
+                let t = &g.loops[*lp].header.index;
+                E::Call(format!("Σ_{t}"), vec![self.build(c)?])
+            }
+            Op::Carry { .. } | Op::LoopOut { .. } | Op::LoopAdjoint { .. } => {
+                E::Name(super::loops::name(g, n), kind)
+            }
             Op::Reshape => E::Call("vec".into(), vec![arg(0, self)?]),
             Op::Neg => scaled(-1.0, arg(0, self)?),
             Op::Add => sum(arg(0, self)?, arg(1, self)?),

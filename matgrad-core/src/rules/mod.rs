@@ -24,6 +24,7 @@
 mod bilinear;
 mod entrywise;
 mod linear;
+pub mod loops;
 mod nonlinear;
 mod vec;
 
@@ -101,6 +102,9 @@ pub enum Rule {
     Bilinear(Box<dyn Bilinear>),
     Entrywise(Box<dyn Entrywise>),
     Nonlinear(Box<dyn Nonlinear>),
+    /// A loop's result (`rules/loops.rs`): its rules need all of the loop's results at once,
+    /// so the drivers apply them to the loop as a whole.
+    Loop,
 }
 
 /// The rules of every operation: the one list to extend when an operation is added.
@@ -172,6 +176,8 @@ pub fn of(op: &Op) -> Rule {
         Op::Extremum { max } => Rule::Nonlinear(Box::new(n::Extremum { max: *max })),
         Op::MatPow(k) => Rule::Nonlinear(Box::new(n::MatPow(*k))),
         Op::Above | Op::ArgExtremum { .. } | Op::Compare(_) => Rule::Constant,
+        Op::Carry { .. } => Rule::Leaf,
+        Op::LoopOut { .. } | Op::LoopAdjoint { .. } => Rule::Loop,
     }
 }
 
@@ -180,7 +186,7 @@ pub fn of(op: &Op) -> Rule {
 pub fn adjoint(g: &mut Graph, c: NodeId, cbar: NodeId) -> Vec<(usize, NodeId)> {
     let s = Site::of(g, c);
     match of(g.op(c)) {
-        Rule::Leaf | Rule::Constant => vec![],
+        Rule::Leaf | Rule::Constant | Rule::Loop => vec![],
         Rule::Linear(r) => r.transpose(g, &s, cbar),
         Rule::Bilinear(r) => r.adjoint(g, &s, cbar),
         // d f(A) = f′(A) ⊙ dA  ⇒  Ā += C̄ ⊙ f′(A)
@@ -198,7 +204,7 @@ pub fn tangent(g: &mut Graph, c: NodeId, d: &[Option<NodeId>]) -> Option<NodeId>
     let s = Site::of(g, c);
     let da = d.first().copied().flatten();
     let out = match of(g.op(c)) {
-        Rule::Leaf | Rule::Constant => None,
+        Rule::Leaf | Rule::Constant | Rule::Loop => None,
         Rule::Linear(r) => r.apply(g, &s, d),
         Rule::Bilinear(r) => {
             let db = d.get(1).copied().flatten();
@@ -230,6 +236,7 @@ pub fn jacobian(v: &mut Batch, g: &mut Graph, c: NodeId, j: &[Option<NodeId>]) -
     let s = Site::of(g, c);
     match of(g.op(c)) {
         Rule::Leaf | Rule::Constant => Ok(None),
+        Rule::Loop => Err(Unsupported),
         Rule::Linear(r) => r.jacobian(v, g, &s, j),
         Rule::Bilinear(r) => r.jacobian(v, g, &s, j),
         // diag(f′(A)) J_A, a row scaling

@@ -31,15 +31,10 @@ impl Graph {
     /// a where m ≠ 0, b elsewhere: a branch. The same value on both sides is that value
     /// (select-same), and a literal condition picks its side (select-literal).
     pub fn select(&mut self, m: NodeId, a: NodeId, b: NodeId) -> NodeId {
-        // select-same-condition: inside the side where m holds, m ? p : q is p
-        let a = match self.op(a) {
-            Op::Select if self.args(a)[0] == m => self.args(a)[1],
-            _ => a,
-        };
-        let b = match self.op(b) {
-            Op::Select if self.args(b)[0] == m => self.args(b)[2],
-            _ => b,
-        };
+        // select-same-condition: inside the side where m holds, m ? p : q is p, also under
+        // branches on other conditions (m ? (n ? (m ? p : q) : r) : s)
+        let a = self.assuming(a, m, true, 4);
+        let b = self.assuming(b, m, false, 4);
         if a == b {
             return a;
         }
@@ -48,6 +43,30 @@ impl Graph {
         }
         let ty = self.ty(a);
         self.node(Op::Select, vec![m, a, b], ty)
+    }
+
+    /// `n` where the scalar condition m is known to hold (`holds`) or to fail: a branch on m
+    /// is its side, through branches on other conditions up to `depth`.
+    fn assuming(&mut self, n: NodeId, m: NodeId, holds: bool, depth: u32) -> NodeId {
+        if !matches!(self.op(n), Op::Select) {
+            return n;
+        }
+        let (c, p, q) = (self.args(n)[0], self.args(n)[1], self.args(n)[2]);
+        if c == m {
+            return self.assuming(if holds { p } else { q }, m, holds, depth);
+        }
+        // Through other branches only for whole (scalar) conditions.
+        if depth == 0 || self.ty(c).is_matrix() || self.ty(m).is_matrix() {
+            return n;
+        }
+        let (p2, q2) = (
+            self.assuming(p, m, holds, depth - 1),
+            self.assuming(q, m, holds, depth - 1),
+        );
+        if (p2, q2) == (p, q) {
+            return n;
+        }
+        self.select(c, p2, q2)
     }
 
     /// `m ? f(a) : f(b)` for a branch `m ? a : b` (select-push): f is applied only where its

@@ -101,3 +101,29 @@ fn expansion_time() {
         max * 1e6
     );
 }
+
+/// A loop's derivative is derived once from its body: the trip count (here a literal) does not
+/// change what is built or emitted.
+#[test]
+fn expansion_does_not_grow_with_the_trip_count() {
+    let item = |n: usize| -> proc_macro2::TokenStream {
+        let n = proc_macro2::Literal::usize_unsuffixed(n);
+        quote::quote! {
+            fn f(w: &DMatrix<f64>, h0: &DVector<f64>) -> f64 {
+                let mut h = h0.clone();
+                for _ in 0..#n {
+                    h = (w * &h).map(|v| v.tanh());
+                }
+                h.norm_squared()
+            }
+        }
+    };
+    let attr = quote::quote!(wrt = w, hessian);
+    let small = crate::expand_gradient(attr.clone(), item(10)).to_string();
+    let large = crate::expand_gradient(attr, item(1_000_000)).to_string();
+    // The same code but for the copied bound.
+    let copies = small.matches("0 .. 10 ").count();
+    assert!(copies > 0);
+    assert_eq!(small.replace("0 .. 10 ", "0 .. 1000000 "), large);
+    assert!(small.len() < 200_000, "{} bytes", small.len());
+}

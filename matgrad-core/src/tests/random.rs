@@ -45,6 +45,83 @@ impl Case {
         self.raw(Op::Select, vec![m, a, b], ty)
     }
 
+    /// A loop of 0 to 3 iterations carrying one value: h ← h/2 + e(h), where e (drawn by
+    /// `value`) may read h (the carry is in the pool of reusable nodes while the body is
+    /// drawn), the case's variables and the values outside; loops may nest.
+    fn looped(&mut self, ty: Ty, value: impl Fn(&mut Case) -> NodeId) -> NodeId {
+        use crate::ir::loops::{Carry, Header, Loop, LoopKind};
+        let init = value(self);
+        let trips = self.rng.below(4);
+        let parent = self.g.current_scope;
+        let depth = parent.map_or(0, |p| self.g.loops[p].depth) + 1;
+        let lp = self.g.loops.len();
+        let iter = format!("0..{trips}");
+        self.g.loops.push(Loop {
+            header: Header {
+                pat: quote::quote!(_),
+                iter: iter.parse().unwrap_or_default(),
+                bound: Vec::new(),
+                text: format!("_ ∈ {iter}"),
+                index: "i".into(),
+            },
+            parent,
+            within: parent,
+            depth,
+            carries: Vec::new(),
+            args: Vec::new(),
+            outs: Vec::new(),
+            stmts: Vec::new(),
+            breaks: Vec::new(),
+            kind: LoopKind::Primal,
+        });
+        let start = self.g.len();
+        let saved_pool = self.pool.clone();
+        self.g.current_scope = Some(lp);
+        let op = Op::Carry {
+            lp,
+            index: 0,
+            active: true,
+        };
+        let h = self.g.node(op, vec![], ty);
+        self.pool.push(h);
+        self.pool.push(h);
+        let e = value(self);
+        let half = self.lit(0.5);
+        let halved = match ty {
+            Ty::Scalar => self.raw(Op::Mul, vec![half, h], ty),
+            _ => self.raw(Op::Scale, vec![half, h], ty),
+        };
+        let out = self.raw(Op::Add, vec![halved, e], ty);
+        self.g.current_scope = parent;
+        self.pool = saved_pool;
+        let g = &self.g;
+        let mut captures = Vec::new();
+        for id in start..g.len() {
+            let n = NodeId(id as u32);
+            if !g.within(g.scope_of(n), lp) || g.op(n).is_leaf() {
+                continue;
+            }
+            for &a in g.args(n) {
+                if g.is_active(a) && !g.within(g.scope_of(a), lp) && !captures.contains(&a) {
+                    captures.push(a);
+                }
+            }
+        }
+        captures.sort();
+        let mut args = vec![init];
+        args.extend(captures);
+        self.g.loops[lp].carries = vec![Carry {
+            name: "h".into(),
+            param: h,
+            init,
+            out,
+        }];
+        self.g.loops[lp].args = args.clone();
+        let o = self.raw(Op::LoopOut { lp, out: 0 }, args, ty);
+        self.g.loops[lp].outs = vec![o];
+        o
+    }
+
     /// A scalar function from the vocabulary whose domain is one of `domains`.
     fn function(&mut self, domains: &[Domain]) -> Func {
         let pool: Vec<Func> = domains
@@ -231,6 +308,9 @@ impl Case {
         if self.rng.chance(0.05) {
             return self.branch(ty, |case| case.matrix(r, c, d));
         }
+        if depth >= 2 && self.rng.chance(0.04) {
+            return self.looped(ty, |case| case.matrix(r, c, d));
+        }
         match self.rng.below(27) {
             0 => {
                 let (a, b) = (self.matrix(r, c, d), self.matrix(r, c, d));
@@ -388,6 +468,9 @@ impl Case {
         let d = depth - 1;
         if self.rng.chance(0.05) {
             return self.branch(ty, |case| case.scalar(d));
+        }
+        if depth >= 2 && self.rng.chance(0.04) {
+            return self.looped(ty, |case| case.scalar(d));
         }
         match self.rng.below(17) {
             0 => {
@@ -589,6 +672,8 @@ fn rebuild(g: &mut Graph, n: NodeId, memo: &mut Vec<Option<NodeId>>) -> NodeId {
         Op::Kron => g.kron(a, b, ty.shape().expect("matrix")),
         Op::Compare(cmp) => g.compare(cmp, a, b),
         Op::Select => g.select(a, b, args[2]),
+        // A loop's results are read by the loop's own record of its arguments.
+        Op::LoopOut { .. } | Op::LoopAdjoint { .. } => n,
         op => g.node(op, args, ty),
     };
     memo[n.index()] = Some(out);

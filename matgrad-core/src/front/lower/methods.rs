@@ -67,7 +67,12 @@ impl Lowerer<'_> {
             self.factors.insert(recv, Factor::Lu(recv));
             return Some(recv);
         }
-        if active && !entrywise && self.ty(recv).is_matrix() {
+        // In a loop, a constant view indexed by the loop (`xs.column(t)`) is a view of known
+        // shape, so that products with it are ordinary products.
+        let view_in_loop = self.g.current_scope.is_some()
+            && matches!(name.as_str(), "column" | "row" | "columns" | "rows")
+            && matches!(self.g.op(recv), Op::Param(_));
+        if (active || view_in_loop) && !entrywise && self.ty(recv).is_matrix() {
             if let Some(n) = self.structural(recv, m, whole) {
                 return n;
             }

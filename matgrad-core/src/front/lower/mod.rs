@@ -10,6 +10,7 @@ mod branches;
 mod closures;
 mod expr;
 mod factorisations;
+mod loops;
 mod methods;
 mod nodes;
 mod reductions;
@@ -82,6 +83,10 @@ struct Lowerer<'a> {
     missing: Vec<syn::Path>,
     /// Names bound to the value of such a call: their uses wait for the helper too, silently.
     waiting: Vec<String>,
+    /// For each loop body being read, innermost last: its carried values' names and leaves.
+    carried: Vec<Vec<(String, NodeId)>>,
+    /// The `break`s and `continue`s of the loop body being read, after an update.
+    exits: Vec<loops::Exit>,
 }
 
 /// A factorisation object of the body, read through its methods.
@@ -115,6 +120,8 @@ pub fn lower(f: &Function, cx: &mut Ctxt, missing: &mut Vec<syn::Path>) -> Optio
         factors: HashMap::new(),
         missing: Vec::new(),
         waiting: Vec::new(),
+        carried: Vec::new(),
+        exits: Vec::new(),
     };
     let param_nodes = lw.bind_params();
     let output = lw.block_value(f.inlined.as_ref().unwrap_or(&f.item.block));
@@ -277,7 +284,13 @@ impl Lowerer<'_> {
     /// or a name that generated code does not have (a `let` matgrad computes itself).
     fn mentions_active(&self, tokens: &impl ToTokens) -> bool {
         let (names, sizes) = mentioned_names(tokens);
-        let active = |n: &String| self.lookup(n).is_some_and(|b| self.g.is_active(b.node));
+        // A value a loop carries is held by generated code under a name of its own.
+        let active = |n: &String| {
+            self.lookup(n).is_some_and(|b| {
+                self.g.is_active(b.node)
+                    || matches!(self.g.op(b.node), Op::Carry { .. } | Op::LoopOut { .. })
+            })
+        };
         let unnamed = |n: &String| {
             self.lookup(n).is_some_and(|b| {
                 self.g.is_active(b.node) && !matches!(self.g.op(b.node), Op::Param(_))
@@ -528,6 +541,7 @@ impl Lowerer<'_> {
             code: quote!(#ident),
             text: text.clone(),
             alias: alias.clone(),
+            scope: self.g.current_scope,
         });
         if let Some(last) = self.stmts.last_mut() {
             last.alias = Some((alias.clone(), ident.clone()));
@@ -600,6 +614,19 @@ impl Lowerer<'_> {
                 by_ref: false,
             }),
             syn::Stmt::Expr(e, _) => {
+                if self.assignment(e) {
+                    return;
+                }
+                if let Expr::ForLoop(fl) = e {
+                    if self.is_graph_loop(fl) {
+                        return self.for_loop(fl);
+                    }
+                }
+                if let Some(exit) = loops::exits(stmt) {
+                    if self.loop_exit(stmt, exit) {
+                        return;
+                    }
+                }
                 if let Some(msg) = mutation(e) {
                     if self.mentions_active(e) {
                         self.cx.error_spanned_by(e, msg);
@@ -612,7 +639,7 @@ impl Lowerer<'_> {
                 }
                 if self.mentions_active(e) {
                     let msg = match e {
-                        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => "matgrad cannot differentiate a loop: write the computation as matrix operations (a sum over entries is `.sum()`, a sum of products is a matrix product)",
+                        Expr::While(_) | Expr::Loop(_) => "matgrad differentiates `for` loops over a range, whose number of iterations is known when the loop starts: write `for k in 0..max_iterations { .. }` (with `if k_done { break; }` for a condition on constants)",
                         Expr::If(_) | Expr::Match(_) => "matgrad reads a branch on a path from a variable as a value, not as a statement that assigns in its arms: write `let s = if c { a } else { b };`",
                         _ => "matgrad cannot differentiate through a statement that uses a variable: statements other than `let` may only use constants",
                     };
@@ -660,11 +687,11 @@ fn collect_pat_idents(p: &Pat, out: &mut Vec<Ident>) {
 /// Why a statement mutates, if it does.
 fn mutation(e: &Expr) -> Option<&'static str> {
     match e {
-        Expr::Assign(_) => Some("mutation is not supported on a path from a variable: bind a new name with `let` instead of assigning"),
+        Expr::Assign(_) => Some("assigning into an entry or a field is not supported on a path from a variable: build the value with matrix operations (a new name with `let`, or `name = ..` for the whole value)"),
         Expr::Binary(b)
             if matches!(b.op, BinOp::AddAssign(_) | BinOp::SubAssign(_) | BinOp::MulAssign(_) | BinOp::DivAssign(_)) =>
         {
-            Some("mutation is not supported on a path from a variable: write `let y = y + ..;` instead of `+=`")
+            Some("updating an entry or a field in place is not supported on a path from a variable: update the whole value (`y += ..` of a `let mut y`), or build it with matrix operations")
         }
         Expr::MethodCall(m) if m.method.to_string().ends_with("_mut") => {
             Some("in-place methods are not supported on a path from a variable: use the method that returns a new value")

@@ -50,6 +50,7 @@ impl Lowerer<'_> {
             code,
             text: text.clone(),
             alias: alias.clone(),
+            scope: self.g.current_scope,
         });
         let ty = match ty {
             Ty::Matrix(_) => Ty::Matrix(self.fresh_shape(&text, Axis::Dyn, Axis::Dyn, &alias)),
