@@ -60,6 +60,10 @@ pub struct Second {
     pub hvp_formulas: Vec<String>,
     /// The Hessian as a matrix formula, where it has a closed form matgrad can print.
     pub hessian_formula: Option<String>,
+    /// The Hessian as one node (the whole Jacobian of the gradient, `batched.rs`), for one
+    /// vector or matrix variable where every operation on the path has a whole-Jacobian rule:
+    /// `_hessian` computes it directly (2XᵀX is one product) instead of one HVP per column.
+    pub whole: Option<NodeId>,
 }
 
 /// First derivatives of a function with a vector or matrix value.

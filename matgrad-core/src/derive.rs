@@ -90,6 +90,10 @@ pub fn second(
         ([None], _) => Some("0".into()),
         _ => None,
     };
+    let whole = match (gradients, wrt) {
+        ([Some(gradient)], [x]) => crate::batched::jacobian(g, *gradient, *x).flatten(),
+        _ => None,
+    };
     Second {
         hvp: Linear {
             inputs: dirs,
@@ -99,6 +103,7 @@ pub fn second(
         dir_name,
         hvp_formulas,
         hessian_formula,
+        whole,
     }
 }
 

@@ -158,8 +158,28 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
         // Exactly symmetric, as the Hessian of a twice-differentiable function is.
         (&__mg_h + __mg_h.transpose()) * #half
     };
-    let prelude = em.prelude(&hessian_code);
-    let hessian_code = quote!(#prelude #hessian_code);
+    // Where the Hessian has a whole-Jacobian form, it is computed as one value instead.
+    let hessian_code = match second.whole {
+        Some(h) => {
+            let mut em = Emitter::new(g, &d.body, f, hessian_fn.clone(), crate::pretty::node_text);
+            let (lets, values) = em.compute(&[h]);
+            let value = &values[0];
+            let code = quote! {
+                #lets
+                let __mg_w = #value;
+                let __mg_n = __mg_w.nrows();
+                let __mg_h = ::matgrad::nalgebra::OMatrix::<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>::from_iterator(__mg_n, __mg_n, __mg_w.iter().cloned());
+                // Exactly symmetric, as the Hessian of a twice-differentiable function is.
+                (&__mg_h + __mg_h.transpose()) * #half
+            };
+            let prelude = em.prelude(&code);
+            quote!(#prelude #code)
+        }
+        None => {
+            let prelude = em.prelude(&hessian_code);
+            quote!(#prelude #hessian_code)
+        }
+    };
     let hessian_checks = shape_checks(d, &hessian_fn);
 
     // Docs.
