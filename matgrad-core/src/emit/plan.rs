@@ -169,14 +169,9 @@ impl Emitter<'_> {
         needed
     }
 
-    /// Products Xᵀ r where r is a chain of entrywise operations of z = X w (a column vector,
-    /// X of run-time size), read by nothing else: the gradients of least squares, ridge and
-    /// logistic regression. Computed by `tr_mul_map` (`src/runtime.rs`), which reads X once
-    /// for both products where X is large, instead of X w, the chain's vectors and Xᵀ r one
-    /// after the other. Returns whether any was found.
-    fn plan_one_pass(&mut self, needed: &[bool], outputs: &[NodeId]) -> bool {
-        let g = self.g;
-        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
+    /// The needed nodes that read each node.
+    pub(super) fn readers(&self, needed: &[bool]) -> Vec<Vec<NodeId>> {
+        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); self.g.len()];
         for (id, &is_needed) in needed.iter().enumerate() {
             if is_needed {
                 for a in self.reads(NodeId(id as u32)) {
@@ -184,6 +179,17 @@ impl Emitter<'_> {
                 }
             }
         }
+        readers
+    }
+
+    /// Products Xᵀ r where r is a chain of entrywise operations of z = X w (a column vector,
+    /// X of run-time size), read by nothing else: the gradients of least squares, ridge and
+    /// logistic regression. Computed by `tr_mul_map` (`src/runtime.rs`), which reads X once
+    /// for both products where X is large, instead of X w, the chain's vectors and Xᵀ r one
+    /// after the other. Returns whether any was found.
+    fn plan_one_pass(&mut self, needed: &[bool], outputs: &[NodeId]) -> bool {
+        let g = self.g;
+        let readers = self.readers(needed);
         let mut found = false;
         for (id, &is_needed) in needed.iter().enumerate() {
             let p = NodeId(id as u32);
@@ -247,14 +253,7 @@ impl Emitter<'_> {
     /// that solves with an LU factorisation replace the inverse: X⁻¹ B, Aᵀ X⁻¹, X⁻ᵀ A.
     fn plan_solves(&mut self, needed: &[bool]) {
         let g = self.g;
-        let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); g.len()];
-        for (id, &is_needed) in needed.iter().enumerate() {
-            if is_needed {
-                for a in self.reads(NodeId(id as u32)) {
-                    readers[a.index()].push(NodeId(id as u32));
-                }
-            }
-        }
+        let readers = self.readers(needed);
         // A product of `m` with another matrix, m B or U m: a solve with k right-hand sides
         // costs 2n²k after the factorisation, the inverse 2n³ before its product.
         let by_vector = |r: NodeId, m: NodeId| {
