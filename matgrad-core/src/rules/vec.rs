@@ -39,7 +39,10 @@ impl Batch {
     pub fn product(&mut self, g: &mut Graph, a: Dim, b: Dim) -> Dim {
         match (a, b) {
             (Dim::Fixed(1), d) | (d, Dim::Fixed(1)) => return d,
-            (Dim::Fixed(x), Dim::Fixed(y)) => return Dim::Fixed(x * y),
+            // (A product too large for usize, of an absurd static type, is left to rustc.)
+            (Dim::Fixed(x), Dim::Fixed(y)) if x.checked_mul(y).is_some() => {
+                return Dim::Fixed(x * y)
+            }
             _ => {}
         }
         let key = if a <= b { (a, b) } else { (b, a) };
