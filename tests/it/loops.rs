@@ -90,6 +90,7 @@ fn updated(w: &DVector<f64>) -> f64 {
     r += w;
     r -= w * 0.5;
     r *= 3.0;
+    r /= 2.0;
     r.norm_squared()
 }
 
@@ -99,8 +100,8 @@ fn entries_by_index_and_updates() {
     let w = vec(&mut g, 6);
     assert_close(&sum_of_squares_grad(&w), &(2.0 * &w), 1e-14);
     assert_close(&sum_of_squares_grad(&w), &fd(&w, sum_of_squares), 1e-7);
-    // r = 7.5 w, f = 56.25 ‖w‖²
-    assert_close(&updated_grad(&w), &(112.5 * &w), 1e-12);
+    // r = 3.75 w, f = 14.0625 ‖w‖²
+    assert_close(&updated_grad(&w), &(28.125 * &w), 1e-12);
     assert_close(&updated_grad(&w), &fd(&w, updated), 1e-6);
 }
 
