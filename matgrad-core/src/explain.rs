@@ -144,14 +144,19 @@ fn gradient(
             claim: vec![(1.0, collected)],
         });
     }
-    Some(Explained {
+    Some(gradient_explained(name, dir, steps, formula))
+}
+
+/// A gradient's derivation: `df = …` by `steps`, read off as ∂f/∂x = `formula`.
+fn gradient_explained(name: &str, dir: NodeId, steps: Vec<Step>, formula: &str) -> Explained {
+    Explained {
         lead: "df".into(),
         variable: name.to_string(),
         direction: dir,
         steps,
         result: format!("∂f/∂{name} = {formula}"),
         read_off: String::new(),
-    })
+    }
 }
 
 /// The derivation through loops: df by the tangent recurrence (forward), then ⟨G, dX⟩ by the
@@ -201,14 +206,7 @@ fn through_loops(
             claim: vec![(1.0, paired)],
         },
     ];
-    Some(Explained {
-        lead: "df".into(),
-        variable: name.to_string(),
-        direction: dir,
-        steps,
-        result: format!("∂f/∂{name} = {formula}"),
-        read_off: String::new(),
-    })
+    Some(gradient_explained(name, dir, steps, formula))
 }
 
 /// M with t = tr(Mᵀ dX), for t linear in `dir`: the reverse accumulation of t with respect to
