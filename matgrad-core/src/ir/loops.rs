@@ -15,7 +15,7 @@
 
 use proc_macro2::{Ident, TokenStream};
 
-use super::NodeId;
+use super::{Graph, NodeId};
 
 /// The loop header as the user wrote it: `for #pat in #iter`.
 #[derive(Clone, Debug)]
@@ -127,5 +127,28 @@ impl Loop {
             LoopKind::Adjoint(a) => &a.contributions,
             LoopKind::Tangent(t) => &t.contributions,
         }
+    }
+}
+
+impl Graph {
+    /// A new loop, written in the loop being read or built (`current_scope`: a loop of the body,
+    /// or the adjoint or tangent loop of one), whose body may read the values of `within` (its
+    /// parent for a primal loop, the loop it differentiates otherwise). Its carries, arguments
+    /// and results are filled in once its body is built.
+    pub fn push_loop(&mut self, header: Header, within: Option<usize>, kind: LoopKind) -> usize {
+        let depth = within.map_or(0, |w| self.loops[w].depth) + 1;
+        self.loops.push(Loop {
+            header,
+            parent: self.current_scope,
+            within,
+            depth,
+            carries: Vec::new(),
+            args: Vec::new(),
+            outs: Vec::new(),
+            stmts: Vec::new(),
+            breaks: Vec::new(),
+            kind,
+        });
+        self.loops.len() - 1
     }
 }

@@ -21,25 +21,18 @@ use crate::ir::{Graph, NodeId, Op};
 /// `(argument position, adjoint)`.
 pub fn adjoint(g: &mut Graph, lp: usize, seeds: &[Option<NodeId>]) -> Vec<(usize, NodeId)> {
     let fwd: Loop = g.loops[lp].clone();
-    let b = g.loops.len();
     let active: Vec<usize> = (0..fwd.carries.len())
         .filter(|&j| g.is_active(fwd.carries[j].param))
         .collect();
-    g.loops.push(Loop {
-        header: fwd.header.clone(),
-        parent: g.current_scope,
-        within: Some(lp),
-        depth: fwd.depth + 1,
-        carries: Vec::new(),
-        args: Vec::new(),
-        outs: Vec::new(),
-        stmts: fwd.stmts.iter().filter(|s| s.is_let).cloned().collect(),
-        breaks: Vec::new(),
-        kind: LoopKind::Adjoint(Adjoint {
+    let b = g.push_loop(
+        fwd.header.clone(),
+        Some(lp),
+        LoopKind::Adjoint(Adjoint {
             forward: lp,
             contributions: Vec::new(),
         }),
-    });
+    );
+    g.loops[b].stmts = fwd.stmts.iter().filter(|s| s.is_let).cloned().collect();
     // The adjoint loop carries h̄, from the adjoints of the results on.
     let mut params = Vec::new();
     let mut inits = Vec::new();
@@ -163,25 +156,17 @@ pub fn tangent(
         LoopKind::Adjoint(a) => tangents.get(&a.forward).copied(),
         _ => None,
     };
-    let t = g.loops.len();
-    g.loops.push(Loop {
-        header: l.header.clone(),
-        // Beside x: in the tangent loop of x's own loop, where x is nested.
-        parent: g.current_scope,
-        within: Some(x),
-        depth: l.depth + 1,
-        carries: Vec::new(),
-        args: Vec::new(),
-        outs: Vec::new(),
-        stmts: Vec::new(),
-        breaks: Vec::new(),
-        kind: LoopKind::Tangent(Tangent {
+    // Beside x: in the tangent loop of x's own loop, where x is nested.
+    let t = g.push_loop(
+        l.header.clone(),
+        Some(x),
+        LoopKind::Tangent(Tangent {
             primal: x,
             of: Vec::new(),
             contributions: Vec::new(),
             forward,
         }),
-    });
+    );
     let mut map = known.clone();
     if let Some(ft) = forward {
         if let LoopKind::Tangent(ftl) = &g.loops[ft].kind {

@@ -49,31 +49,19 @@ impl Case {
     /// `value`) may read h (the carry is in the pool of reusable nodes while the body is
     /// drawn), the case's variables and the values outside; loops may nest.
     fn looped(&mut self, ty: Ty, value: impl Fn(&mut Case) -> NodeId) -> NodeId {
-        use crate::ir::loops::{Carry, Header, Loop, LoopKind};
+        use crate::ir::loops::{Carry, Header, LoopKind};
         let init = value(self);
         let trips = self.rng.below(4);
-        let parent = self.g.current_scope;
-        let depth = parent.map_or(0, |p| self.g.loops[p].depth) + 1;
-        let lp = self.g.loops.len();
         let iter = format!("0..{trips}");
-        self.g.loops.push(Loop {
-            header: Header {
-                pat: quote::quote!(_),
-                iter: iter.parse().unwrap_or_default(),
-                bound: Vec::new(),
-                text: format!("_ ∈ {iter}"),
-                index: "i".into(),
-            },
-            parent,
-            within: parent,
-            depth,
-            carries: Vec::new(),
-            args: Vec::new(),
-            outs: Vec::new(),
-            stmts: Vec::new(),
-            breaks: Vec::new(),
-            kind: LoopKind::Primal,
-        });
+        let parent = self.g.current_scope;
+        let header = Header {
+            pat: quote::quote!(_),
+            iter: iter.parse().unwrap_or_default(),
+            bound: Vec::new(),
+            text: format!("_ ∈ {iter}"),
+            index: "i".into(),
+        };
+        let lp = self.g.push_loop(header, parent, LoopKind::Primal);
         let start = self.g.len();
         let saved_pool = self.pool.clone();
         self.g.current_scope = Some(lp);

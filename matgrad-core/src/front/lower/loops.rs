@@ -14,7 +14,7 @@ use syn::visit::Visit;
 use syn::{BinOp, Expr};
 
 use super::{collect_pat_idents, text_of, Bound, Lowerer};
-use crate::ir::loops::{Carry, Header, Loop, LoopKind, Statement};
+use crate::ir::loops::{Carry, Header, LoopKind, Statement};
 use crate::ir::{NodeId, Op};
 use crate::shape::Ty;
 
@@ -75,21 +75,9 @@ impl Lowerer<'_> {
             text: format!("{} ∈ {}", text_of(pat), text_of(iter)),
             index,
         };
-        let parent = self.g.current_scope;
-        let depth = parent.map_or(0, |p| self.g.loops[p].depth) + 1;
-        let lp = self.g.loops.len();
-        self.g.loops.push(Loop {
-            header,
-            parent,
-            within: parent,
-            depth,
-            carries: Vec::new(),
-            args: Vec::new(),
-            outs: Vec::new(),
-            stmts: Vec::new(),
-            breaks: Vec::new(),
-            kind: LoopKind::Primal,
-        });
+        let lp = self
+            .g
+            .push_loop(header, self.g.current_scope, LoopKind::Primal);
         // A carry is on the active path if its initial value is, or if the body makes it so:
         // read the body again until that settles (at most once per carry).
         let mut active: Vec<bool> = carries
