@@ -37,6 +37,32 @@ fn least_squares_hessian_hand(x: &DMatrix<f64>) -> DMatrix<f64> {
     transposed(x) * x * 2.0
 }
 
+/// tr(WᵀAW): A 300×300, W 300×50, as `gradients.rs` times its gradient.
+#[gradient(wrt = w, hessian)]
+pub fn trace_quadratic(a: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    (w.transpose() * a * w).trace()
+}
+
+/// ln det X, X 200×200 with its eigenvalues near 1.
+#[gradient(wrt = x, hessian)]
+pub fn log_det(x: &DMatrix<f64>) -> f64 {
+    x.determinant().ln()
+}
+
+/// (A + Aᵀ)V: two gemms, the second on a transposed view (no copy).
+fn trace_quadratic_hvp_hand(a: &DMatrix<f64>, v: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut out = a * v;
+    out.gemm(1.0, &transposed(a), v, 1.0);
+    out
+}
+
+/// −X⁻ᵀVᵀX⁻ᵀ = −(X⁻¹VX⁻¹)ᵀ: nalgebra's inverse (as `gradients.rs` writes its references) and
+/// two gemms.
+fn log_det_hvp_hand(x: &DMatrix<f64>, v: &DMatrix<f64>) -> DMatrix<f64> {
+    let inv = x.clone().try_inverse().unwrap();
+    -(&inv * v * &inv).transpose()
+}
+
 /// σ(Xw) ⊙ (1 − σ(Xw)), the curvature weights.
 fn weights(x: &DMatrix<f64>, w: &DVector<f64>) -> DVector<f64> {
     (x * w).map(|z| {
@@ -64,6 +90,34 @@ fn logistic_hessian_hand(x: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
 
 type Criterion = criterion::Criterion<Clock>;
 
+/// One criterion group `name` with the columns `generated` and `hand_written`, then their
+/// paired ratio.
+fn compare<A, B>(
+    cr: &mut Criterion,
+    name: &str,
+    secs: f64,
+    mut generated: impl FnMut() -> A,
+    mut hand_written: impl FnMut() -> B,
+) {
+    let mut grp = cr.benchmark_group(name);
+    configure(&mut grp, secs);
+    bench(&mut grp, "generated", &mut generated);
+    bench(&mut grp, "hand_written", &mut hand_written);
+    grp.finish();
+    paired(
+        name,
+        &mut [
+            ("generated", &mut || {
+                black_box(generated());
+            }),
+            ("hand_written", &mut || {
+                black_box(hand_written());
+            }),
+        ],
+        &[(0, 1)],
+    );
+}
+
 fn bench_least_squares(cr: &mut Criterion) {
     let mut r = rng(1);
     let (x, w, y, v) = (
@@ -78,31 +132,12 @@ fn bench_least_squares(cr: &mut Criterion) {
         &least_squares_hvp_hand(&x, &v),
         1e-10,
     );
-    let mut grp = cr.benchmark_group("least_squares_hvp");
-    configure(&mut grp, 2.0);
-    bench(&mut grp, "generated", || {
-        least_squares_hvp(black_box(&x), black_box(&w), black_box(&y), black_box(&v))
-    });
-    bench(&mut grp, "hand_written", || {
-        least_squares_hvp_hand(black_box(&x), black_box(&v))
-    });
-    grp.finish();
-    paired(
+    compare(
+        cr,
         "least_squares_hvp",
-        &mut [
-            ("generated", &mut || {
-                black_box(least_squares_hvp(
-                    black_box(&x),
-                    black_box(&w),
-                    black_box(&y),
-                    black_box(&v),
-                ));
-            }),
-            ("hand_written", &mut || {
-                black_box(least_squares_hvp_hand(black_box(&x), black_box(&v)));
-            }),
-        ],
-        &[(0, 1)],
+        2.0,
+        || least_squares_hvp(black_box(&x), black_box(&w), black_box(&y), black_box(&v)),
+        || least_squares_hvp_hand(black_box(&x), black_box(&v)),
     );
     check(
         "least_squares_hessian",
@@ -110,30 +145,12 @@ fn bench_least_squares(cr: &mut Criterion) {
         &least_squares_hessian_hand(&x),
         1e-10,
     );
-    let mut grp = cr.benchmark_group("least_squares_hessian");
-    configure(&mut grp, 3.0);
-    bench(&mut grp, "generated", || {
-        least_squares_hessian(black_box(&x), black_box(&w), black_box(&y))
-    });
-    bench(&mut grp, "hand_written", || {
-        least_squares_hessian_hand(black_box(&x))
-    });
-    grp.finish();
-    paired(
+    compare(
+        cr,
         "least_squares_hessian",
-        &mut [
-            ("generated", &mut || {
-                black_box(least_squares_hessian(
-                    black_box(&x),
-                    black_box(&w),
-                    black_box(&y),
-                ));
-            }),
-            ("hand_written", &mut || {
-                black_box(least_squares_hessian_hand(black_box(&x)));
-            }),
-        ],
-        &[(0, 1)],
+        3.0,
+        || least_squares_hessian(black_box(&x), black_box(&w), black_box(&y)),
+        || least_squares_hessian_hand(black_box(&x)),
     );
 }
 
@@ -151,35 +168,12 @@ fn bench_logistic(cr: &mut Criterion) {
         &logistic_hvp_hand(&x, &w, &v),
         1e-10,
     );
-    let mut grp = cr.benchmark_group("logistic_hvp");
-    configure(&mut grp, 2.0);
-    bench(&mut grp, "generated", || {
-        logistic_hvp(black_box(&x), black_box(&w), black_box(&y), black_box(&v))
-    });
-    bench(&mut grp, "hand_written", || {
-        logistic_hvp_hand(black_box(&x), black_box(&w), black_box(&v))
-    });
-    grp.finish();
-    paired(
+    compare(
+        cr,
         "logistic_hvp",
-        &mut [
-            ("generated", &mut || {
-                black_box(logistic_hvp(
-                    black_box(&x),
-                    black_box(&w),
-                    black_box(&y),
-                    black_box(&v),
-                ));
-            }),
-            ("hand_written", &mut || {
-                black_box(logistic_hvp_hand(
-                    black_box(&x),
-                    black_box(&w),
-                    black_box(&v),
-                ));
-            }),
-        ],
-        &[(0, 1)],
+        2.0,
+        || logistic_hvp(black_box(&x), black_box(&w), black_box(&y), black_box(&v)),
+        || logistic_hvp_hand(black_box(&x), black_box(&w), black_box(&v)),
     );
     check(
         "logistic_hessian",
@@ -187,36 +181,62 @@ fn bench_logistic(cr: &mut Criterion) {
         &logistic_hessian_hand(&x, &w),
         1e-10,
     );
-    let mut grp = cr.benchmark_group("logistic_hessian");
-    configure(&mut grp, 3.0);
-    bench(&mut grp, "generated", || {
-        logistic_hessian(black_box(&x), black_box(&w), black_box(&y))
-    });
-    bench(&mut grp, "hand_written", || {
-        logistic_hessian_hand(black_box(&x), black_box(&w))
-    });
-    grp.finish();
-    paired(
+    compare(
+        cr,
         "logistic_hessian",
-        &mut [
-            ("generated", &mut || {
-                black_box(logistic_hessian(
-                    black_box(&x),
-                    black_box(&w),
-                    black_box(&y),
-                ));
-            }),
-            ("hand_written", &mut || {
-                black_box(logistic_hessian_hand(black_box(&x), black_box(&w)));
-            }),
-        ],
-        &[(0, 1)],
+        3.0,
+        || logistic_hessian(black_box(&x), black_box(&w), black_box(&y)),
+        || logistic_hessian_hand(black_box(&x), black_box(&w)),
+    );
+}
+
+fn bench_trace_quadratic(cr: &mut Criterion) {
+    let mut r = rng(4);
+    let (a, w, v) = (
+        mat(&mut r, 300, 300, 1.0),
+        mat(&mut r, 300, 50, 1.0),
+        mat(&mut r, 300, 50, 1.0),
+    );
+    check(
+        "trace_quadratic_hvp",
+        &trace_quadratic_hvp(&a, &w, &v),
+        &trace_quadratic_hvp_hand(&a, &v),
+        1e-10,
+    );
+    compare(
+        cr,
+        "trace_quadratic_hvp",
+        2.0,
+        || trace_quadratic_hvp(black_box(&a), black_box(&w), black_box(&v)),
+        || trace_quadratic_hvp_hand(black_box(&a), black_box(&v)),
+    );
+}
+
+fn bench_log_det(cr: &mut Criterion) {
+    let mut r = rng(10);
+    // Eigenvalues near 1, as in the JAX script: unscaled, det X would be ~1e290 here.
+    let n = 200;
+    let x = well_conditioned(&mut r, n) / (2.0 * (n as f64).sqrt());
+    let v = mat(&mut r, n, n, 1.0);
+    let want = log_det_hvp_hand(&x, &v);
+    check("log_det_hvp", &log_det_hvp(&x, &v), &want, 1e-10);
+    // The closed form against a central difference of the gradient X⁻ᵀ along V.
+    let grad = |x: &DMatrix<f64>| x.clone().try_inverse().unwrap().transpose();
+    let h = 1e-5;
+    let fd = (grad(&(&x + &v * h)) - grad(&(&x - &v * h))) / (2.0 * h);
+    check("log_det_hvp vs differences", &want, &fd, 1e-6);
+    compare(
+        cr,
+        "log_det_hvp",
+        2.0,
+        || log_det_hvp(black_box(&x), black_box(&v)),
+        || log_det_hvp_hand(black_box(&x), black_box(&v)),
     );
 }
 
 criterion_group!(
     name = benches;
     config = criterion::Criterion::default().with_measurement(Clock::from_env());
-    targets = bench_least_squares, bench_logistic
+    targets = bench_least_squares, bench_logistic, bench_trace_quadratic, bench_log_det
 );
 criterion_main!(benches);

@@ -195,6 +195,25 @@ def build(name, r, small=False):
 
         return dict(f=f, args=(w, v, x, t), wrt=(0, 1), closed=closed, size=f"W {h}×{d}, V {o}×{h}")
 
+    if name in ("log_det", "log_det~slogdet"):
+        n = 8 if small else 200
+        # Eigenvalues near 1: det X of the unscaled matrix is ~1e290 at n = 200, and its square,
+        # which jvp of grad of det meets, overflows (as in second.rs).
+        x = _well_conditioned(r, n) / (2.0 * math.sqrt(n))
+
+        if name == "log_det":
+            # As the Rust body: ln of the determinant.
+            def f(x):
+                return jnp.log(jnp.linalg.det(x))
+
+        else:
+
+            def f(x):
+                return jnp.linalg.slogdet(x)[1]
+
+        closed = lambda x: np.linalg.inv(x).T
+        return dict(f=f, args=(x,), wrt=(0,), closed=closed, size=f"X {n}×{n}")
+
     if name.startswith("exp_decay_jacobian"):
         m = 12 if small else 1000
         t = np.linspace(0.0, 5.0, m)
@@ -243,16 +262,20 @@ ROWS = [
     ("least_squares@hvp", "least_squares_hvp", "hvp", "HVP (jvp of grad)"),
     ("logistic@hvp", "logistic_hvp", "hvp", "HVP (jvp of grad)"),
     ("tanh_layer@hvp", None, "hvp", "HVP (jvp of grad) w.r.t. (W, V)"),
+    ("trace_quadratic@hvp", "trace_quadratic_hvp", "hvp", "HVP of tr(WᵀAW) (jvp of grad)"),
+    ("log_det@hvp", "log_det_hvp", "hvp", "HVP of ln det X (jvp of grad)"),
+    ("log_det~slogdet@hvp", "log_det_hvp", "hvp", "  JAX with slogdet"),
     ("least_squares@hessian", "least_squares_hessian", "hessian", "Hessian, 200×200"),
     ("logistic@hessian", "logistic_hessian", "hessian", "Hessian, 100×100"),
 ]
 ROW = {r[0]: r for r in ROWS}
 SEED = {"least_squares": 1, "ridge": 2, "logistic": 3, "trace_quadratic": 4, "factorization": 5,
         "gaussian_nll": 6, "bilinear_inverse": 7, "trace_sixth_power": 8, "tanh_layer": 9,
-        "exp_decay_jacobian": 101, "tanh_layer_jacobian": 102}
+        "log_det": 10, "exp_decay_jacobian": 101, "tanh_layer_jacobian": 102}
 BENCH_FILE = {"exp_decay_jacobian": "jacobians", "tanh_layer_jacobian": "jacobians",
               "least_squares_hvp": "second", "logistic_hvp": "second",
-              "least_squares_hessian": "second", "logistic_hessian": "second"}
+              "least_squares_hessian": "second", "logistic_hessian": "second",
+              "trace_quadratic_hvp": "second", "log_det_hvp": "second"}
 RUST_IDS = {"jacobians": ("generated_jacobian", "hand_written"), "second": ("generated", "hand_written")}
 
 

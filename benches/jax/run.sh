@@ -20,8 +20,8 @@
 #                      num-dual, finite differences too: about 6 minutes more)
 #   OBJECTIVE          least_squares ridge logistic trace_quadratic factorization gaussian_nll
 #                      bilinear_inverse trace_sixth_power tanh_layer exp_decay_jacobian
-#                      tanh_layer_jacobian (default: all); JAX variants and second-order rows of
-#                      an objective come with it
+#                      tanh_layer_jacobian log_det (default: all); JAX variants and second-order
+#                      rows of an objective come with it (log_det has only its HVP row)
 # Environment: JAX_VERSION (0.10.2), JAX_VENV (target/jax-venv), CPU (0), CARGO_TARGET_DIR
 # (target; its criterion/ and jax-compare/ are used), BATCHES (51 timed batches of ~2 ms per JAX row),
 # ROUNDS (3 rounds over the JAX rows, in rotating order; the table shows their median and range).
@@ -88,13 +88,19 @@ if [ "$skip_rust" = 0 ]; then
     all_jac=(exp_decay_jacobian tanh_layer_jacobian)
     # benches/second.rs: the Hessian-vector products and Hessians of two objectives (one
     # criterion group per derivative, run together).
-    all_second=(least_squares_hvp logistic_hvp least_squares_hessian logistic_hessian)
+    all_second=(least_squares_hvp logistic_hvp least_squares_hessian logistic_hessian trace_quadratic_hvp log_det_hvp)
     if [ ${#objectives[@]} -eq 0 ]; then
         grad_groups=("${all_grad[@]}") jac_groups=("${all_jac[@]}") second_groups=("${all_second[@]}")
     else
         for o in "${objectives[@]}"; do
-            case " ${all_jac[*]} " in *" $o "*) jac_groups+=("$o") ;; *) grad_groups+=("$o") ;; esac
-            case "$o" in least_squares|logistic) second_groups+=("${o}_hvp" "${o}_hessian") ;; esac
+            case " ${all_jac[*]} " in
+                *" $o "*) jac_groups+=("$o") ;;
+                *) [ "$o" != log_det ] && grad_groups+=("$o") ;; # ln det X: an HVP row only
+            esac
+            case "$o" in
+                least_squares|logistic) second_groups+=("${o}_hvp" "${o}_hessian") ;;
+                trace_quadratic|log_det) second_groups+=("${o}_hvp") ;;
+            esac
         done
     fi
     run_bench() { # file, id regex, groups...
