@@ -118,6 +118,10 @@ fn main() {
     for (m, n) in [
         (20, 5),
         (50, 4),
+        (40, 10),
+        (64, 16),
+        (30, 40),
+        (100, 10),
         (200, 50),
         (256, 512),
         (1000, 100),
@@ -147,6 +151,15 @@ fn main() {
         let one_pass = |x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>| {
             kernels::tr_mul_map(x.as_slice(), x.nrows(), w.as_slice(), |z, i| z - y[i])
         };
+        // What generated code calls: one pass or two, by size.
+        let dispatched = |x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>| {
+            matgrad::__private::tr_mul_map(x, w, [y.as_slice()], |z, o| z - o[0])
+        };
+        close(
+            "dispatched",
+            dispatched(&x, &wv, &yv).as_slice(),
+            two_pass(&x, &wv, &yv).as_slice(),
+        );
         close(
             "one pass",
             &one_pass(&x, &wv, &yv),
@@ -181,8 +194,15 @@ fn main() {
                         black_box(&yv),
                     )))
                 }),
+                ("dispatched_xt_r", &mut || {
+                    drop(black_box(dispatched(
+                        black_box(&x),
+                        black_box(&wv),
+                        black_box(&yv),
+                    )))
+                }),
             ],
-            &[(0, 1), (2, 3), (4, 5)],
+            &[(0, 1), (2, 3), (4, 5), (6, 5)],
         );
         eprintln!(
             "(X is {:.2} MB: one read at 1 µs per MB is 1 TB/s)",

@@ -125,6 +125,7 @@ fn gradients_through_faer_match_closed_forms_and_differences() {
 
 // Xᵀ f(X w) in one pass over X (`tr_mul_map`) from `ONE_PASS_FROM` entries on: 300×121 has
 // 36 300 entries, a row count that is no multiple of the block, a column count no multiple of 4.
+// Below, r on the stack (up to 64 rows) or nalgebra's two passes.
 #[gradient(wrt = w)]
 fn least_squares(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
     (x * w - y).norm_squared()
@@ -140,7 +141,22 @@ fn logistic(x: &DMatrix<f64>, w: &DVector<f64>, y: &DVector<f64>) -> f64 {
 fn one_pass_gradients_match_the_two_pass_closed_forms() {
     let mut r = rng(1604);
     // (3001×90: 270 090 entries, split among threads with the feature `parallel`)
-    for (m, n) in [(300, 121), (5000, 7), (40, 1000), (3001, 90)] {
+    let sizes = [
+        (300, 121),
+        (5000, 7),
+        (40, 1000),
+        (3001, 90),
+        // r on the stack; the one-pass kernel with z on the stack (40×10, 64×16); two passes
+        // (65×6: more rows than the stack holds, fewer entries than the kernel takes); none.
+        (20, 5),
+        (64, 6),
+        (40, 10),
+        (64, 16),
+        (65, 6),
+        (1, 1),
+        (0, 3),
+    ];
+    for (m, n) in sizes {
         let (x, w, y) = (mat(&mut r, m, n), vec(&mut r, n), vec(&mut r, m));
         let res = &x * &w - &y;
         assert_close(
@@ -163,6 +179,21 @@ fn one_pass_gradients_match_the_two_pass_closed_forms() {
     check_directions(&wm, &gm, |w| {
         logistic(&x, &DVector::from_column_slice(w.as_slice()), &y01)
     });
+    // A w that is not one run of memory (every third entry of a slice) is copied for the kernel.
+    use matgrad::nalgebra::{Dyn, MatrixView, U1};
+    let data: Vec<f64> = (0..363).map(|k| (k as f64 * 0.37).sin()).collect();
+    let ws = MatrixView::<f64, Dyn, U1, Dyn, Dyn>::from_slice_with_strides_generic(
+        &data,
+        Dyn(121),
+        U1,
+        Dyn(3),
+        Dyn(363),
+    );
+    assert_close(
+        &rt::tr_mul_map(&x, &ws, [y.as_slice()], |z, [yi]| z - yi),
+        &x.tr_mul(&(&x * ws - &y)),
+        1e-12,
+    );
     // A strided view of X is not one run of memory: the two-pass path.
     let big = mat(&mut r, 310, 121);
     let v = big.view((5, 0), (300, 121));
