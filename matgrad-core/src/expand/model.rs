@@ -36,11 +36,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     for it in &imp.items {
         let ImplItem::Fn(f) = it else { continue };
         for a in &f.attrs {
-            if !a
-                .path()
+            if a.path()
                 .segments
                 .last()
-                .is_some_and(|s| s.ident == "gradient")
+                .is_none_or(|s| s.ident != "gradient")
             {
                 continue;
             }

@@ -231,8 +231,13 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
         Some(h) => format!("∇²f = {h}"),
         None => hvp_text.clone(),
     };
+    let how = if second.whole.is_some() {
+        "computed as the one matrix expression below"
+    } else {
+        "computed one Hessian-vector product per column"
+    };
     let hessian_doc = format!(
-        "The Hessian of [`{name}`]: the symmetric matrix of second derivatives with respect to vec of each variable, stacked in `wrt` order ({}), computed one Hessian-vector product per column:\n\n```text\n{hessian_text}\n```\n\n{hessian_tex}",
+        "The Hessian of [`{name}`]: the symmetric matrix of second derivatives with respect to vec of each variable, stacked in `wrt` order ({}), {how}:\n\n```text\n{hessian_text}\n```\n\n{hessian_tex}",
         names.join(", ")
     );
     let const_name = format_ident!(
