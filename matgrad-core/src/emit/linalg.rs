@@ -190,14 +190,15 @@ impl Emitter<'_> {
     /// into B's buffer where this is its last read.
     pub(super) fn scale(&self, n: NodeId, a: NodeId, b: NodeId) -> TokenStream {
         let g = self.g;
-        let om = self.omatrix();
         let s = self.s(a);
         match g.op(b) {
             Op::Ones => {
+                let om = self.omatrix();
                 let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
                 quote!(#om::from_element_generic(#r, #c, #s))
             }
             Op::Identity => {
+                let om = self.omatrix();
                 let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
                 quote!(#om::from_diagonal_element_generic(#r, #c, #s))
             }
