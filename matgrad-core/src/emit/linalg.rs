@@ -294,9 +294,10 @@ impl Emitter<'_> {
     pub(super) fn inverse(&self, n: NodeId, a: NodeId) -> TokenStream {
         let g = self.g;
         let x = self.m(a);
-        let msg = self.singular_message(n, a);
+        // Only the function's own inversions panic: their message prints `a`'s formula.
         if self.solved[n.index()] {
             let singular = if g.is_primal(n) {
+                let msg = self.singular_message(n, a);
                 quote!(::core::option::Option::Some(#msg))
             } else {
                 quote!(::core::option::Option::None)
@@ -310,6 +311,7 @@ impl Emitter<'_> {
             };
             if g.is_primal(n) {
                 // The function inverts this matrix itself, and panics where it does.
+                let msg = self.singular_message(n, a);
                 quote!(#inverse.expect(#msg))
             } else {
                 // An inverse only the derivative needs (det(A) A⁻ᵀ): at a singular matrix
