@@ -24,9 +24,12 @@ impl Emitter<'_> {
         }
         // Constant expressions are bound only if something reads them (directly or through
         // another constant expression), so that nothing the function does not need is computed.
+        // (Reading the code is a walk over all of it: done only where there are some.)
         let mut used = BTreeSet::new();
-        collect_aliases(code, &mut used);
         let opaque = &self.g.opaque;
+        if !opaque.is_empty() {
+            collect_aliases(code, &mut used);
+        }
         for k in (0..opaque.len()).rev() {
             // A loop's constants are bound in its iterations (`loops.rs`).
             if opaque[k].scope.is_none() && used.contains(&opaque[k].alias.to_string()) {
