@@ -190,14 +190,15 @@ impl Emitter<'_> {
     /// into B's buffer where this is its last read.
     pub(super) fn scale(&self, n: NodeId, a: NodeId, b: NodeId) -> TokenStream {
         let g = self.g;
-        let om = self.omatrix();
         let s = self.s(a);
         match g.op(b) {
             Op::Ones => {
+                let om = self.omatrix();
                 let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
                 quote!(#om::from_element_generic(#r, #c, #s))
             }
             Op::Identity => {
+                let om = self.omatrix();
                 let (r, c) = self.dims(g.shape(b).unwrap_or_else(unit_shape));
                 quote!(#om::from_diagonal_element_generic(#r, #c, #s))
             }
@@ -293,9 +294,10 @@ impl Emitter<'_> {
     pub(super) fn inverse(&self, n: NodeId, a: NodeId) -> TokenStream {
         let g = self.g;
         let x = self.m(a);
-        let msg = self.singular_message(n, a);
+        // Only the function's own inversions panic: their message prints `a`'s formula.
         if self.solved[n.index()] {
             let singular = if g.is_primal(n) {
+                let msg = self.singular_message(n, a);
                 quote!(::core::option::Option::Some(#msg))
             } else {
                 quote!(::core::option::Option::None)
@@ -309,6 +311,7 @@ impl Emitter<'_> {
             };
             if g.is_primal(n) {
                 // The function inverts this matrix itself, and panics where it does.
+                let msg = self.singular_message(n, a);
                 quote!(#inverse.expect(#msg))
             } else {
                 // An inverse only the derivative needs (det(A) A⁻ᵀ): at a singular matrix

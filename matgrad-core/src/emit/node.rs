@@ -21,7 +21,6 @@ impl Emitter<'_> {
         let is_matrix = ty.is_matrix();
         let a = args.first().copied().unwrap_or(n);
         let b = args.get(1).copied().unwrap_or(n);
-        let om = self.omatrix();
         match g.op(n) {
             Op::Param(_) | Op::Local(_) | Op::Opaque(_) | Op::Carry { .. } => self.v(n),
             // Bound by the loop's statements (`loops.rs`).
@@ -32,15 +31,18 @@ impl Emitter<'_> {
             Op::Lit(_) => self.s(n),
             Op::Identity => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let om = self.omatrix();
                 quote!(#om::identity_generic(#r, #c))
             }
             Op::Ones => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let one = self.lit(1.0);
+                let om = self.omatrix();
                 quote!(#om::from_element_generic(#r, #c, #one))
             }
             Op::Zeros => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
+                let om = self.omatrix();
                 quote!(#om::zeros_generic(#r, #c))
             }
             _ if self.structured(n).is_some() => self.structured_node(n),
@@ -53,6 +55,7 @@ impl Emitter<'_> {
             Op::Reshape => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let x = self.m(a);
+                let om = self.omatrix();
                 quote!(#om::from_iterator_generic(#r, #c, #x.iter().cloned()))
             }
             Op::Neg if is_matrix => {
@@ -121,6 +124,7 @@ impl Emitter<'_> {
             }
             Op::FromDiagonal => {
                 let x = self.m(a);
+                let om = self.omatrix();
                 quote!(#om::from_diagonal(#x))
             }
             Op::RowSum => {
@@ -238,6 +242,7 @@ impl Emitter<'_> {
             Op::Stack => {
                 let (r, c) = self.dims(ty.shape().unwrap_or_else(unit_shape));
                 let parts: Vec<TokenStream> = args.iter().map(|&p| self.s(p)).collect();
+                let om = self.omatrix();
                 quote!(#om::from_column_slice_generic(#r, #c, &[#(#parts),*]))
             }
         }

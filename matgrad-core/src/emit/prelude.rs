@@ -22,22 +22,32 @@ impl Emitter<'_> {
                 out.extend(quote!(let #alias = &#name;));
             }
         }
+        // A statement matgrad replaced by a node (a vector of ones) is kept only if the code
+        // that is emitted still names it: then every name the code mentions is needed.
+        let optional = self.body.stmts.iter().any(|s| s.optional.is_some());
+        let mut names = BTreeSet::new();
+        if optional {
+            collect_idents(code, &mut names);
+        }
         // Constant expressions are bound only if something reads them (directly or through
         // another constant expression), so that nothing the function does not need is computed.
+        // (Reading the code is a walk over all of it: done once, and only where it is needed.)
         let mut used = BTreeSet::new();
-        collect_aliases(code, &mut used);
         let opaque = &self.g.opaque;
+        if optional {
+            let aliases = names.iter().filter(|n| n.starts_with("__mg_o"));
+            used.extend(aliases.cloned());
+        } else if !opaque.is_empty() {
+            collect_aliases(code, &mut used);
+        }
         for k in (0..opaque.len()).rev() {
             // A loop's constants are bound in its iterations (`loops.rs`).
             if opaque[k].scope.is_none() && used.contains(&opaque[k].alias.to_string()) {
                 collect_aliases(&opaque[k].code, &mut used);
             }
         }
-        // A statement matgrad replaced by a node (a vector of ones) is kept only if the code
-        // that is emitted still names it.
-        let mut names = BTreeSet::new();
-        if self.body.stmts.iter().any(|s| s.optional.is_some()) {
-            collect_idents(code, &mut names);
+        // And the names that the statements kept and the constant expressions bound read.
+        if optional {
             for stmt in self.body.stmts.iter().filter(|s| s.optional.is_none()) {
                 collect_idents(&stmt.tokens, &mut names);
             }

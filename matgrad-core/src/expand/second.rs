@@ -11,7 +11,7 @@ use super::{
 use crate::emit::Emitter;
 use crate::front::types::TypeKind;
 use crate::front::Function;
-use crate::ir::Op;
+use crate::ir::{NodeId, Op};
 use crate::{Derivation, Second};
 
 pub fn items(d: &Derivation, second: &Second) -> TokenStream {
@@ -90,95 +90,12 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
     code = quote!(#prelude #code);
     let hvp_checks = shape_checks(d, &hvp_fn);
 
-    // _hessian: H V for each basis vector V, one column at a time.
+    // _hessian: one value where the Hessian has a whole-Jacobian form; otherwise H V for each
+    // basis vector V, one column at a time (written only then: it is an emission of its own).
     let hessian_fn = format!("{hessian_name}");
-    let mut em = Emitter::new(g, &d.body, f, hessian_fn.clone(), crate::pretty::node_text);
-    let (before, inside, values) = em.compute_looped(&outputs, &second.hvp.variant);
-    let mut values = values.into_iter();
-    let one = em.lit(1.0);
-    let zero = em.lit(0.0);
-    let half = em.lit(0.5);
-    let mut sizes = Vec::new();
-    let mut basis = Vec::new();
-    let mut writes = Vec::new();
-    for (i, (&p, &leaf)) in f.variables.iter().zip(&second.hvp.inputs).enumerate() {
-        let var = format_ident!("__mg_p{}", p);
-        let alias = g.leaf_alias(leaf);
-        let e = format_ident!("__mg_e{}", i);
-        let is_matrix = matches!(f.params[p].info.kind, TypeKind::Matrix { .. });
-        sizes.push(if is_matrix {
-            quote!(#var.len())
-        } else {
-            quote!(1usize)
-        });
-        let k = syn::Index::from(i);
-        basis.push(if is_matrix {
-            quote! {
-                let mut #e = ::matgrad::nalgebra::OMatrix::<#scalar, _, _>::zeros_generic(#var.shape_generic().0, #var.shape_generic().1);
-                if __mg_col >= __mg_offset[#k] && __mg_col < __mg_offset[#k] + __mg_size[#k] {
-                    #e[__mg_col - __mg_offset[#k]] = #one;
-                }
-                let #alias = &#e;
-            }
-        } else {
-            quote! {
-                let #e = if __mg_col == __mg_offset[#k] { #one } else { #zero };
-                let #alias = &#e;
-            }
-        });
-        let o = second.hvp.outputs[i];
-        if o.is_some() {
-            let v = values.next().unwrap_or_default();
-            writes.push(if g.ty(o.unwrap_or(leaf)).is_matrix() {
-                quote! {
-                    for (__mg_r, __mg_x) in #v.iter().enumerate() {
-                        __mg_h[(__mg_offset[#k] + __mg_r, __mg_col)] = *__mg_x;
-                    }
-                }
-            } else {
-                quote!(__mg_h[(__mg_offset[#k], __mg_col)] = #v;)
-            });
-        }
-    }
-    let nvars = f.variables.len();
-    let hessian_code = quote! {
-        let __mg_size: [usize; #nvars] = [#(#sizes),*];
-        let mut __mg_offset = [0usize; #nvars];
-        for __mg_i in 1..#nvars {
-            __mg_offset[__mg_i] = __mg_offset[__mg_i - 1] + __mg_size[__mg_i - 1];
-        }
-        let __mg_n: usize = __mg_size.iter().sum();
-        #before
-        let mut __mg_h = ::matgrad::nalgebra::OMatrix::<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>::zeros(__mg_n, __mg_n);
-        for __mg_col in 0..__mg_n {
-            #(#basis)*
-            #inside
-            #(#writes)*
-        }
-        // Exactly symmetric, as the Hessian of a twice-differentiable function is.
-        (&__mg_h + __mg_h.transpose()) * #half
-    };
-    // Where the Hessian has a whole-Jacobian form, it is computed as one value instead.
     let hessian_code = match second.whole {
-        Some(h) => {
-            let mut em = Emitter::new(g, &d.body, f, hessian_fn.clone(), crate::pretty::node_text);
-            let (lets, values) = em.compute(&[h]);
-            let value = &values[0];
-            let code = quote! {
-                #lets
-                let __mg_w = #value;
-                let __mg_n = __mg_w.nrows();
-                let __mg_h = ::matgrad::nalgebra::OMatrix::<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>::from_iterator(__mg_n, __mg_n, __mg_w.iter().cloned());
-                // Exactly symmetric, as the Hessian of a twice-differentiable function is.
-                (&__mg_h + __mg_h.transpose()) * #half
-            };
-            let prelude = em.prelude(&code);
-            quote!(#prelude #code)
-        }
-        None => {
-            let prelude = em.prelude(&hessian_code);
-            quote!(#prelude #hessian_code)
-        }
+        Some(h) => whole_hessian(d, h, &hessian_fn),
+        None => hessian_by_columns(d, second, &outputs, &hessian_fn),
     };
     let hessian_checks = shape_checks(d, &hessian_fn);
 
@@ -281,6 +198,116 @@ pub fn items(d: &Derivation, second: &Second) -> TokenStream {
             #hessian_code
         }
     }
+}
+
+/// The Hessian as one value: the whole Jacobian of the gradient (`Second::whole`).
+fn whole_hessian(d: &Derivation, h: NodeId, hessian_fn: &str) -> TokenStream {
+    let (f, g, scalar) = (&d.function, &d.body.graph, &d.function.scalar);
+    let mut em = Emitter::new(
+        g,
+        &d.body,
+        f,
+        hessian_fn.to_string(),
+        crate::pretty::node_text,
+    );
+    let half = em.lit(0.5);
+    let (lets, values) = em.compute(&[h]);
+    let value = &values[0];
+    let code = quote! {
+        #lets
+        let __mg_w = #value;
+        let __mg_n = __mg_w.nrows();
+        let __mg_h = ::matgrad::nalgebra::OMatrix::<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>::from_iterator(__mg_n, __mg_n, __mg_w.iter().cloned());
+        // Exactly symmetric, as the Hessian of a twice-differentiable function is.
+        (&__mg_h + __mg_h.transpose()) * #half
+    };
+    let prelude = em.prelude(&code);
+    quote!(#prelude #code)
+}
+
+/// The Hessian one column at a time: the Hessian-vector product `outputs` at each basis
+/// vector, the code that does not depend on the direction hoisted out of the loop.
+fn hessian_by_columns(
+    d: &Derivation,
+    second: &Second,
+    outputs: &[NodeId],
+    hessian_fn: &str,
+) -> TokenStream {
+    let (f, g, scalar) = (&d.function, &d.body.graph, &d.function.scalar);
+    let mut em = Emitter::new(
+        g,
+        &d.body,
+        f,
+        hessian_fn.to_string(),
+        crate::pretty::node_text,
+    );
+    let (before, inside, values) = em.compute_looped(outputs, &second.hvp.variant);
+    let mut values = values.into_iter();
+    let one = em.lit(1.0);
+    let zero = em.lit(0.0);
+    let half = em.lit(0.5);
+    let mut sizes = Vec::new();
+    let mut basis = Vec::new();
+    let mut writes = Vec::new();
+    for (i, (&p, &leaf)) in f.variables.iter().zip(&second.hvp.inputs).enumerate() {
+        let var = format_ident!("__mg_p{}", p);
+        let alias = g.leaf_alias(leaf);
+        let e = format_ident!("__mg_e{}", i);
+        let is_matrix = matches!(f.params[p].info.kind, TypeKind::Matrix { .. });
+        sizes.push(if is_matrix {
+            quote!(#var.len())
+        } else {
+            quote!(1usize)
+        });
+        let k = syn::Index::from(i);
+        basis.push(if is_matrix {
+            quote! {
+                let mut #e = ::matgrad::nalgebra::OMatrix::<#scalar, _, _>::zeros_generic(#var.shape_generic().0, #var.shape_generic().1);
+                if __mg_col >= __mg_offset[#k] && __mg_col < __mg_offset[#k] + __mg_size[#k] {
+                    #e[__mg_col - __mg_offset[#k]] = #one;
+                }
+                let #alias = &#e;
+            }
+        } else {
+            quote! {
+                let #e = if __mg_col == __mg_offset[#k] { #one } else { #zero };
+                let #alias = &#e;
+            }
+        });
+        let o = second.hvp.outputs[i];
+        if o.is_some() {
+            let v = values.next().unwrap_or_default();
+            writes.push(if g.ty(o.unwrap_or(leaf)).is_matrix() {
+                quote! {
+                    for (__mg_r, __mg_x) in #v.iter().enumerate() {
+                        __mg_h[(__mg_offset[#k] + __mg_r, __mg_col)] = *__mg_x;
+                    }
+                }
+            } else {
+                quote!(__mg_h[(__mg_offset[#k], __mg_col)] = #v;)
+            });
+        }
+    }
+    let nvars = f.variables.len();
+    let hessian_code = quote! {
+        let __mg_size: [usize; #nvars] = [#(#sizes),*];
+        let mut __mg_offset = [0usize; #nvars];
+        for __mg_i in 1..#nvars {
+            __mg_offset[__mg_i] = __mg_offset[__mg_i - 1] + __mg_size[__mg_i - 1];
+        }
+        let __mg_n: usize = __mg_size.iter().sum();
+        #before
+        let mut __mg_h = ::matgrad::nalgebra::OMatrix::<#scalar, ::matgrad::nalgebra::Dyn, ::matgrad::nalgebra::Dyn>::zeros(__mg_n, __mg_n);
+        for __mg_col in 0..__mg_n {
+            #(#basis)*
+            #inside
+            #(#writes)*
+        }
+        // Exactly symmetric, as the Hessian of a twice-differentiable function is.
+        (&__mg_h + __mg_h.transpose()) * #half
+    };
+    let prelude = em.prelude(&hessian_code);
+    quote!(#prelude #hessian_code)
 }
 
 /// `_hvp` and `_hessian` with their signatures and no bodies, beside an error.

@@ -43,24 +43,38 @@ pub fn inline_formula(g: &Graph, n: NodeId, vars: &[String]) -> String {
 
 fn formula_text(g: &Graph, n: NodeId, vars: &[String], named: bool) -> String {
     match formula_tree(g, n, vars, named) {
-        Some(f) => with_definitions(&f, render),
+        Some((f, main_text)) => with_definitions(main_text, &f, render),
         None => "(a formula too long to print)".to_string(),
     }
 }
 
-/// The formula of a node as a tree, with the definitions of the names it uses.
-fn formula_tree(g: &Graph, n: NodeId, vars: &[String], named: bool) -> Option<Shared> {
+/// The formula of a node as a tree, with the definitions of the names it uses; and the main
+/// formula's text where choosing the form rendered it already (most formulas), so that it is
+/// not rendered twice.
+fn formula_tree(
+    g: &Graph,
+    n: NodeId,
+    vars: &[String],
+    named: bool,
+) -> Option<(Shared, Option<String>)> {
     let mut b = builder(g, vars, false);
     let inline = tidy(b.build(n)?, vars);
-    let taken = taken_names(g, vars);
-    let body = body_names(g, &b.seen, vars);
-    let share = |main: E, defs: Vec<(String, E)>, body: &BodyNames| match named {
-        true => share(main, defs, body, &taken),
-        false => Shared { main, defs },
+    // Only naming repeated subexpressions reads the names taken and the body's names.
+    let inline = match named {
+        true => share(
+            inline,
+            vec![],
+            &body_names(g, &b.seen, vars),
+            &taken_names(g, vars),
+        ),
+        false => Shared {
+            main: inline,
+            defs: vec![],
+        },
     };
-    let inline = share(inline, vec![], &body);
-    if render(&inline.main).chars().count() <= LONG_FORMULA || g.names.is_empty() {
-        return Some(inline);
+    let inline_text = render(&inline.main);
+    if inline_text.chars().count() <= LONG_FORMULA || g.names.is_empty() {
+        return Some((inline, Some(inline_text)));
     }
     // Too long to read inline: name the values the body named, as its author did, and define
     // them after the formula (dependencies first).
@@ -82,12 +96,21 @@ fn formula_tree(g: &Graph, n: NodeId, vars: &[String], named: bool) -> Option<Sh
         .into_iter()
         .map(|(m, e)| (g.names.get(&m).cloned().unwrap_or_default(), e))
         .collect();
-    Some(share(main, defs, &BodyNames::new()))
+    let shared = match named {
+        true => share(main, defs, &BodyNames::new(), &taken_names(g, vars)),
+        false => Shared { main, defs },
+    };
+    Some((shared, None))
 }
 
-/// The formula, then `where name = …` for each definition, one a line.
-fn with_definitions(f: &Shared, render: impl Fn(&E) -> String) -> String {
-    let mut out = render(&f.main);
+/// The formula (`main_text`, rendered here if it was not), then `where name = …` for each
+/// definition, one a line.
+fn with_definitions(
+    main_text: Option<String>,
+    f: &Shared,
+    render: impl Fn(&E) -> String,
+) -> String {
+    let mut out = main_text.unwrap_or_else(|| render(&f.main));
     for (k, (name, e)) in f.defs.iter().enumerate() {
         let lead = if k == 0 { "\n  where " } else { "\n        " };
         out.push_str(&format!("{lead}{name} = {}", render(e)));
@@ -126,7 +149,7 @@ const LONG_FORMULA: usize = 160;
 /// with a line `where …` for the names the formula defines; `lhs` as the text form writes
 /// it (`∂f/∂w`).
 pub fn formula_latex(g: &Graph, n: NodeId, vars: &[String], lhs: &str) -> Option<Vec<String>> {
-    let f = formula_tree(g, n, vars, true)?;
+    let (f, _) = formula_tree(g, n, vars, true)?;
     Some(equation_latex(lhs, &f))
 }
 
@@ -169,7 +192,11 @@ pub use crate::text::source_text;
 /// vec(L dX R) = (Rᵀ ⊗ L) vec(dX), vec(dXᵀ) = K vec(dX), vec(a ⊙ dX) = diag(vec a) vec(dX).
 /// `None` where the differential has a form these rules do not cover.
 pub fn jacobian_formula(g: &Graph, n: NodeId, dir: NodeId, vars: &[String]) -> Option<String> {
-    Some(with_definitions(&jacobian_tree(g, n, dir, vars)?, render))
+    Some(with_definitions(
+        None,
+        &jacobian_tree(g, n, dir, vars)?,
+        render,
+    ))
 }
 
 /// The Jacobian of [`jacobian_formula`] as LaTeX lines, `lhs = …` (`lhs` as text writes it).

@@ -295,10 +295,9 @@ pub(super) fn factor(terms: Vec<Term>, v: &[String]) -> Vec<Term> {
 }
 
 pub(super) fn sort_terms(ts: &mut [Term]) {
-    ts.sort_by(|a, b| {
-        let key = |t: &Term| (t.coef < 0.0, t.count_transposes(), render_term_abs(t));
-        key(a).cmp(&key(b))
-    });
+    // Each term's key once, not once per comparison: it renders the whole term. (Stable, as
+    // `sort_by` is: equal keys keep their order.)
+    ts.sort_by_cached_key(|t| (t.coef < 0.0, t.count_transposes(), render_term_abs(t)));
 }
 
 /// A product with a scalar part, split: c s₁ s₂ … M as (c, [s₁, s₂, …], M). `None` for an

@@ -52,106 +52,178 @@ pub(super) fn atomic(e: &E) -> bool {
     }
 }
 
+// Rendering appends to one buffer (`write_*`): a formula is rendered often (sorting terms,
+// counting repeated subexpressions), and a `String` per subexpression was most of its cost.
+
 /// An expression as an operand of a postfix or an infix operator.
 pub(super) fn paren(e: &E) -> String {
+    let mut out = String::new();
+    write_paren(e, &mut out);
+    out
+}
+
+fn write_paren(e: &E, out: &mut String) {
     if atomic(e) {
-        render(e)
+        write(e, out);
     } else {
-        format!("({})", render(e))
+        out.push('(');
+        write(e, out);
+        out.push(')');
     }
 }
 
 /// An expression as a factor of a product: products need no parentheses there.
-pub(super) fn factor_text(e: &E) -> String {
+fn write_factor(e: &E, out: &mut String) {
     match e {
-        E::MatPow(..) => render(e),
-        E::Sum(ts) if ts.len() == 1 && ts[0].coef == 1.0 => render(e),
-        _ => paren(e),
+        E::MatPow(..) => write(e, out),
+        E::Sum(ts) if ts.len() == 1 && ts[0].coef == 1.0 => write(e, out),
+        _ => write_paren(e, out),
     }
 }
 
 pub(super) fn render_term_abs(t: &Term) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = String::new();
+    write_term_abs(t, &mut out);
+    out
+}
+
+/// A term without its sign, appended to `out` (what is already in `out` is not part of it).
+fn write_term_abs(t: &Term, out: &mut String) {
+    let start = out.len();
     let c = t.coef.abs();
     // Scalar factors 1/d are shown as a division of the whole product: x / ‖x‖.
     let is_recip = |e: &&E| matches!(e, E::Div(n, _) if **n == E::Num(1.0));
     let denominators: Vec<&E> = t.scalars.iter().filter(is_recip).collect();
     let scalars: Vec<&E> = t.scalars.iter().filter(|e| !is_recip(e)).collect();
     let no_factors = scalars.is_empty() && t.chain.is_empty();
-    if c != 1.0 || no_factors {
-        parts.push(num(c));
+    let with_number = c != 1.0 || no_factors;
+    if with_number {
+        out.push_str(&num(c));
     }
     let factors: Vec<&E> = scalars.into_iter().chain(&t.chain).collect();
-    let many = factors.len() > 1 || !parts.is_empty() || !denominators.is_empty();
-    let mut out = parts.join(" ");
+    let many = factors.len() > 1 || with_number || !denominators.is_empty();
     for f in factors {
-        let s = if many { factor_text(f) } else { render(f) };
         // xᵀ(x w − y), but 2 (x²)ᵀ: a factor in parentheses follows a matrix directly.
-        let after_number = out.chars().last().is_some_and(|c| c.is_ascii_digit());
-        let glue = !out.is_empty() && (!s.starts_with('(') || after_number);
-        if glue {
-            out.push(' ');
+        let after_number = out[start..]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_digit());
+        let first = out.len() == start;
+        let at = out.len();
+        if many {
+            write_factor(f, out);
+        } else {
+            write(f, out);
         }
-        out.push_str(&s);
+        if !first && (!out[at..].starts_with('(') || after_number) {
+            out.insert(at, ' ');
+        }
     }
     for d in denominators {
         if let E::Div(_, d) = d {
             out.push_str(" / ");
-            out.push_str(&paren(d));
+            write_paren(d, out);
         }
     }
-    out
 }
 
 pub(super) fn render(e: &E) -> String {
+    let mut out = String::new();
+    write(e, &mut out);
+    out
+}
+
+/// `items` rendered, with `sep` between them.
+fn write_list(items: &[E], sep: &str, out: &mut String) {
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        write(x, out);
+    }
+}
+
+/// `e` rendered, appended to `out`.
+fn write(e: &E, out: &mut String) {
     match e {
         E::MatPow(x, k) => {
             let sup = superscript(&k.to_string()).unwrap_or_else(|| format!("^{k}"));
-            format!("{}{sup}", paren(x))
+            write_paren(x, out);
+            out.push_str(&sup);
         }
-        E::Name(n, _) => n.clone(),
-        E::Num(c) => num(*c),
+        E::Name(n, _) => out.push_str(n),
+        E::Num(c) => out.push_str(&num(*c)),
         E::Sum(ts) => {
-            let mut out = String::new();
             for (i, t) in ts.iter().enumerate() {
-                let body = render_term_abs(t);
-                match (i, t.coef < 0.0) {
-                    (0, true) => out.push_str(&format!("−{body}")),
-                    (0, false) => out.push_str(&body),
-                    (_, true) => out.push_str(&format!(" − {body}")),
-                    (_, false) => out.push_str(&format!(" + {body}")),
-                }
+                out.push_str(match (i, t.coef < 0.0) {
+                    (0, true) => "−",
+                    (0, false) => "",
+                    (_, true) => " − ",
+                    (_, false) => " + ",
+                });
+                write_term_abs(t, out);
             }
-            out
         }
         E::T(x) => match &**x {
-            E::Inv(y) => format!("{}⁻ᵀ", paren(y)),
-            E::MatPow(..) => format!("({})ᵀ", render(x)),
-            y => format!("{}ᵀ", paren(y)),
-        },
-        E::Inv(x) => format!("{}⁻¹", paren(x)),
-        E::Call(f, args) => {
-            let inner: Vec<String> = args.iter().map(render).collect();
-            match f.as_str() {
-                "|·|" => format!("|{}|", inner.join(", ")),
-                "√" => format!("√{}", paren(&args[0])),
-                "[;]" => format!("[{}]", inner.join("; ")),
-                // 1 at the largest (smallest) entry
-                "[=max]" | "[=min]" => {
-                    let a = paren(&args[0]);
-                    format!("[{a} = {} {a}]", &f[2..f.len() - 1])
-                }
-                // Iverson brackets: 1 where the comparison holds, entry by entry
-                "[<]" | "[>]" if inner.len() == 2 => {
-                    format!("[{} {} {}]", inner[0], &f[1..2], inner[1])
-                }
-                _ => format!("{f}({})", inner.join(", ")),
+            E::Inv(y) => {
+                write_paren(y, out);
+                out.push_str("⁻ᵀ");
             }
+            E::MatPow(..) => {
+                out.push('(');
+                write(x, out);
+                out.push_str(")ᵀ");
+            }
+            y => {
+                write_paren(y, out);
+                out.push('ᵀ');
+            }
+        },
+        E::Inv(x) => {
+            write_paren(x, out);
+            out.push_str("⁻¹");
         }
-        E::Had(a, b) => format!("{} ⊙ {}", paren(a), paren(b)),
-        E::HadDiv(a, b) => format!("{} ⊘ {}", paren(a), paren(b)),
-        E::Kron(a, b) => format!("{} ⊗ {}", paren(a), paren(b)),
-        E::Div(a, b) => format!("{} / {}", paren(a), paren(b)),
+        E::Call(f, args) => match f.as_str() {
+            "|·|" => {
+                out.push('|');
+                write_list(args, ", ", out);
+                out.push('|');
+            }
+            "√" => {
+                out.push('√');
+                write_paren(&args[0], out);
+            }
+            "[;]" => {
+                out.push('[');
+                write_list(args, "; ", out);
+                out.push(']');
+            }
+            // 1 at the largest (smallest) entry
+            "[=max]" | "[=min]" => {
+                let a = paren(&args[0]);
+                out.push_str(&format!("[{a} = {} {a}]", &f[2..f.len() - 1]));
+            }
+            // Iverson brackets: 1 where the comparison holds, entry by entry
+            "[<]" | "[>]" if args.len() == 2 => {
+                out.push('[');
+                write(&args[0], out);
+                out.push(' ');
+                out.push_str(&f[1..2]);
+                out.push(' ');
+                write(&args[1], out);
+                out.push(']');
+            }
+            _ => {
+                out.push_str(f);
+                out.push('(');
+                write_list(args, ", ", out);
+                out.push(')');
+            }
+        },
+        E::Had(a, b) => write_infix(a, " ⊙ ", b, out),
+        E::HadDiv(a, b) => write_infix(a, " ⊘ ", b, out),
+        E::Kron(a, b) => write_infix(a, " ⊗ ", b, out),
+        E::Div(a, b) => write_infix(a, " / ", b, out),
         E::Pow(a, k) => {
             let k = if k.contains(' ') {
                 format!("({k})")
@@ -163,18 +235,54 @@ pub(super) fn render(e: &E) -> String {
             match &**a {
                 // f²(x) reads better than f(x)²
                 E::Call(f, args) if f.chars().all(char::is_alphabetic) => {
-                    let inner: Vec<String> = args.iter().map(render).collect();
-                    format!("{f}{sup}({})", inner.join(", "))
+                    out.push_str(f);
+                    out.push_str(&sup);
+                    out.push('(');
+                    write_list(args, ", ", out);
+                    out.push(')');
                 }
-                _ if elementwise => format!("{}^⊙{k}", paren(a)),
-                _ => format!("{}{sup}", paren(a)),
+                _ if elementwise => {
+                    write_paren(a, out);
+                    out.push_str("^⊙");
+                    out.push_str(&k);
+                }
+                _ => {
+                    write_paren(a, out);
+                    out.push_str(&sup);
+                }
             }
         }
-        E::NormSq(a) => format!("‖{}‖²", render(a)),
-        E::Norm(a) => format!("‖{}‖", render(a)),
-        E::Dot(a, b) => format!("⟨{}, {}⟩", render(a), render(b)),
-        E::Entry(a, i) => format!("{}[{i}]", paren(a)),
+        E::NormSq(a) => {
+            out.push('‖');
+            write(a, out);
+            out.push_str("‖²");
+        }
+        E::Norm(a) => {
+            out.push('‖');
+            write(a, out);
+            out.push('‖');
+        }
+        E::Dot(a, b) => {
+            out.push('⟨');
+            write(a, out);
+            out.push_str(", ");
+            write(b, out);
+            out.push('⟩');
+        }
+        E::Entry(a, i) => {
+            write_paren(a, out);
+            out.push('[');
+            out.push_str(i);
+            out.push(']');
+        }
     }
+}
+
+/// `a op b`, each operand in parentheses unless atomic.
+fn write_infix(a: &E, op: &str, b: &E, out: &mut String) {
+    write_paren(a, out);
+    out.push_str(op);
+    write_paren(b, out);
 }
 
 pub(super) fn subscript(s: &str) -> String {

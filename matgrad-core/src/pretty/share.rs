@@ -52,7 +52,8 @@ pub(super) fn share(
     names_in(&out.main, &mut taken);
     let mut added = Vec::new();
     while added.len() < MAX_DEFS {
-        let mut counts: BTreeMap<String, (usize, E)> = BTreeMap::new();
+        // Counted by reference: only the repetition chosen is cloned.
+        let mut counts: BTreeMap<String, (usize, &E)> = BTreeMap::new();
         let sums: Vec<&E> = body
             .values()
             .map(|(_, _, e)| e)
@@ -78,10 +79,11 @@ pub(super) fn share(
                 // A Cholesky factor is L wherever it appears, as in the textbooks.
                 let chol = matches!(e, E::Call(f, _) if f == "chol");
                 let score = (k - 1) * len + if by_body.is_some() || chol { 10_000 } else { 0 };
-                Some((score, text.clone(), e.clone()))
+                Some((score, text, *e))
             })
-            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
-        let Some((_, text, e)) = best else { break };
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+            .map(|(_, text, e)| (text.clone(), e.clone()));
+        let Some((text, e)) = best else { break };
         let (name, kind) = match body.get(&text) {
             Some((n, k, _)) => (n.clone(), *k),
             _ => (fresh(&e, &taken), e.kind()),
@@ -158,16 +160,14 @@ fn children(e: &E) -> Vec<&E> {
 
 /// Count the subexpressions strictly below `e`, by their text; a named sum counts where its
 /// terms are some of the terms of a longer sum (x w + 1 bᵀ − m holds z = x w + 1 bᵀ).
-fn count_below(e: &E, sums: &[&E], counts: &mut BTreeMap<String, (usize, E)>) {
+fn count_below<'e>(e: &'e E, sums: &[&'e E], counts: &mut BTreeMap<String, (usize, &'e E)>) {
     for c in children(e) {
         if worth_a_name(c) {
-            let entry = counts.entry(render(c)).or_insert_with(|| (0, c.clone()));
-            entry.0 += 1;
+            counts.entry(render(c)).or_insert((0, c)).0 += 1;
         }
         for s in sums {
             if *s != c && within_sum(c, s).is_some() {
-                let entry = counts.entry(render(s)).or_insert_with(|| (0, (*s).clone()));
-                entry.0 += 1;
+                counts.entry(render(s)).or_insert((0, *s)).0 += 1;
             }
         }
         count_below(c, sums, counts);

@@ -74,32 +74,46 @@ fn the_identity_suite_expands_deterministically() {
 #[test]
 #[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
 fn expansion_time() {
-    let functions: Vec<(TokenStream, TokenStream)> = identity_suite()
+    let functions: Vec<(String, TokenStream, TokenStream)> = identity_suite()
         .into_iter()
         .filter(|(k, _, _)| *k == crate::attr::Macro::Gradient)
-        .map(|(_, a, i)| (a, i))
+        .map(|(_, a, i)| (function_name(&i), a, i))
         .collect();
-    let mut times: Vec<f64> = functions
+    let mut times: Vec<(f64, &str)> = functions
         .iter()
-        .map(|(attr, item)| {
+        .map(|(name, attr, item)| {
             let runs = 20;
             let start = Instant::now();
             for _ in 0..runs {
                 std::hint::black_box(crate::expand_gradient(attr.clone(), item.clone()));
             }
-            start.elapsed().as_secs_f64() / runs as f64
+            (start.elapsed().as_secs_f64() / runs as f64, name.as_str())
         })
         .collect();
-    times.sort_by(|a, b| a.total_cmp(b));
-    let median = times[times.len() / 2];
-    let max = times[times.len() - 1];
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let micros = |seconds: f64| seconds * 1e6;
     println!(
         "expanded {} functions: median {:.0} µs, 90th percentile {:.0} µs, max {:.0} µs per function",
         times.len(),
-        median * 1e6,
-        times[times.len() * 9 / 10] * 1e6,
-        max * 1e6
+        micros(times[times.len() / 2].0),
+        micros(times[times.len() * 9 / 10].0),
+        micros(times[times.len() - 1].0),
     );
+    // The slowest functions are where to look next.
+    let slowest: Vec<String> = times
+        .iter()
+        .rev()
+        .take(5)
+        .map(|(t, name)| format!("{name} {:.0} µs", micros(*t)))
+        .collect();
+    println!("slowest: {}", slowest.join(", "));
+}
+
+/// The name of an annotated function, from its tokens (its identifier follows `fn`).
+fn function_name(item: &TokenStream) -> String {
+    syn::parse2::<syn::ItemFn>(item.clone())
+        .map(|f| f.sig.ident.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// A loop's derivative is derived once from its body: the trip count (here a literal) does not
