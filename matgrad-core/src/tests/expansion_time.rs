@@ -1,5 +1,6 @@
-//! The identity suite (every `#[gradient]` and `#[jacobian]` function of the integration tests:
-//! the seed examples, the Matrix Cookbook suite, the type, edge and second-order tests) as data:
+//! The identity suite (the `#[gradient]` and `#[jacobian]` functions of the integration tests that
+//! expand on their own: the seed examples, the Matrix Cookbook suite, the type, edge and
+//! second-order tests, loops, branches, iterators, structure, factorisations) as data:
 //! expanded twice to check determinism, and repeatedly to time the macro
 //! (`cargo test -p matgrad-core --release expansion_time -- --ignored --nocapture`).
 
@@ -20,6 +21,12 @@ fn identity_suite() -> Vec<(crate::attr::Macro, TokenStream, TokenStream)> {
         "second.rs",
         "jacobians.rs",
         "smoke.rs",
+        "loops.rs",
+        "branches.rs",
+        "iterators.rs",
+        "structure.rs",
+        "factor.rs",
+        "kernels.rs",
     ];
     for file in files {
         let src = std::fs::read_to_string(format!("{root}{file}")).expect("test file");
