@@ -813,9 +813,9 @@ where
     // 0.87 of nalgebra's two passes at 20×5, 0.94 at 50×4; 1.05 at 30×40, hence the bound on
     // the entries too).
     if R::try_to_usize().is_none() && m <= SMALL_ROWS && x.len() < SMALL_ENTRIES {
-        let mut stack = [T::zero(); SMALL_ROWS];
+        let mut stack = CacheLines([T::zero(); SMALL_ROWS]);
         let mut r = nalgebra::MatrixViewMut::from_slice_generic(
-            &mut stack[..m],
+            &mut stack.0[..m],
             x.shape_generic().0,
             nalgebra::U1,
         );
@@ -827,6 +827,12 @@ where
     apply_chain(r.as_mut_slice(), &outside, &f);
     x.tr_mul(&r)
 }
+
+/// A buffer aligned to a cache line. Where the stack put r unaligned (an address that changes
+/// from process to process), the gradient at 20×5 took 1.7× the time of the hand-written code
+/// in 3 processes of 40 (0.87–0.93 in the others); aligned, 0.87–0.97 in 60 of 60.
+#[repr(align(64))]
+struct CacheLines<A>(A);
 
 /// Rows up to which [`tr_mul_map`] keeps r on the stack (512 bytes of `f64`) ..
 const SMALL_ROWS: usize = 64;

@@ -299,7 +299,15 @@ pub type Variant<'a> = (&'a str, &'a mut dyn FnMut());
 /// per round and its median printed (with the quartiles). `pairs` are (numerator, denominator)
 /// indices into `variants`. Printed lines start with `paired ratio:`; each variant's median time
 /// per call is printed on a `paired time:` line.
+///
+/// `PAIRED=group,group` in the environment runs only those groups' paired ratios (criterion's
+/// filter does not reach them), for repeating one measurement in many processes.
 pub fn paired(group: &str, variants: &mut [Variant<'_>], pairs: &[(usize, usize)]) {
+    if let Ok(only) = std::env::var("PAIRED") {
+        if !only.split(',').any(|g| g == group) {
+            return;
+        }
+    }
     let n = variants.len();
     // Calibrate: calls per batch so that a batch takes about 2 ms.
     let mut batch = vec![1usize; n];
