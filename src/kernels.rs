@@ -237,10 +237,6 @@ pub fn tr_mul_map(
 #[cfg(feature = "parallel")]
 pub const PARALLEL_FROM: usize = 1 << 17;
 
-/// 64 `f64`s aligned to a cache line.
-#[repr(align(64))]
-struct CacheLine([f64; 64]);
-
 /// The share of rows `rows` of X in Xᵀ r, X read once in blocks.
 fn rows_share(
     x: &[f64],
@@ -258,7 +254,7 @@ fn rows_share(
     // z of a few rows on the stack: at the smallest sizes the kernel takes is one allocation
     // is a tenth of the time.
     // (aligned to a cache line: unaligned, some processes ran the whole call 1.7× slower)
-    let mut stack = CacheLine([0.0; 64]);
+    let mut stack = crate::runtime::CacheLines([0.0; 64]);
     let mut heap = Vec::new();
     let z = if height.min(rows.len()) <= stack.0.len() {
         &mut stack.0[..]
@@ -299,6 +295,33 @@ unsafe fn block_avx2(
     f: &mut impl FnMut(f64, usize) -> f64,
 ) {
     block::<true>(x, m, i0, w, z, g, f)
+}
+
+/// cᵀz for C columns c at once: eight lanes per column over the rows (so that the loop
+/// vectorises and each chunk of z is loaded once for all C), then the lanes summed and the rows
+/// past the last multiple of 8 added.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lanes by index: the same l in x, z and the sums
+fn dots<const FMA: bool, const C: usize>(cs: [&[f64]; C], z: &[f64]) -> [f64; C] {
+    let lanes = z.len() & !7;
+    let mut acc = [[0.0f64; 8]; C];
+    for (k, zc) in z[..lanes].chunks_exact(8).enumerate() {
+        let zc: &[f64; 8] = zc.try_into().unwrap();
+        for (c, a) in acc.iter_mut().enumerate() {
+            let xc: &[f64; 8] = cs[c][k * 8..k * 8 + 8].try_into().unwrap();
+            for l in 0..8 {
+                a[l] = madd::<FMA>(xc[l], zc[l], a[l]);
+            }
+        }
+    }
+    let mut sums = [0.0; C];
+    for (c, (s, a)) in sums.iter_mut().zip(&acc).enumerate() {
+        *s = a.iter().sum();
+        for (&xk, &zk) in cs[c][lanes..].iter().zip(&z[lanes..]) {
+            *s = madd::<FMA>(xk, zk, *s);
+        }
+    }
+    sums
 }
 
 #[inline(always)]
@@ -349,41 +372,13 @@ fn block<const FMA: bool>(
         *v = f(*v, i0 + k);
     }
     let z: &[f64] = z;
-    let lanes = b & !7;
     for j in (0..n4).step_by(4) {
-        let cs = [col(j), col(j + 1), col(j + 2), col(j + 3)];
-        let mut acc = [[0.0f64; 8]; 4];
-        for (k, zc) in z[..lanes].chunks_exact(8).enumerate() {
-            let zc: &[f64; 8] = zc.try_into().unwrap();
-            for (c, a) in acc.iter_mut().enumerate() {
-                let xc: &[f64; 8] = cs[c][k * 8..k * 8 + 8].try_into().unwrap();
-                for l in 0..8 {
-                    a[l] = madd::<FMA>(xc[l], zc[l], a[l]);
-                }
-            }
-        }
-        for (c, a) in acc.iter().enumerate() {
-            let mut s: f64 = a.iter().sum();
-            for (&xk, &zk) in cs[c][lanes..].iter().zip(&z[lanes..]) {
-                s = madd::<FMA>(xk, zk, s);
-            }
-            g[j + c] += s;
+        let sums = dots::<FMA, 4>([col(j), col(j + 1), col(j + 2), col(j + 3)], z);
+        for (gj, s) in g[j..j + 4].iter_mut().zip(sums) {
+            *gj += s;
         }
     }
     for j in n4..n {
-        let c = col(j);
-        let mut a = [0.0f64; 8];
-        for (zc, xc) in z[..lanes].chunks_exact(8).zip(c[..lanes].chunks_exact(8)) {
-            let zc: &[f64; 8] = zc.try_into().unwrap();
-            let xc: &[f64; 8] = xc.try_into().unwrap();
-            for l in 0..8 {
-                a[l] = madd::<FMA>(xc[l], zc[l], a[l]);
-            }
-        }
-        let mut s: f64 = a.iter().sum();
-        for (&xk, &zk) in c[lanes..].iter().zip(&z[lanes..]) {
-            s = madd::<FMA>(xk, zk, s);
-        }
-        g[j] += s;
+        g[j] += dots::<FMA, 1>([col(j)], z)[0];
     }
 }

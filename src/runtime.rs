@@ -798,10 +798,6 @@ where
     DefaultAllocator: Allocator<R> + Allocator<C>,
 {
     let m = x.nrows();
-    assert!(
-        outside.iter().all(|v| v.len() == m),
-        "tr_mul_map: a vector of the chain does not have X's row count"
-    );
     #[cfg(feature = "faer")]
     if R::try_to_usize().is_none() && is_f64::<T>() && x.len() >= crate::kernels::ONE_PASS_FROM {
         if let Some(g) = one_pass(x, w, &outside, &f) {
@@ -832,7 +828,16 @@ where
 /// from process to process), the gradient at 20×5 took 1.7× the time of the hand-written code
 /// in 3 processes of 40 (0.87–0.93 in the others); aligned, 0.87–0.97 in 60 of 60.
 #[repr(align(64))]
-struct CacheLines<A>(A);
+pub(crate) struct CacheLines<A>(pub(crate) A);
+
+/// That every vector the chain of [`tr_mul_map`] reads has X's `m` rows: what the unchecked
+/// reads of its entries rely on.
+fn assert_rows<T, const K: usize>(outside: &[&[T]; K], m: usize) {
+    assert!(
+        outside.iter().all(|v| v.len() == m),
+        "tr_mul_map: a vector of the chain does not have X's row count"
+    );
+}
 
 /// Rows up to which [`tr_mul_map`] keeps r on the stack (512 bytes of `f64`) ..
 const SMALL_ROWS: usize = 64;
@@ -848,8 +853,7 @@ fn apply_chain<T: Copy, F: Fn(T, [T; K]) -> T, const K: usize>(
     outside: &[&[T]; K],
     f: &F,
 ) {
-    let m = r.len();
-    assert!(outside.iter().all(|v| v.len() == m));
+    assert_rows(outside, r.len());
     for (i, v) in r.iter_mut().enumerate() {
         // SAFETY: every outside vector has m entries (asserted above) and i < m.
         *v = f(
@@ -884,7 +888,7 @@ where
         None => w.iter().map(|e| as_f64(*e)).collect(),
     };
     let m = x.nrows();
-    assert!(outside.iter().all(|v| v.len() == m));
+    assert_rows(outside, m);
     let g = crate::kernels::tr_mul_map(xs, m, &ws, |z, i| {
         // SAFETY: every outside vector has m entries (asserted above) and the kernel passes
         // row indices i < m.
