@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 
 /// Every annotated function of the integration tests: (which attribute, its arguments, the item).
 fn identity_suite() -> Vec<(crate::attr::Macro, TokenStream, TokenStream)> {
@@ -28,26 +27,13 @@ fn identity_suite() -> Vec<(crate::attr::Macro, TokenStream, TokenStream)> {
         "factor.rs",
         "kernels.rs",
     ];
+    // (collected as the snapshot collects them)
     for file in files {
         let src = std::fs::read_to_string(format!("{root}{file}")).expect("test file");
         let parsed = syn::parse_file(&src).expect("test file parses");
-        for item in parsed.items {
-            let syn::Item::Fn(mut f) = item else { continue };
-            for (name, kind) in [
-                ("gradient", crate::attr::Macro::Gradient),
-                ("jacobian", crate::attr::Macro::Jacobian),
-            ] {
-                if let Some(pos) = f.attrs.iter().position(|a| a.path().is_ident(name)) {
-                    let attr = f.attrs.remove(pos);
-                    let args = match attr.meta {
-                        syn::Meta::List(l) => l.tokens,
-                        _ => TokenStream::new(),
-                    };
-                    functions.push((kind, args, f.to_token_stream()));
-                    break;
-                }
-            }
-        }
+        let mut found = super::snapshot::Annotated::default();
+        syn::visit::Visit::visit_file(&mut found, &parsed);
+        functions.extend(found.found);
     }
     functions
 }
